@@ -1,0 +1,88 @@
+"""Every client action, the role allowed to do it, its payload schema and its service.
+
+Both the WebSocket consumer and the REST API go through `action_perform`, so a verb is validated,
+authorized and carried out the same way whichever door it came in by.
+"""
+
+import uuid
+from dataclasses import dataclass
+from typing import Callable
+
+import pydantic
+from django.db import IntegrityError
+
+from fieldops import errors, schemas
+from fieldops.services import alerts, arrests, incidents, routes
+from fieldops.services.journal import journal_find_action
+from marshals import services as marshal_services
+
+ORGANIZER = "organizer"
+FIELD_ROLES = frozenset({"marshal", "legal", "medic"})
+
+
+@dataclass(frozen=True)
+class Action:
+    schema: type[pydantic.BaseModel]
+    roles: frozenset[str]
+    service: Callable
+
+
+ACTIONS: dict[str, Action] = {
+    "checkin": Action(
+        schemas.CheckInIn, frozenset({ORGANIZER, "marshal", "medic"}), marshal_services.checkin_create
+    ),
+    "incident.report": Action(
+        schemas.IncidentReportIn, FIELD_ROLES | {ORGANIZER}, incidents.incident_report
+    ),
+    # Non-organizers may only resolve their own SOS; the service checks the object.
+    "incident.update": Action(
+        schemas.IncidentUpdateIn, FIELD_ROLES | {ORGANIZER}, incidents.incident_update
+    ),
+    "arrest.log": Action(schemas.ArrestLogIn, frozenset({ORGANIZER, "legal"}), arrests.arrest_log),
+    "sos": Action(schemas.SosIn, FIELD_ROLES | {ORGANIZER}, incidents.sos_raise),
+    "route.publish": Action(schemas.RoutePublishIn, frozenset({ORGANIZER}), routes.route_publish),
+    "route.ack": Action(schemas.RouteAckIn, frozenset({ORGANIZER, "marshal"}), marshal_services.route_ack),
+    "alert.send": Action(schemas.AlertSendIn, frozenset({ORGANIZER}), alerts.alert_send),
+}
+
+
+def action_allowed(*, role: str, verb: str) -> bool:
+    action = ACTIONS.get(verb)
+    return action is not None and role in action.roles
+
+
+def action_parse(*, verb: str, data: dict, prefix: str = "data") -> pydantic.BaseModel:
+    """Validate a payload, raising ActionError that names each offending field."""
+    try:
+        return ACTIONS[verb].schema.model_validate(data)
+    except pydantic.ValidationError as exc:
+        fields = [
+            {"field": f"{prefix}.{f['field']}" if prefix else f["field"], "message": f["message"]}
+            for f in schemas.error_fields(exc)
+        ]
+        raise errors.ActionError(errors.INVALID, "Some fields are not valid.", fields) from exc
+
+
+def action_perform(*, participant, verb: str, data: dict, client_id: uuid.UUID | None, prefix="data"):
+    """Authorize, validate and carry out one action; returns its journal entry.
+
+    A repeated client_id returns the entry the first attempt made and writes nothing.
+    """
+    if not action_allowed(role=participant.role, verb=verb):
+        raise errors.ActionError(errors.FORBIDDEN, errors.MSG_FORBIDDEN_VERB)
+    payload = action_parse(verb=verb, data=data, prefix=prefix)
+    if client_id is not None:
+        earlier = journal_find_action(actor=participant, client_id=client_id)
+        if earlier is not None:
+            return earlier
+    kwargs = payload.model_dump()
+    if verb == "route.publish":
+        kwargs["geometry"] = payload.geometry.model_dump()
+    try:
+        return ACTIONS[verb].service(participant=participant, client_id=client_id, **kwargs)
+    except IntegrityError:
+        # Two copies of one frame raced; the loser's transaction rolled back. Answer as the winner.
+        earlier = client_id and journal_find_action(actor=participant, client_id=client_id)
+        if earlier is None:
+            raise
+        return earlier

@@ -1,0 +1,88 @@
+"""The admin covers the whole field model; routes and places get django-leaflet map widgets."""
+
+from django.contrib import admin
+from leaflet.admin import LeafletGeoAdmin
+
+from .models import Alert, ArrestRecord, Event, Incident, IncidentChange, JournalEntry, MarchGroup
+from .models import Place, Route
+
+
+class MarchGroupInline(admin.TabularInline):
+    model = MarchGroup
+    extra = 0
+
+
+@admin.register(Event)
+class EventAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "starts_at", "ends_at", "time_zone", "last_seq"]
+    prepopulated_fields = {"slug": ["name"]}
+    readonly_fields = ["last_seq", "created_at"]
+    inlines = [MarchGroupInline]
+
+
+@admin.register(MarchGroup)
+class MarchGroupAdmin(admin.ModelAdmin):
+    list_display = ["name", "event", "color"]
+    list_filter = ["event"]
+
+
+@admin.register(Route)
+class RouteAdmin(LeafletGeoAdmin):
+    list_display = ["__str__", "event", "group", "version", "published_at"]
+    list_filter = ["event"]
+    readonly_fields = ["version", "published_at", "published_by"]
+
+    def has_change_permission(self, request, obj=None):
+        # A route version is history: publish a new version instead of editing an old one.
+        return obj is None and super().has_change_permission(request, obj)
+
+    def save_model(self, request, obj, form, change):
+        from django.db.models import Max
+
+        latest = Route.objects.filter(event=obj.event, group=obj.group).aggregate(v=Max("version"))
+        obj.version = (latest["v"] or 0) + 1
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(Place)
+class PlaceAdmin(LeafletGeoAdmin):
+    list_display = ["name", "kind", "event", "active", "public"]
+    list_filter = ["event", "kind", "active"]
+
+
+class IncidentChangeInline(admin.TabularInline):
+    model = IncidentChange
+    extra = 0
+    readonly_fields = ["by", "status", "note", "at"]
+
+
+@admin.register(Incident)
+class IncidentAdmin(admin.ModelAdmin):
+    list_display = ["kind", "severity", "status", "event", "reporter", "created_at"]
+    list_filter = ["event", "status", "severity", "kind"]
+    inlines = [IncidentChangeInline]
+
+
+@admin.register(ArrestRecord)
+class ArrestRecordAdmin(admin.ModelAdmin):
+    list_display = ["occurred_at", "people_count", "agency", "event", "observer", "purged_at"]
+    list_filter = ["event"]
+
+
+@admin.register(Alert)
+class AlertAdmin(admin.ModelAdmin):
+    list_display = ["text", "level", "audience", "event", "created_at"]
+    list_filter = ["event", "level"]
+
+
+@admin.register(JournalEntry)
+class JournalEntryAdmin(admin.ModelAdmin):
+    list_display = ["seq", "kind", "event", "audience", "at"]
+    list_filter = ["event", "kind"]
+    readonly_fields = [f.name for f in JournalEntry._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class FieldopsConfig(AppConfig):
+    name = "fieldops"
+    verbose_name = "Fieldops"

@@ -1,0 +1,43 @@
+"""ASGI entry point: HTTP through Django, WebSockets through the event consumer.
+
+Browsers are held to the allowed hosts by Origin (a foreign page cannot drive a user's socket);
+devices that send no Origin header are authenticated by their bearer token alone.
+"""
+
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fieldops.settings.local")
+django_asgi_app = get_asgi_application()
+
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.security.websocket import OriginValidator  # noqa: E402
+from channels.sessions import SessionMiddlewareStack  # noqa: E402
+from django.conf import settings  # noqa: E402
+
+from realtime.routing import websocket_urlpatterns  # noqa: E402
+
+
+class AllowedOriginValidator(OriginValidator):
+    """Rejects a foreign Origin; lets through clients that send none (native apps, scripts)."""
+
+    def valid_origin(self, parsed_origin):
+        if parsed_origin is None:
+            return True
+        return super().valid_origin(parsed_origin)
+
+
+def _origins() -> list[str]:
+    hosts = list(settings.ALLOWED_HOSTS)
+    return ["*"] if settings.DEBUG and not hosts else hosts
+
+
+application = ProtocolTypeRouter(
+    {
+        "http": django_asgi_app,
+        "websocket": AllowedOriginValidator(
+            SessionMiddlewareStack(URLRouter(websocket_urlpatterns)), _origins()
+        ),
+    }
+)

@@ -1,0 +1,156 @@
+"""Typed payloads, one definition for the WebSocket frames and the REST bodies alike."""
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from ninja import Schema
+from pydantic import ConfigDict, Field, StringConstraints, field_validator
+
+Latitude = Annotated[float, Field(ge=-90, le=90)]
+Longitude = Annotated[float, Field(ge=-180, le=180)]
+
+
+def Text(limit: int):  # noqa: N802 - reads like a type in the schemas below
+    return Annotated[str, StringConstraints(max_length=limit, strip_whitespace=True)]
+
+
+class Strict(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Position(Strict):
+    lat: Latitude
+    lng: Longitude
+
+
+class CheckInIn(Position):
+    status: Literal["ok", "need_help", "blocked"] = "ok"
+    accuracy_m: Annotated[float, Field(ge=0, le=100_000)] | None = None
+    note: Text(280) = ""
+    device_time: datetime | None = None
+
+
+class IncidentReportIn(Position):
+    kind: Literal["medical", "police", "crowd", "hostile", "hazard", "lost", "other"]
+    severity: Literal["low", "medium", "high", "critical"]
+    description: Text(1000) = ""
+
+
+class IncidentUpdateIn(Strict):
+    incident: Annotated[int, Field(gt=0)]
+    status: Literal["acknowledged", "resolved", "dismissed"]
+    note: Text(500) = ""
+
+
+class SosIn(Position):
+    note: Text(280) = ""
+
+
+class ArrestLogIn(Position):
+    occurred_at: datetime | None = None
+    people_count: Annotated[int, Field(ge=1, le=500)] = 1
+    agency: Text(120) = ""
+    dispersal_order: Literal["unknown", "none", "audible", "inaudible"] = "unknown"
+    force_used: bool = False
+    medical_needs: bool = False
+    arrestee_description: Text(2000) = ""
+    officers: Text(2000) = ""
+    dispersal_details: Text(2000) = ""
+    force_details: Text(2000) = ""
+    stated_reason: Text(1000) = ""
+    vehicle: Text(500) = ""
+    taken_to: Text(500) = ""
+    welfare_notes: Text(2000) = ""
+    witnesses: Text(2000) = ""
+    notes: Text(2000) = ""
+
+
+Coordinate = Annotated[list[float], Field(min_length=2, max_length=2)]
+
+
+class LineString(Strict):
+    type: Literal["LineString"]
+    coordinates: Annotated[list[Coordinate], Field(min_length=2, max_length=1000)]
+
+    @field_validator("coordinates")
+    @classmethod
+    def _in_range(cls, coordinates: list[list[float]]) -> list[list[float]]:
+        for lng, lat in coordinates:
+            if not (-180 <= lng <= 180 and -90 <= lat <= 90):
+                raise ValueError("each coordinate is [longitude, latitude] within range")
+        return coordinates
+
+
+class RoutePublishIn(Strict):
+    geometry: LineString
+    group: Annotated[int, Field(gt=0)] | None = None
+    note: Text(280) = ""
+
+
+class RouteAckIn(Strict):
+    route: Annotated[int, Field(gt=0)]
+
+
+AlertAudience = Annotated[
+    str, StringConstraints(pattern=r"^(public|organizer|marshal|legal|medic|group:\d{1,12})$")
+]
+
+
+class AlertSendIn(Strict):
+    text: Annotated[str, StringConstraints(min_length=1, max_length=500, strip_whitespace=True)]
+    audience: AlertAudience = "public"
+    level: Literal["info", "warning", "danger"] = "info"
+    expires_in_minutes: Annotated[int, Field(ge=1, le=24 * 60)] | None = None
+
+
+class ResumeIn(Strict):
+    since: Annotated[int, Field(ge=0)]
+
+
+class PingIn(Strict):
+    pass
+
+
+class ClientFrame(Strict):
+    type: Literal[
+        "checkin",
+        "incident.report",
+        "incident.update",
+        "arrest.log",
+        "sos",
+        "route.publish",
+        "route.ack",
+        "alert.send",
+        "resume",
+        "ping",
+    ]
+    id: uuid.UUID
+    data: dict = {}
+
+
+class JoinIn(Strict):
+    code: Annotated[str, StringConstraints(min_length=8, max_length=100, strip_whitespace=True)]
+    device: Text(100) = ""
+    callsign: Text(40) = ""
+
+
+class InviteCreateIn(Strict):
+    role: Literal["organizer", "marshal", "legal", "medic", "marcher"]
+    group: Annotated[int, Field(gt=0)] | None = None
+    label: Text(100) = ""
+    expires_in_hours: Annotated[int, Field(ge=1, le=24 * 30)] = 24
+    max_uses: Annotated[int, Field(ge=1, le=100_000)] | None = None
+
+
+class RevokeIn(Strict):
+    participant: Annotated[int, Field(gt=0)]
+
+
+def error_fields(exc) -> list[dict]:
+    """pydantic's errors as `[{"field": "data.lat", "message": ...}]`, naming each field."""
+    fields = []
+    for error in exc.errors():
+        location = ".".join(str(part) for part in error["loc"]) or "frame"
+        fields.append({"field": location, "message": error["msg"]})
+    return fields

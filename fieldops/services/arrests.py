@@ -1,0 +1,73 @@
+"""Arrest records: kept encrypted, summarized in the journal, purged after retention."""
+
+import uuid
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from fieldops.models import ArrestRecord, Event
+from realtime import groups
+
+from .journal import journal_writer
+
+ARREST_AUDIENCE = [groups.ORGANIZERS, groups.LEGAL]
+
+
+def arrest_summary(record: ArrestRecord) -> dict:
+    """What the journal may carry: no description, names, badges, vehicles or destinations."""
+    return {
+        "arrest": record.pk,
+        "occurred_at": record.occurred_at.isoformat(),
+        "lat": record.lat,
+        "lng": record.lng,
+        "people_count": record.people_count,
+        "agency": record.agency,
+        "dispersal_order": record.dispersal_order,
+        "force_used": record.force_used,
+        "medical_needs": record.medical_needs,
+        "observer": record.observer.callsign if record.observer else None,
+    }
+
+
+def arrest_log(
+    *,
+    participant,
+    lat: float,
+    lng: float,
+    occurred_at: datetime | None = None,
+    client_id: uuid.UUID | None = None,
+    **details,
+):
+    """Store a legal observer's arrest record and tell organizers and legal observers."""
+    with journal_writer(event_id=participant.event_id) as journal:
+        record = ArrestRecord.objects.create(
+            event_id=participant.event_id,
+            observer=participant,
+            occurred_at=occurred_at or timezone.now(),
+            lat=lat,
+            lng=lng,
+            **details,
+        )
+        return journal.append(
+            kind="arrest.logged",
+            audience=ARREST_AUDIENCE,
+            data=arrest_summary(record),
+            actor=participant,
+            client_id=client_id,
+        )
+
+
+def arrest_purge_expired(*, now: datetime | None = None) -> int:
+    """Blank the personal fields of every arrest whose event's retention has ended."""
+    now = now or timezone.now()
+    purged = 0
+    for event in Event.objects.all().only("pk", "ends_at", "retention_hours"):
+        if event.ends_at + timedelta(hours=event.retention_hours) > now:
+            continue
+        with transaction.atomic():
+            blank = {name: "" for name in ArrestRecord.PERSONAL_FIELDS}
+            purged += ArrestRecord.objects.filter(event=event, purged_at__isnull=True).update(
+                purged_at=now, **blank
+            )
+    return purged

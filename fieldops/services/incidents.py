@@ -1,0 +1,125 @@
+"""Incidents and SOS: reported by people in the field, handled by organizers."""
+
+import uuid
+
+from fieldops import errors
+from fieldops.models import Incident, IncidentChange
+from realtime import groups
+
+from .journal import journal_writer
+
+INCIDENT_AUDIENCE = [groups.ORGANIZERS, groups.MARSHALS, groups.LEGAL, groups.MEDICS]
+SOS_AUDIENCE = [groups.ORGANIZERS, groups.MEDICS, groups.MARSHALS]
+
+# Which statuses may follow which; closed incidents stay closed.
+TRANSITIONS = {
+    Incident.Status.REPORTED: {"acknowledged", "resolved", "dismissed"},
+    Incident.Status.ACKNOWLEDGED: {"resolved", "dismissed"},
+}
+
+
+def incident_payload(incident: Incident) -> dict:
+    return {
+        "incident": incident.pk,
+        "kind": incident.kind,
+        "severity": incident.severity,
+        "status": incident.status,
+        "lat": incident.lat,
+        "lng": incident.lng,
+        "description": incident.description,
+        "reporter": incident.reporter.callsign if incident.reporter else None,
+        "group": incident.reporter.group_id if incident.reporter else None,
+    }
+
+
+def incident_report(
+    *,
+    participant,
+    lat: float,
+    lng: float,
+    kind: str,
+    severity: str,
+    description: str = "",
+    client_id: uuid.UUID | None = None,
+):
+    """Record an incident and tell organizers and the field teams."""
+    with journal_writer(event_id=participant.event_id) as journal:
+        incident = Incident.objects.create(
+            event_id=participant.event_id,
+            reporter=participant,
+            kind=kind,
+            severity=severity,
+            lat=lat,
+            lng=lng,
+            description=description,
+        )
+        IncidentChange.objects.create(incident=incident, by=participant, status=incident.status)
+        return journal.append(
+            kind="incident.reported",
+            audience=INCIDENT_AUDIENCE,
+            data=incident_payload(incident),
+            actor=participant,
+            client_id=client_id,
+        )
+
+
+def sos_raise(
+    *, participant, lat: float, lng: float, note: str = "", client_id: uuid.UUID | None = None
+):
+    """Raise an SOS: an incident of kind `sos`, critical, sent to organizers, medics and marshals."""
+    with journal_writer(event_id=participant.event_id) as journal:
+        incident = Incident.objects.create(
+            event_id=participant.event_id,
+            reporter=participant,
+            kind=Incident.Kind.SOS,
+            severity=Incident.Severity.CRITICAL,
+            lat=lat,
+            lng=lng,
+            description=note,
+        )
+        IncidentChange.objects.create(incident=incident, by=participant, status=incident.status)
+        return journal.append(
+            kind="sos.raised",
+            audience=SOS_AUDIENCE,
+            data=incident_payload(incident),
+            actor=participant,
+            client_id=client_id,
+        )
+
+
+def incident_update(
+    *,
+    participant,
+    incident: int,
+    status: str,
+    note: str = "",
+    client_id: uuid.UUID | None = None,
+):
+    """Move an incident along reported → acknowledged → resolved/dismissed, keeping its history."""
+    with journal_writer(event_id=participant.event_id) as journal:
+        found = (
+            Incident.objects.select_for_update()
+            .select_related("reporter")
+            .filter(pk=incident, event_id=participant.event_id)
+            .first()
+        )
+        if found is None:
+            raise errors.ActionError.field("data.incident", errors.MSG_NO_SUCH_INCIDENT)
+        own_sos = found.kind == Incident.Kind.SOS and found.reporter_id == participant.pk
+        if participant.role != "organizer" and not (own_sos and status == "resolved"):
+            raise errors.ActionError(errors.FORBIDDEN, errors.MSG_ONLY_ORGANIZERS_UPDATE)
+        if status not in TRANSITIONS.get(found.status, set()):
+            message = errors.MSG_BAD_TRANSITION.format(old=found.status, new=status)
+            raise errors.ActionError.field("data.status", message)
+        found.status = status
+        found.save(update_fields=["status", "updated_at"])
+        IncidentChange.objects.create(incident=found, by=participant, status=status, note=note)
+        data = incident_payload(found) | {"note": note, "by": participant.callsign}
+        audience = SOS_AUDIENCE if found.kind == Incident.Kind.SOS else INCIDENT_AUDIENCE
+        return journal.append(
+            kind="incident.updated",
+            audience=audience,
+            data=data,
+            actor=participant,
+            client_id=client_id,
+        )

@@ -1,0 +1,92 @@
+"""Writing to the journal: gapless per-event sequence numbers, serialized once, published on commit."""
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import partial
+
+import orjson
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from fieldops.models import Event, JournalEntry
+from realtime import fanout, groups
+
+from .locks import event_lock
+
+
+@dataclass
+class JournalWriter:
+    event_id: int
+    entries: list[JournalEntry] = field(default_factory=list)
+
+    def append(
+        self,
+        *,
+        kind: str,
+        audience: list[str],
+        data: dict,
+        actor=None,
+        client_id: uuid.UUID | None = None,
+    ) -> JournalEntry:
+        """Add one entry inside the current transaction and return it (its seq is final)."""
+        Event.objects.filter(pk=self.event_id).update(last_seq=F("last_seq") + 1)
+        seq = Event.objects.values_list("last_seq", flat=True).get(pk=self.event_id)
+        at = timezone.now()
+        frame = orjson.dumps(
+            {"type": kind, "seq": seq, "at": at.isoformat(), "data": data}, default=str
+        ).decode()
+        entry = JournalEntry.objects.create(
+            event_id=self.event_id,
+            seq=seq,
+            kind=kind,
+            audience=groups.audience_text(audience),
+            frame=frame,
+            actor=actor,
+            client_id=client_id,
+            at=at,
+        )
+        self.entries.append(entry)
+        return entry
+
+
+@contextmanager
+def journal_writer(*, event_id: int) -> Iterator[JournalWriter]:
+    """Run writes and their journal entries in one transaction; publish the entries on commit.
+
+    The event lock is held until the publish is done, so entries leave in sequence order.
+    """
+    with event_lock(event_id), transaction.atomic():
+        writer = JournalWriter(event_id=event_id)
+        yield writer
+        transaction.on_commit(partial(_publish, writer.entries))
+
+
+def _publish(entries: list[JournalEntry]) -> None:
+    for entry in entries:
+        fanout.publish_entry(
+            event_id=entry.event_id,
+            seq=entry.seq,
+            audience=entry.audience_tags,
+            frame=entry.frame,
+        )
+
+
+def journal_find_action(*, actor, client_id: uuid.UUID) -> JournalEntry | None:
+    """The entry an earlier frame with this id created, if any (idempotent resend)."""
+    return JournalEntry.objects.filter(actor=actor, client_id=client_id).order_by("seq").first()
+
+
+def journal_since(*, event_id: int, since: int, upto: int | None, tags: list[str], limit: int):
+    """Entries after `since` (up to `upto`) visible to any of `tags`, oldest first."""
+    from django.db.models import Q
+
+    visible = Q()
+    for tag in tags:
+        visible |= Q(audience__contains=f" {tag} ")
+    query = JournalEntry.objects.filter(visible, event_id=event_id, seq__gt=since)
+    if upto is not None:
+        query = query.filter(seq__lte=upto)
+    return list(query.order_by("seq").values_list("seq", "frame")[:limit])

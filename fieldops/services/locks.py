@@ -1,0 +1,65 @@
+"""A per-event write lock held from the journal write until its publish.
+
+Holding it across commit *and* publish makes the channel layer carry an event's entries in sequence
+order even when several workers write at once, so a client never sees seq 12 before 11 live.
+PostgreSQL uses an advisory lock; SQLite (which several local workers may share) a file lock next to
+the database; anything else a lock within the process.
+"""
+
+import fcntl
+import threading
+from collections import defaultdict
+from contextlib import contextmanager
+from pathlib import Path
+
+from django.db import connection
+
+_local_locks: defaultdict[int, threading.RLock] = defaultdict(threading.RLock)
+_held = threading.local()
+_ADVISORY_NAMESPACE = 0x46_4F  # keeps our advisory keys apart from anyone else's
+
+
+@contextmanager
+def event_lock(event_id: int):
+    held = getattr(_held, "events", None)
+    if held is None:
+        held = _held.events = set()
+    if event_id in held:  # a nested write in the same thread already holds it
+        yield
+        return
+    with _local_locks[event_id], _holding(held, event_id):
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_lock(%s, %s)", [_ADVISORY_NAMESPACE, event_id])
+            try:
+                yield
+            finally:
+                with connection.cursor() as cursor:
+                    cursor.execute(
+                        "SELECT pg_advisory_unlock(%s, %s)", [_ADVISORY_NAMESPACE, event_id]
+                    )
+        elif connection.vendor == "sqlite" and _sqlite_path():
+            with open(_sqlite_path() + ".journal-lock", "a") as handle:
+                fcntl.flock(handle, fcntl.LOCK_EX)
+                try:
+                    yield
+                finally:
+                    fcntl.flock(handle, fcntl.LOCK_UN)
+        else:
+            yield
+
+
+def _sqlite_path() -> str | None:
+    name = str(connection.settings_dict["NAME"])
+    if name == ":memory:" or name.startswith("file:") or "mode=memory" in name:
+        return None
+    return name if Path(name).parent.exists() else None
+
+
+@contextmanager
+def _holding(held: set, event_id: int):
+    held.add(event_id)
+    try:
+        yield
+    finally:
+        held.discard(event_id)

@@ -1,0 +1,60 @@
+"""Routes: each publish is a new version; the newest per event and group is the active one."""
+
+import uuid
+
+from django.db.models import Max
+
+from fieldops import errors
+from fieldops.models import MarchGroup, Route
+from realtime import groups
+
+from .journal import journal_writer
+
+
+def route_payload(route: Route) -> dict:
+    return {
+        "route": route.pk,
+        "version": route.version,
+        "group": route.group_id,
+        "geometry": route.geometry,
+        "note": route.note,
+    }
+
+
+def route_publish(
+    *,
+    participant,
+    geometry: dict,
+    group: int | None = None,
+    note: str = "",
+    client_id: uuid.UUID | None = None,
+):
+    """Publish a new version of the event's (or a group's) route to everyone."""
+    event_id = participant.event_id
+    if group is not None and not MarchGroup.objects.filter(pk=group, event_id=event_id).exists():
+        raise errors.ActionError.field("data.group", errors.MSG_NO_SUCH_GROUP)
+    with journal_writer(event_id=event_id) as journal:
+        latest = Route.objects.filter(event_id=event_id, group_id=group).aggregate(v=Max("version"))
+        route = Route.objects.create(
+            event_id=event_id,
+            group_id=group,
+            version=(latest["v"] or 0) + 1,
+            geometry=geometry,
+            note=note,
+            published_by=participant,
+        )
+        return journal.append(
+            kind="route.published",
+            audience=[groups.PUBLIC],
+            data=route_payload(route),
+            actor=participant,
+            client_id=client_id,
+        )
+
+
+def route_active(*, event_id: int) -> list[Route]:
+    """The newest version of each route of the event (the whole march's and each group's)."""
+    routes: dict[int | None, Route] = {}
+    for route in Route.objects.filter(event_id=event_id).order_by("group_id", "-version"):
+        routes.setdefault(route.group_id, route)
+    return list(routes.values())

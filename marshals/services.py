@@ -1,0 +1,207 @@
+"""Services for people in the field: invites, joining, tokens, revocation, check-ins, route acks."""
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from fieldops import errors
+from fieldops.models import MarchGroup, Route
+from fieldops.services.journal import journal_writer
+from realtime import fanout, groups
+
+from . import tokens
+from .models import CheckIn, DeviceToken, Invite, Participant, RouteAck
+
+
+@dataclass
+class IssuedInvite:
+    invite: Invite
+    code: str
+
+
+@dataclass
+class Joined:
+    participant: Participant
+    token: str | None
+
+
+def invite_create(
+    *,
+    event,
+    role: str,
+    group: int | None = None,
+    label: str = "",
+    expires_in_hours: int = 24,
+    max_uses: int | None = None,
+    created_by: Participant | None = None,
+) -> IssuedInvite:
+    """Make an invite; its code is returned once and stored only hashed."""
+    if group is not None and not MarchGroup.objects.filter(pk=group, event=event).exists():
+        raise errors.ActionError.field("group", errors.MSG_NO_SUCH_GROUP)
+    code = tokens.new_invite_code()
+    invite = Invite.objects.create(
+        event=event,
+        role=role,
+        group_id=group,
+        code_hash=tokens.digest(code),
+        label=label,
+        expires_at=timezone.now() + timedelta(hours=expires_in_hours),
+        max_uses=max_uses,
+        created_by=created_by,
+    )
+    return IssuedInvite(invite=invite, code=code)
+
+
+def invite_redeem(*, code: str, callsign: str = "", device: str = "", with_token: bool) -> Joined:
+    """Turn an invite code into a participant, and a device token when asked for one."""
+    with transaction.atomic():
+        invite = (
+            Invite.objects.select_for_update()
+            .select_related("event")
+            .filter(code_hash=tokens.digest(code))
+            .first()
+        )
+        if invite is None or not invite.usable():
+            raise errors.ActionError.field("code", errors.MSG_INVITE_UNUSABLE)
+        Invite.objects.filter(pk=invite.pk).update(uses=F("uses") + 1)
+        participant = Participant.objects.create(
+            event=invite.event,
+            role=invite.role,
+            group=invite.group,
+            invite=invite,
+            callsign=callsign or f"{invite.role[:3]}-{uuid.uuid4().hex[:5]}",
+        )
+        raw = None
+        if with_token:
+            raw = tokens.new_token()
+            DeviceToken.objects.create(
+                participant=participant, token_hash=tokens.digest(raw), label=device
+            )
+    if participant.role != "marcher":  # marchers are many and anonymous; no entry each
+        with journal_writer(event_id=invite.event_id) as journal:
+            journal.append(
+                kind="participant.joined",
+                audience=[groups.ORGANIZERS],
+                data=participant_payload(participant),
+                actor=participant,
+            )
+    return Joined(participant=participant, token=raw)
+
+
+def participant_payload(participant: Participant) -> dict:
+    return {
+        "participant": participant.pk,
+        "callsign": participant.callsign,
+        "role": participant.role,
+        "group": participant.group_id,
+    }
+
+
+def participant_revoke(
+    *, participant, target: int, client_id: uuid.UUID | None = None
+):
+    """Revoke a participant and every token of theirs; their sockets close at once."""
+    with journal_writer(event_id=participant.event_id) as journal:
+        found = Participant.objects.filter(pk=target, event_id=participant.event_id).first()
+        if found is None:
+            raise errors.ActionError.field("participant", errors.MSG_NO_SUCH_PARTICIPANT)
+        now = timezone.now()
+        Participant.objects.filter(pk=found.pk, revoked_at__isnull=True).update(revoked_at=now)
+        DeviceToken.objects.filter(participant=found, revoked_at__isnull=True).update(
+            revoked_at=now
+        )
+        entry = journal.append(
+            kind="participant.revoked",
+            audience=[groups.ORGANIZERS],
+            data=participant_payload(found),
+            actor=participant,
+            client_id=client_id,
+        )
+        transaction.on_commit(lambda: fanout.publish_revocation(participant_id=found.pk))
+        return entry
+
+
+def token_revoke(*, token: DeviceToken) -> None:
+    """Revoke one device's token; that device's sockets close at once."""
+    DeviceToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
+    fanout.publish_revocation(token_id=token.pk)
+
+
+def checkin_audience(participant: Participant) -> list[str]:
+    if participant.role == "marshal" and participant.group_id:
+        return [groups.ORGANIZERS, groups.group_marshals_tag(participant.group_id)]
+    if participant.role == "medic":
+        return [groups.ORGANIZERS, groups.MEDICS]
+    return [groups.ORGANIZERS]
+
+
+def checkin_create(
+    *,
+    participant,
+    lat: float,
+    lng: float,
+    status: str = "ok",
+    accuracy_m: float | None = None,
+    note: str = "",
+    device_time=None,
+    client_id: uuid.UUID | None = None,
+):
+    """Record where a marshal or medic is and how they are."""
+    with journal_writer(event_id=participant.event_id) as journal:
+        checkin = CheckIn.objects.create(
+            event_id=participant.event_id,
+            participant=participant,
+            lat=lat,
+            lng=lng,
+            status=status,
+            accuracy_m=accuracy_m,
+            note=note,
+            device_time=device_time,
+        )
+        return journal.append(
+            kind="checkin",
+            audience=checkin_audience(participant),
+            data={
+                "checkin": checkin.pk,
+                "participant": participant.pk,
+                "callsign": participant.callsign,
+                "role": participant.role,
+                "group": participant.group_id,
+                "lat": lat,
+                "lng": lng,
+                "accuracy_m": accuracy_m,
+                "status": status,
+                "note": note,
+                "device_time": device_time.isoformat() if device_time else None,
+            },
+            actor=participant,
+            client_id=client_id,
+        )
+
+
+def route_ack(*, participant, route: int, client_id: uuid.UUID | None = None):
+    """A marshal confirms they have understood a route version; organizers see it live."""
+    with journal_writer(event_id=participant.event_id) as journal:
+        found = Route.objects.filter(pk=route, event_id=participant.event_id).first()
+        if found is None:
+            raise errors.ActionError.field("data.route", errors.MSG_NO_SUCH_ROUTE)
+        RouteAck.objects.get_or_create(route=found, participant=participant)
+        return journal.append(
+            kind="route.acked",
+            audience=[groups.ORGANIZERS],
+            data={
+                "route": found.pk,
+                "version": found.version,
+                "group": found.group_id,
+                "participant": participant.pk,
+                "callsign": participant.callsign,
+            },
+            actor=participant,
+            client_id=client_id,
+        )

@@ -1,0 +1,25 @@
+"""Who is on the other end of a socket: a device's bearer token, or a browser's session."""
+
+from marshals.sessions import session_participant
+from marshals.tokens import token_authenticate
+
+
+def scope_participant(scope, *, event_slug: str):
+    """(participant, token_id) for a WebSocket scope, or (None, None).
+
+    Devices send `Authorization: Bearer <token>`; tokens never travel in the URL, where proxies log
+    them. Browsers send the session cookie a join link set.
+    """
+    headers = dict(scope.get("headers") or [])
+    authorization = headers.get(b"authorization", b"").decode("latin-1")
+    if authorization:
+        scheme, _, raw = authorization.partition(" ")
+        if scheme.lower() != "bearer":
+            return None, None
+        found = token_authenticate(raw.strip())
+        if found is None or found[0].event.slug != event_slug:
+            return None, None
+        return found[0], found[1].pk
+    session = scope.get("session")
+    participant = session_participant(session, event_slug=event_slug) if session else None
+    return participant, None

@@ -1,0 +1,176 @@
+"""The event socket: validate frames, authorize verbs, hand actions to services, relay the journal.
+
+Delivery rule: on connect the socket joins its audience groups, then reads the event's latest seq
+(`covered`). Live entries up to `covered` are dropped because a `resume` replays them from the
+database; later ones are sent as they arrive. Channels handles one message per consumer at a time,
+so live entries that arrive during a replay wait in the channel until `replay.done` has gone out.
+"""
+
+import logging
+import time
+import uuid
+from collections import deque
+
+import orjson
+import pydantic
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from fieldops import errors
+from fieldops.actions import action_allowed, action_perform
+from fieldops.schemas import ClientFrame, ResumeIn, error_fields
+
+from . import frames, groups
+from .auth import scope_participant
+from .replay import latest_seq, replay_batch
+
+log = logging.getLogger(__name__)
+
+
+class EventConsumer(AsyncWebsocketConsumer):
+    participant = None
+    joined: list[str] = []
+
+    async def connect(self):
+        await self.accept()
+        slug = self.scope["url_route"]["kwargs"]["slug"]
+        self.participant, token_id = await database_sync_to_async(scope_participant)(
+            self.scope, event_slug=slug
+        )
+        if self.participant is None:
+            await self.close(code=frames.CLOSE_UNAUTHENTICATED)
+            return
+        p = self.participant
+        self.tags = groups.tags_for(role=p.role, group_id=p.group_id)
+        self.joined = [groups.event_group(p.event_id, tag) for tag in self.tags]
+        self.joined.append(groups.participant_group(p.pk))
+        if token_id is not None:
+            self.joined.append(groups.token_group(token_id))
+        for name in self.joined:
+            await self.channel_layer.group_add(name, self.channel_name)
+        self.covered = await database_sync_to_async(latest_seq)(event_id=p.event_id)
+        # One entry can reach a socket through two of its groups; remember recent ones.
+        self.recent: deque[int] = deque(maxlen=64)
+        self.budget = float(settings.FIELDOPS["RATE_LIMIT_PER_MINUTE"])
+        self.budget_at = time.monotonic()
+        await self.send(text_data=frames.hello(participant=p, seq=self.covered))
+
+    async def disconnect(self, code):
+        for name in self.joined:
+            await self.channel_layer.group_discard(name, self.channel_name)
+
+    # --- from the channel layer -------------------------------------------------------------
+
+    async def journal_entry(self, message):
+        seq = message["seq"]
+        if seq <= self.covered or seq in self.recent:
+            return
+        self.recent.append(seq)
+        await self.send(text_data=message["frame"])
+
+    async def session_revoke(self, message):
+        await self.close(code=frames.CLOSE_REVOKED)
+
+    # --- from the client --------------------------------------------------------------------
+
+    async def receive(self, text_data=None, bytes_data=None):
+        if self.participant is None:
+            return
+        if text_data is None:
+            await self.reply_error(None, errors.INVALID, "Send JSON text frames, not binary.")
+            return
+        if len(text_data.encode()) > settings.FIELDOPS["MAX_FRAME_BYTES"]:
+            limit = settings.FIELDOPS["MAX_FRAME_BYTES"]
+            await self.reply_error(None, errors.TOO_LARGE, f"Frames are limited to {limit} bytes.")
+            return
+        if not self.spend():
+            await self.reply_error(None, errors.RATE_LIMITED, "Too many frames; slow down.")
+            return
+        try:
+            raw = orjson.loads(text_data)
+        except orjson.JSONDecodeError:
+            await self.reply_error(None, errors.INVALID, "The frame is not valid JSON.")
+            return
+        try:
+            frame = ClientFrame.model_validate(raw)
+        except pydantic.ValidationError as exc:
+            frame_id = raw.get("id") if isinstance(raw, dict) else None
+            await self.reply_error(
+                frame_id if isinstance(frame_id, str) else None,
+                errors.INVALID,
+                "The frame is not valid.",
+                error_fields(exc),
+            )
+            return
+        await self.handle(frame)
+
+    async def handle(self, frame: ClientFrame):
+        if frame.type == "ping":
+            await self.send(text_data=frames.pong(frame_id=frame.id))
+        elif frame.type == "resume":
+            await self.resume(frame)
+        elif not action_allowed(role=self.participant.role, verb=frame.type):
+            await self.reply_error(frame.id, errors.FORBIDDEN, errors.MSG_FORBIDDEN_VERB)
+        else:
+            await self.act(frame)
+
+    async def act(self, frame: ClientFrame):
+        try:
+            entry = await database_sync_to_async(action_perform)(
+                participant=self.participant,
+                verb=frame.type,
+                data=frame.data,
+                client_id=frame.id,
+            )
+        except errors.ActionError as exc:
+            await self.reply_error(frame.id, exc.code, exc.message, exc.fields)
+            return
+        except Exception:
+            # The payload may hold personal data: log the kind of failure, never the frame.
+            log.exception("action %s failed", frame.type)
+            await self.reply_error(frame.id, errors.UNAVAILABLE, "Could not save; send again.")
+            return
+        await self.send(text_data=frames.ack(frame_id=frame.id, seq=entry.seq))
+
+    async def resume(self, frame: ClientFrame):
+        try:
+            since = ResumeIn.model_validate(frame.data).since
+        except pydantic.ValidationError as exc:
+            fields = [{**f, "field": f"data.{f['field']}"} for f in error_fields(exc)]
+            await self.reply_error(frame.id, errors.INVALID, "The resume is not valid.", fields)
+            return
+        event_id = self.participant.event_id
+        upto = await database_sync_to_async(latest_seq)(event_id=event_id)
+        self.covered = max(self.covered, upto)
+        cursor, count = since, 0
+        while True:
+            batch = await database_sync_to_async(replay_batch)(
+                event_id=event_id, since=cursor, upto=upto, tags=self.tags
+            )
+            for seq, text in batch:
+                await self.send(text_data=text)
+                cursor, count = seq, count + 1
+            if len(batch) < settings.FIELDOPS["REPLAY_BATCH"]:
+                break
+        await self.send(text_data=frames.replay_done(frame_id=frame.id, seq=upto, count=count))
+
+    # --- helpers ----------------------------------------------------------------------------
+
+    def spend(self) -> bool:
+        """A token bucket per socket: RATE_LIMIT_PER_MINUTE frames, refilled continuously."""
+        limit = float(settings.FIELDOPS["RATE_LIMIT_PER_MINUTE"])
+        now = time.monotonic()
+        self.budget = min(limit, self.budget + (now - self.budget_at) * limit / 60)
+        self.budget_at = now
+        if self.budget < 1:
+            return False
+        self.budget -= 1
+        return True
+
+    async def reply_error(self, frame_id, code, message, fields=None):
+        if isinstance(frame_id, uuid.UUID):
+            frame_id = str(frame_id)
+        await self.send(
+            text_data=frames.error(frame_id=frame_id, code=code, message=message, fields=fields)
+        )

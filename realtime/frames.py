@@ -1,0 +1,51 @@
+"""Server frames, serialized with orjson."""
+
+import orjson
+
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_REVOKED = 4403
+
+
+def dumps(frame: dict) -> str:
+    return orjson.dumps(frame, default=str).decode()
+
+
+def hello(*, participant, seq: int) -> str:
+    return dumps(
+        {
+            "type": "hello",
+            "data": {
+                "protocol": 1,
+                "event": participant.event.slug,
+                "participant": participant.pk,
+                "callsign": participant.callsign,
+                "role": participant.role,
+                "group": participant.group_id,
+                "seq": seq,
+            },
+        }
+    )
+
+
+def ack(*, frame_id, seq: int | None) -> str:
+    return dumps({"type": "ack", "id": str(frame_id), "seq": seq})
+
+
+def pong(*, frame_id) -> str:
+    return dumps({"type": "pong", "id": str(frame_id)})
+
+
+def replay_done(*, frame_id, seq: int, count: int) -> str:
+    return dumps({"type": "replay.done", "id": str(frame_id), "seq": seq, "count": count})
+
+
+def error(*, frame_id, code: str, message: str, fields: list[dict] | None = None) -> str:
+    return dumps(
+        {
+            "type": "error",
+            "id": str(frame_id) if frame_id is not None else None,
+            "code": code,
+            "message": message,
+            "fields": fields or [],
+        }
+    )
