@@ -5,8 +5,8 @@ authorized and carried out the same way whichever door it came in by.
 """
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import pydantic
 from django.db import IntegrityError
@@ -29,7 +29,9 @@ class Action:
 
 ACTIONS: dict[str, Action] = {
     "checkin": Action(
-        schemas.CheckInIn, frozenset({ORGANIZER, "marshal", "medic"}), marshal_services.checkin_create
+        schemas.CheckInIn,
+        frozenset({ORGANIZER, "marshal", "medic"}),
+        marshal_services.checkin_create,
     ),
     "incident.report": Action(
         schemas.IncidentReportIn, FIELD_ROLES | {ORGANIZER}, incidents.incident_report
@@ -41,7 +43,9 @@ ACTIONS: dict[str, Action] = {
     "arrest.log": Action(schemas.ArrestLogIn, frozenset({ORGANIZER, "legal"}), arrests.arrest_log),
     "sos": Action(schemas.SosIn, FIELD_ROLES | {ORGANIZER}, incidents.sos_raise),
     "route.publish": Action(schemas.RoutePublishIn, frozenset({ORGANIZER}), routes.route_publish),
-    "route.ack": Action(schemas.RouteAckIn, frozenset({ORGANIZER, "marshal"}), marshal_services.route_ack),
+    "route.ack": Action(
+        schemas.RouteAckIn, frozenset({ORGANIZER, "marshal"}), marshal_services.route_ack
+    ),
     "alert.send": Action(schemas.AlertSendIn, frozenset({ORGANIZER}), alerts.alert_send),
 }
 
@@ -63,7 +67,9 @@ def action_parse(*, verb: str, data: dict, prefix: str = "data") -> pydantic.Bas
         raise errors.ActionError(errors.INVALID, "Some fields are not valid.", fields) from exc
 
 
-def action_perform(*, participant, verb: str, data: dict, client_id: uuid.UUID | None, prefix="data"):
+def action_perform(
+    *, participant, verb: str, data: dict, client_id: uuid.UUID | None, prefix="data"
+):
     """Authorize, validate and carry out one action; returns its journal entry.
 
     A repeated client_id returns the entry the first attempt made and writes nothing.

@@ -3,8 +3,17 @@
 from django.contrib import admin
 from leaflet.admin import LeafletGeoAdmin
 
-from .models import Alert, ArrestRecord, Event, Incident, IncidentChange, JournalEntry, MarchGroup
-from .models import Place, Route
+from .models import (
+    Alert,
+    ArrestRecord,
+    Event,
+    Incident,
+    IncidentChange,
+    JournalEntry,
+    MarchGroup,
+    Place,
+    Route,
+)
 
 
 class MarchGroupInline(admin.TabularInline):

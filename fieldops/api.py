@@ -120,7 +120,9 @@ def _action_endpoint(path: str, verb: str):
         return entry_reply(entry)
 
     endpoint.__name__ = "action_" + verb.replace(".", "_")
-    endpoint.__doc__ = f"`{verb}`: the same as the WebSocket frame of that type. {ACTIONS[verb].service.__doc__}"
+    endpoint.__doc__ = (
+        f"`{verb}`: the same as the WebSocket frame of that type. {ACTIONS[verb].service.__doc__}"
+    )
     router.post(path, response={200: EntryOut, 400: ErrorOut, 403: ErrorOut})(endpoint)
 
 

@@ -24,7 +24,11 @@ ROUTE = [
 ]
 
 PLACES = [
-    ("assembly", "Assembly point: Plaza de Colón", {"type": "Point", "coordinates": [-3.6895, 40.4256]}),
+    (
+        "assembly",
+        "Assembly point: Plaza de Colón",
+        {"type": "Point", "coordinates": [-3.6895, 40.4256]},
+    ),
     ("medic", "Medic tent: Cibeles", {"type": "Point", "coordinates": [-3.6915, 40.4200]}),
     ("medic", "Medic point: Atocha", {"type": "Point", "coordinates": [-3.6905, 40.4085]}),
     ("legal", "Legal support: Neptuno", {"type": "Point", "coordinates": [-3.6955, 40.4150]}),
@@ -38,7 +42,13 @@ PLACES = [
         {
             "type": "Polygon",
             "coordinates": [
-                [[-3.6935, 40.4095], [-3.6915, 40.4095], [-3.6915, 40.4102], [-3.6935, 40.4102], [-3.6935, 40.4095]]
+                [
+                    [-3.6935, 40.4095],
+                    [-3.6915, 40.4095],
+                    [-3.6915, 40.4102],
+                    [-3.6935, 40.4102],
+                    [-3.6935, 40.4095],
+                ]
             ],
         },
     ),
@@ -72,7 +82,9 @@ def demo_create() -> dict:
         for name, color in [("North block", "#1f6feb"), ("South block", "#8250df")]
     }
     Route.objects.create(
-        event=event, version=1, geometry={"type": "LineString", "coordinates": ROUTE},
+        event=event,
+        version=1,
+        geometry={"type": "LineString", "coordinates": ROUTE},
         note="Planned route",
     )
     for kind, name, geometry in PLACES:
@@ -81,8 +93,12 @@ def demo_create() -> dict:
     for role, group_name, max_uses in ROLE_INVITES:
         group = groups[group_name].pk if group_name else None
         issued = invite_create(
-            event=event, role=role, group=group, label=f"demo {role}",
-            expires_in_hours=24, max_uses=max_uses,
+            event=event,
+            role=role,
+            group=group,
+            label=f"demo {role}",
+            expires_in_hours=24,
+            max_uses=max_uses,
         )
         invites[role] = {"code": issued.code, "url": f"{settings.PUBLIC_URL}/join/{issued.code}/"}
     password = secrets.token_urlsafe(12)
@@ -94,5 +110,9 @@ def demo_create() -> dict:
         "event": event.slug,
         "groups": {name: g.pk for name, g in groups.items()},
         "invites": invites,
-        "admin": {"url": f"{settings.PUBLIC_URL}/admin/", "username": "organizer", "password": password},
+        "admin": {
+            "url": f"{settings.PUBLIC_URL}/admin/",
+            "username": "organizer",
+            "password": password,
+        },
     }

@@ -23,7 +23,9 @@ def checkin_latest_visible(*, participant) -> list[CheckIn]:
     """Each visible participant's latest check-in (the audience rules of check-in entries)."""
     query = CheckIn.objects.filter(event_id=participant.event_id)
     if participant.role == "marshal":
-        query = query.filter(participant__role="marshal", participant__group_id=participant.group_id)
+        query = query.filter(
+            participant__role="marshal", participant__group_id=participant.group_id
+        )
         if participant.group_id is None:
             return []
     elif participant.role == "medic":
@@ -95,6 +97,9 @@ def journal_visible(*, participant, since: int, limit: int) -> list[str]:
     from fieldops.services.journal import journal_since
 
     tags = groups.tags_for(role=participant.role, group_id=participant.group_id)
-    return [frame for _, frame in journal_since(
-        event_id=participant.event_id, since=since, upto=None, tags=tags, limit=limit
-    )]
+    return [
+        frame
+        for _, frame in journal_since(
+            event_id=participant.event_id, since=since, upto=None, tags=tags, limit=limit
+        )
+    ]

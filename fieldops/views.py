@@ -10,7 +10,9 @@ def event_home(request: HttpRequest, slug: str) -> HttpResponse:
     participant = session_participant(request.session, event_slug=slug)
     if participant is None:
         return render(request, "not_joined.html", status=403)
-    return render(request, "event_home.html", {"participant": participant, "event": participant.event})
+    return render(
+        request, "event_home.html", {"participant": participant, "event": participant.event}
+    )
 
 
 def health(request: HttpRequest) -> HttpResponse:

@@ -103,9 +103,7 @@ class CheckIn(models.Model):
         BLOCKED = "blocked", "Blocked"
 
     event = models.ForeignKey("fieldops.Event", on_delete=models.CASCADE, related_name="checkins")
-    participant = models.ForeignKey(
-        Participant, on_delete=models.CASCADE, related_name="checkins"
-    )
+    participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="checkins")
     lat = models.FloatField()
     lng = models.FloatField()
     accuracy_m = models.FloatField(null=True, blank=True)

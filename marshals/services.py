@@ -101,9 +101,7 @@ def participant_payload(participant: Participant) -> dict:
     }
 
 
-def participant_revoke(
-    *, participant, target: int, client_id: uuid.UUID | None = None
-):
+def participant_revoke(*, participant, target: int, client_id: uuid.UUID | None = None):
     """Revoke a participant and every token of theirs; their sockets close at once."""
     with journal_writer(event_id=participant.event_id) as journal:
         found = Participant.objects.filter(pk=target, event_id=participant.event_id).first()

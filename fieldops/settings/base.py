@@ -116,7 +116,9 @@ MAP_TILES_ATTRIBUTION = env_str("MAP_TILES_ATTRIBUTION", "")
 LEAFLET_CONFIG = {
     "DEFAULT_CENTER": (40.4168, -3.7038),
     "DEFAULT_ZOOM": 14,
-    "TILES": [("Map", MAP_TILES_URL, {"attribution": MAP_TILES_ATTRIBUTION})] if MAP_TILES_URL else [],
+    "TILES": [("Map", MAP_TILES_URL, {"attribution": MAP_TILES_ATTRIBUTION})]
+    if MAP_TILES_URL
+    else [],
     "NO_GLOBALS": False,
     "RESET_VIEW": False,
 }

@@ -1,5 +1,3 @@
-import json
-
 from django.core.management.base import BaseCommand
 
 from fieldops.demo import demo_create

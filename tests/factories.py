@@ -1,0 +1,73 @@
+"""factory_boy factories for the field model."""
+
+from datetime import timedelta
+
+import factory
+from django.utils import timezone
+
+from fieldops.models import Event, MarchGroup, Place, Route
+from marshals.models import Participant
+from marshals.tokens import digest, new_token
+
+MADRID_ROUTE = [
+    [-3.6903, 40.4253],
+    [-3.6924, 40.4215],
+    [-3.6932, 40.4193],
+    [-3.6941, 40.4153],
+    [-3.6930, 40.4128],
+    [-3.6920, 40.4078],
+]
+
+
+class EventFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Event
+
+    slug = factory.Sequence(lambda n: f"event-{n}")
+    name = factory.Sequence(lambda n: f"Test march {n}")
+    time_zone = "Europe/Madrid"
+    starts_at = factory.LazyFunction(lambda: timezone.now() - timedelta(hours=1))
+    ends_at = factory.LazyFunction(lambda: timezone.now() + timedelta(hours=5))
+
+
+class MarchGroupFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = MarchGroup
+
+    event = factory.SubFactory(EventFactory)
+    name = factory.Sequence(lambda n: f"Block {n}")
+
+
+class RouteFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Route
+
+    event = factory.SubFactory(EventFactory)
+    version = 1
+    geometry = factory.LazyFunction(lambda: {"type": "LineString", "coordinates": MADRID_ROUTE})
+
+
+class PlaceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Place
+
+    event = factory.SubFactory(EventFactory)
+    kind = "medic"
+    name = factory.Sequence(lambda n: f"Place {n}")
+    geometry = factory.LazyFunction(lambda: {"type": "Point", "coordinates": [-3.6915, 40.42]})
+
+
+class ParticipantFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Participant
+
+    event = factory.SubFactory(EventFactory)
+    role = "marshal"
+    callsign = factory.Sequence(lambda n: f"call-{n}")
+
+
+def issue_token(participant) -> str:
+    """Create a device token for a participant and return the raw secret."""
+    raw = new_token()
+    participant.tokens.create(token_hash=digest(raw), label="test")
+    return raw
