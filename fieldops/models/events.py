@@ -33,12 +33,12 @@ class Event(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def get_absolute_url(self) -> str:
+        return reverse("admin:fieldops_event_change", args=[self.pk])
+
     def clean(self) -> None:
         if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
             raise ValidationError({"ends_at": "The event must end after it starts."})
-
-    def get_absolute_url(self) -> str:
-        return reverse("admin:fieldops_event_change", args=[self.pk])
 
 
 class MarchGroup(models.Model):
