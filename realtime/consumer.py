@@ -149,8 +149,11 @@ class EventConsumer(AsyncWebsocketConsumer):
                 event_id=event_id, since=cursor, upto=upto, tags=self.tags
             )
             for seq, text in batch:
+                cursor = seq
+                if seq in self.recent:  # already delivered live just before this resume
+                    continue
                 await self.send(text_data=text)
-                cursor, count = seq, count + 1
+                count += 1
             if len(batch) < settings.FIELDOPS["REPLAY_BATCH"]:
                 break
         await self.send(text_data=frames.replay_done(frame_id=frame.id, seq=upto, count=count))
