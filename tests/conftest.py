@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 
+import orjson
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
@@ -81,3 +82,88 @@ async def connect_as(participant, *, headers=None) -> tuple[WebsocketCommunicato
     hello = await client.receive_json_from()
     assert hello["type"] == "hello", hello
     return client, hello
+
+
+# --- shared by the consumer, role and REST tests ---------------------------------------------
+
+# The cast's participants by attribute name; marshal_a and the marcher are in group A.
+CAST_NAMES = ("organizer", "marshal_a", "marshal_b", "legal", "medic", "marcher")
+
+
+@pytest.fixture
+def tokens(cast) -> dict[str, str]:
+    """A bearer token for each participant of the cast, by cast attribute name."""
+    return {name: issue_token(getattr(cast, name)) for name in CAST_NAMES}
+
+
+def api_client(token: str | None = None, **kwargs):
+    """A Django test client that sends the bearer token on every request."""
+    from django.test import Client
+
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return Client(headers=headers, **kwargs)
+
+
+async def receive_until(client: WebsocketCommunicator, stop, *, timeout: float = 3) -> list[dict]:
+    """Frames received up to and including the first one for which `stop(frame)` is true."""
+    frames = []
+    while True:
+        frame = await client.receive_json_from(timeout=timeout)
+        frames.append(frame)
+        if stop(frame):
+            return frames
+
+
+def footprint(event) -> dict:
+    """Row counts of everything an action can write, and the event's journal position."""
+    from fieldops.models import Alert, ArrestRecord, Event, Incident, JournalEntry, Route
+    from marshals.models import CheckIn, Invite, Participant, RouteAck
+
+    return {
+        "last_seq": Event.objects.get(pk=event.pk).last_seq,
+        "journal": JournalEntry.objects.filter(event=event).count(),
+        **{
+            model.__name__: model.objects.count()
+            for model in (
+                Alert,
+                ArrestRecord,
+                CheckIn,
+                Incident,
+                Invite,
+                Participant,
+                Route,
+                RouteAck,
+            )
+        },
+    }
+
+
+def valid_data(verb: str, cast) -> dict:
+    """A payload each verb accepts at the cast's event (incident.update needs `an_incident`)."""
+    from fieldops.models import Incident
+
+    incident = Incident.objects.filter(event=cast.event).order_by("pk").first()
+    return {
+        "checkin": {"lat": 40.42, "lng": -3.69, "status": "ok", "accuracy_m": 8},
+        "incident.report": {"lat": 40.42, "lng": -3.69, "kind": "crowd", "severity": "high"},
+        "incident.update": {"incident": incident.pk if incident else 1, "status": "acknowledged"},
+        "arrest.log": {"lat": 40.41, "lng": -3.69, "people_count": 2, "agency": "city police"},
+        "sos": {"lat": 40.42, "lng": -3.69, "note": "fainted"},
+        "route.publish": {
+            "geometry": {"type": "LineString", "coordinates": [[-3.69, 40.42], [-3.692, 40.41]]},
+            "note": "detour",
+        },
+        "route.ack": {"route": cast.route.pk},
+        "alert.send": {"text": "Keep left", "audience": "public", "level": "info"},
+    }[verb]
+
+
+@pytest.fixture
+def an_incident(cast):
+    """An open incident reported by marshal A (committed before the test acts)."""
+    from fieldops.services.incidents import incident_report
+
+    entry = incident_report(
+        participant=cast.marshal_a, lat=40.42, lng=-3.69, kind="crowd", severity="medium"
+    )
+    return orjson.loads(entry.frame)["data"]["incident"]
