@@ -15,8 +15,14 @@ def Text(limit: int):  # noqa: N802 - reads like a type in the schemas below
     return Annotated[str, StringConstraints(max_length=limit, strip_whitespace=True)]
 
 
+# Timestamps and ids arrive as JSON strings, so they alone are parsed leniently.
+Timestamp = Annotated[datetime, Field(strict=False)]
+FrameId = Annotated[uuid.UUID, Field(strict=False)]
+
+
 class Strict(Schema):
-    model_config = ConfigDict(extra="forbid")
+    # strict: a coordinate of `true` or "40.4" is a client bug to report, not to coerce.
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class Position(Strict):
@@ -28,7 +34,7 @@ class CheckInIn(Position):
     status: Literal["ok", "need_help", "blocked"] = "ok"
     accuracy_m: Annotated[float, Field(ge=0, le=100_000)] | None = None
     note: Text(280) = ""
-    device_time: datetime | None = None
+    device_time: Timestamp | None = None
 
 
 class IncidentReportIn(Position):
@@ -48,7 +54,7 @@ class SosIn(Position):
 
 
 class ArrestLogIn(Position):
-    occurred_at: datetime | None = None
+    occurred_at: Timestamp | None = None
     people_count: Annotated[int, Field(ge=1, le=500)] = 1
     agency: Text(120) = ""
     dispersal_order: Literal["unknown", "none", "audible", "inaudible"] = "unknown"
@@ -125,7 +131,7 @@ class ClientFrame(Strict):
         "resume",
         "ping",
     ]
-    id: uuid.UUID
+    id: FrameId
     data: dict = {}
 
 

@@ -1,0 +1,322 @@
+"""Bad input on the socket: a clear error naming the field, nothing written, the socket still usable."""
+
+import json
+from datetime import UTC, datetime
+import uuid
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+
+from fieldops.asgi import application
+from realtime import consumer as consumer_module
+
+from .conftest import communicator_for, footprint
+
+FRAME_ID = "5d2c8e5e-6a0b-4d6e-9a55-0c4b8e9d7f10"
+
+
+def checkin(**data) -> str:
+    return json.dumps(
+        {"type": "checkin", "id": FRAME_ID, "data": {"lat": 40.42, "lng": -3.69, **data}}
+    )
+
+
+def frame(type_, data, **extra) -> str:
+    return json.dumps({"type": type_, "id": FRAME_ID, "data": data, **extra})
+
+
+# name, who sends it, the raw text, error code, the fields named, the id echoed back.
+CASES = [
+    ("malformed-json", "marshal_a", '{"type": "checkin", "id": ', "invalid", [], None),
+    ("not-an-object", "marshal_a", "[1, 2, 3]", "invalid", ["frame"], None),
+    ("unknown-type", "marshal_a", frame("teleport", {}), "invalid", ["type"], FRAME_ID),
+    ("missing-id", "marshal_a", json.dumps({"type": "ping"}), "invalid", ["id"], None),
+    (
+        "id-not-a-uuid",
+        "marshal_a",
+        json.dumps({"type": "ping", "id": "7"}),
+        "invalid",
+        ["id"],
+        "7",  # echoed as sent, so the client can match the error to its frame
+    ),
+    ("missing-type", "marshal_a", json.dumps({"id": FRAME_ID}), "invalid", ["type"], FRAME_ID),
+    (
+        "missing-lat",
+        "marshal_a",
+        frame("checkin", {"lng": -3.69}),
+        "invalid",
+        ["data.lat"],
+        FRAME_ID,
+    ),
+    (
+        "extra-top-level",
+        "marshal_a",
+        checkin()[:-1] + ', "extra": 1}',
+        "invalid",
+        ["extra"],
+        FRAME_ID,
+    ),
+    ("extra-in-data", "marshal_a", checkin(speed=3), "invalid", ["data.speed"], FRAME_ID),
+    (
+        "data-not-object",
+        "marshal_a",
+        frame("checkin", [40.42, -3.69]),
+        "invalid",
+        ["data"],
+        FRAME_ID,
+    ),
+    ("lat-a-word", "marshal_a", checkin(lat="north"), "invalid", ["data.lat"], FRAME_ID),
+    ("lat-a-boolean", "marshal_a", checkin(lat=True), "invalid", ["data.lat"], FRAME_ID),
+    ("lat-a-string-number", "marshal_a", checkin(lat="40.42"), "invalid", ["data.lat"], FRAME_ID),
+    ("status-unknown", "marshal_a", checkin(status="fine"), "invalid", ["data.status"], FRAME_ID),
+    ("note-a-number", "marshal_a", checkin(note=5), "invalid", ["data.note"], FRAME_ID),
+    ("lat-out-of-range", "marshal_a", checkin(lat=90.5), "invalid", ["data.lat"], FRAME_ID),
+    ("lng-out-of-range", "marshal_a", checkin(lng=-180.01), "invalid", ["data.lng"], FRAME_ID),
+    (
+        "accuracy-negative",
+        "marshal_a",
+        checkin(accuracy_m=-1),
+        "invalid",
+        ["data.accuracy_m"],
+        FRAME_ID,
+    ),
+    ("note-over-limit", "marshal_a", checkin(note="x" * 281), "invalid", ["data.note"], FRAME_ID),
+    (
+        "incident-description-over-limit",
+        "marshal_a",
+        frame(
+            "incident.report",
+            {
+                "lat": 40.4,
+                "lng": -3.7,
+                "kind": "crowd",
+                "severity": "low",
+                "description": "d" * 1001,
+            },
+        ),
+        "invalid",
+        ["data.description"],
+        FRAME_ID,
+    ),
+    (
+        "arrest-count-a-boolean",
+        "legal",
+        frame("arrest.log", {"lat": 40.4, "lng": -3.7, "people_count": True}),
+        "invalid",
+        ["data.people_count"],
+        FRAME_ID,
+    ),
+    (
+        "route-point-out-of-range",
+        "organizer",
+        frame(
+            "route.publish",
+            {"geometry": {"type": "LineString", "coordinates": [[-3.69, 40.4], [200, 40.4]]}},
+        ),
+        "invalid",
+        ["data.geometry.coordinates"],
+        FRAME_ID,
+    ),
+    (
+        "route-one-point",
+        "organizer",
+        frame(
+            "route.publish", {"geometry": {"type": "LineString", "coordinates": [[-3.69, 40.4]]}}
+        ),
+        "invalid",
+        ["data.geometry.coordinates"],
+        FRAME_ID,
+    ),
+    (
+        "route-not-a-line",
+        "organizer",
+        frame(
+            "route.publish",
+            {"geometry": {"type": "Point", "coordinates": [[-3.69, 40.4], [-3.7, 40.4]]}},
+        ),
+        "invalid",
+        ["data.geometry.type"],
+        FRAME_ID,
+    ),
+    (
+        "alert-empty-text",
+        "organizer",
+        frame("alert.send", {"text": "   "}),
+        "invalid",
+        ["data.text"],
+        FRAME_ID,
+    ),
+    (
+        "alert-unknown-audience",
+        "organizer",
+        frame("alert.send", {"text": "hi", "audience": "everyone"}),
+        "invalid",
+        ["data.audience"],
+        FRAME_ID,
+    ),
+    (
+        "alert-to-a-group-of-another-event",
+        "organizer",
+        frame("alert.send", {"text": "hi", "audience": "group:999999"}),
+        "invalid",
+        ["data.audience"],
+        FRAME_ID,
+    ),
+    (
+        "route-ack-unknown-route",
+        "marshal_a",
+        frame("route.ack", {"route": 999999}),
+        "invalid",
+        ["data.route"],
+        FRAME_ID,
+    ),
+    (
+        "resume-negative",
+        "marshal_a",
+        frame("resume", {"since": -1}),
+        "invalid",
+        ["data.since"],
+        FRAME_ID,
+    ),
+    ("resume-missing-since", "marshal_a", frame("resume", {}), "invalid", ["data.since"], FRAME_ID),
+    ("too-large", "marshal_a", checkin(note="x" * (16 * 1024)), "too_large", [], None),
+]
+
+
+async def assert_still_usable(client: WebsocketCommunicator) -> None:
+    """A valid check-in after the bad frame is acknowledged."""
+    good_id = str(uuid.uuid4())
+    await client.send_json_to(
+        {"type": "checkin", "id": good_id, "data": {"lat": 40.42, "lng": -3.69}}
+    )
+    while True:  # skip journal entries the sender also receives
+        reply = await client.receive_json_from(timeout=3)
+        if reply.get("id") == good_id:
+            break
+    assert reply["type"] == "ack", reply
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("sender", "text", "code", "fields", "echoed_id"),
+    [case[1:] for case in CASES],
+    ids=[case[0] for case in CASES],
+)
+async def test_bad_frame_gets_a_clear_error_writes_nothing_and_the_socket_stays_usable(
+    cast, tokens, sender, text, code, fields, echoed_id
+):
+    client = communicator_for(getattr(cast, sender), token=tokens[sender])
+    assert (await client.connect())[0]
+    await client.receive_json_from()  # hello
+    before = await database_sync_to_async(footprint)(cast.event)
+
+    await client.send_to(text_data=text)
+    error = await client.receive_json_from()
+
+    assert error["type"] == "error"
+    assert error["code"] == code
+    assert error["id"] == echoed_id
+    assert error["message"]
+    assert [f["field"] for f in error["fields"]] == fields
+    assert all(f["message"] for f in error["fields"])
+    assert await database_sync_to_async(footprint)(cast.event) == before
+    if sender in ("organizer", "marshal_a"):  # legal observers do not check in
+        await assert_still_usable(client)
+    await client.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_binary_frame_is_refused_and_the_socket_stays_usable(cast, tokens):
+    client = communicator_for(cast.marshal_a, token=tokens["marshal_a"])
+    assert (await client.connect())[0]
+    await client.receive_json_from()
+    before = await database_sync_to_async(footprint)(cast.event)
+
+    await client.send_to(bytes_data=checkin().encode())
+    error = await client.receive_json_from()
+
+    assert (error["type"], error["code"], error["id"]) == ("error", "invalid", None)
+    assert "binary" in error["message"]
+    assert await database_sync_to_async(footprint)(cast.event) == before
+    await assert_still_usable(client)
+    await client.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_foreign_origin_is_refused_at_the_handshake(cast, tokens):
+    headers = [
+        (b"authorization", f"Bearer {tokens['organizer']}".encode()),
+        (b"origin", b"https://evil.example"),
+    ]
+    client = WebsocketCommunicator(application, f"/ws/events/{cast.event.slug}/", headers=headers)
+    connected, _ = await client.connect()
+    assert not connected
+
+    own_site = communicator_for(
+        cast.organizer, token=tokens["organizer"], headers=[(b"origin", b"http://127.0.0.1:8000")]
+    )
+    assert (await own_site.connect())[0]
+    assert (await own_site.receive_json_from())["type"] == "hello"
+    await own_site.disconnect()
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_too_many_frames_are_rate_limited_then_accepted_again(
+    cast, tokens, settings, monkeypatch
+):
+    settings.FIELDOPS = {**settings.FIELDOPS, "RATE_LIMIT_PER_MINUTE": 3}
+    clock = FakeClock()
+    monkeypatch.setattr(consumer_module, "time", clock)
+    client = communicator_for(cast.marshal_a, token=tokens["marshal_a"])
+    assert (await client.connect())[0]
+    await client.receive_json_from()
+
+    for _ in range(3):
+        await client.send_json_to({"type": "ping", "id": str(uuid.uuid4())})
+        assert (await client.receive_json_from())["type"] == "pong"
+    before = await database_sync_to_async(footprint)(cast.event)
+    await client.send_to(text_data=checkin())
+    error = await client.receive_json_from()
+
+    assert (error["type"], error["code"]) == ("error", "rate_limited")
+    assert await database_sync_to_async(footprint)(cast.event) == before
+    clock.now += 20  # a minute's budget of 3 refills one frame every 20 seconds
+    await assert_still_usable(client)
+    await client.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_timestamps_arrive_as_iso_strings_and_are_accepted(cast, tokens):
+    client = communicator_for(cast.legal, token=tokens["legal"])
+    assert (await client.connect())[0]
+    await client.receive_json_from()
+
+    await client.send_to(
+        text_data=frame(
+            "arrest.log",
+            {
+                "lat": 40.41,
+                "lng": -3.69,
+                "occurred_at": "2026-11-22T10:02:11+01:00",
+                "people_count": 3,
+            },
+        )
+    )
+    reply = await client.receive_json_from()
+
+    assert (reply["type"], reply["id"]) == ("ack", FRAME_ID)
+    entry = await client.receive_json_from()
+    assert datetime.fromisoformat(entry["data"]["occurred_at"]) == datetime(
+        2026, 11, 22, 9, 2, 11, tzinfo=UTC
+    )
+    assert entry["data"]["people_count"] == 3
+    await client.disconnect()

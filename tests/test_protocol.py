@@ -1,0 +1,320 @@
+"""Wire protocol v1 over the event socket: hello, ack after commit, resume, resend, ping, closes."""
+
+import uuid
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+
+from fieldops.asgi import application
+from fieldops.models import JournalEntry
+from fieldops.services.alerts import alert_send
+from fieldops.services.arrests import arrest_log
+from fieldops.services.routes import route_publish
+from marshals.models import CheckIn, DeviceToken
+from marshals.services import checkin_create, participant_revoke, token_revoke
+from realtime import consumer as consumer_module
+
+from .conftest import api_client, communicator_for, connect_as, footprint, receive_until, valid_data
+from .factories import EventFactory, ParticipantFactory, issue_token
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+async def connect(participant, token):
+    client = communicator_for(participant, token=token)
+    assert (await client.connect())[0]
+    hello = await client.receive_json_from()
+    assert hello["type"] == "hello"
+    return client, hello
+
+
+def public_alert(cast, text="public"):
+    return alert_send(participant=cast.organizer, text=text)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_hello_says_who_you_are_and_the_journal_position(cast):
+    await database_sync_to_async(public_alert)(cast)
+    await database_sync_to_async(public_alert)(cast)
+
+    client, hello = await connect_as(cast.marshal_a)
+
+    assert hello == {
+        "type": "hello",
+        "data": {
+            "protocol": 1,
+            "event": cast.event.slug,
+            "participant": cast.marshal_a.pk,
+            "callsign": "m-a",
+            "role": "marshal",
+            "group": cast.group_a.pk,
+            "seq": 2,
+        },
+    }
+    await client.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_ack_comes_only_after_the_write_is_committed(cast, published):
+    client, _ = await connect_as(cast.marshal_a)
+    frame_id = new_id()
+
+    await client.send_json_to(
+        {"type": "checkin", "id": frame_id, "data": {"lat": 40.42, "lng": -3.69, "note": "calm"}}
+    )
+    ack = await client.receive_json_from()
+
+    assert ack == {"type": "ack", "id": frame_id, "seq": 1}
+    # on_commit callbacks run only once the transaction has committed: the publish is proof.
+    assert [p["seq"] for p in published] == [1]
+    entry = await database_sync_to_async(JournalEntry.objects.get)(event=cast.event, seq=1)
+    assert entry.kind == "checkin" and str(entry.client_id) == frame_id
+    assert await database_sync_to_async(CheckIn.objects.filter(note="calm").count)() == 1
+    await client.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_resume_replays_exactly_the_missed_entries_the_role_may_see_in_order(cast, tokens):
+    client, hello = await connect(cast.marshal_a, tokens["marshal_a"])
+    await client.disconnect()
+    since = hello["data"]["seq"]
+
+    def offline_traffic():
+        seen = []
+        seen.append(checkin_create(participant=cast.marshal_a, lat=40.42, lng=-3.69).seq)
+        checkin_create(participant=cast.marshal_b, lat=40.41, lng=-3.69)  # other group
+        arrest_log(participant=cast.legal, lat=40.41, lng=-3.69)  # never for marshals
+        seen.append(
+            route_publish(participant=cast.organizer, **valid_data("route.publish", cast)).seq
+        )
+        alert_send(participant=cast.organizer, text="legal only", audience="legal")
+        seen.append(alert_send(participant=cast.organizer, text="marshals", audience="marshal").seq)
+        seen.append(
+            alert_send(
+                participant=cast.organizer, text="block A", audience=f"group:{cast.group_a.pk}"
+            ).seq
+        )
+        alert_send(participant=cast.organizer, text="block B", audience=f"group:{cast.group_b.pk}")
+        return seen
+
+    expected = await database_sync_to_async(offline_traffic)()
+    client, hello = await connect(cast.marshal_a, tokens["marshal_a"])
+    assert hello["data"]["seq"] == 8
+    resume_id = new_id()
+    await client.send_json_to({"type": "resume", "id": resume_id, "data": {"since": since}})
+    frames = await receive_until(client, lambda f: f["type"] == "replay.done")
+
+    assert [f["seq"] for f in frames[:-1]] == expected
+    assert frames[-1] == {"type": "replay.done", "id": resume_id, "seq": 8, "count": 4}
+    # A second resume from the middle gives only what came after.
+    await client.send_json_to({"type": "resume", "id": new_id(), "data": {"since": expected[1]}})
+    frames = await receive_until(client, lambda f: f["type"] == "replay.done")
+    assert [f["seq"] for f in frames[:-1]] == expected[2:]
+    assert await client.receive_nothing()
+    await client.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_entries_written_during_a_replay_arrive_once_after_replay_done(
+    cast, tokens, settings, monkeypatch
+):
+    # Small batches so the replay takes several reads, with a write between each.
+    settings.FIELDOPS = {**settings.FIELDOPS, "REPLAY_BATCH": 2}
+    for n in range(5):
+        await database_sync_to_async(public_alert)(cast, f"before {n}")
+    written_during = []
+    real_batch = consumer_module.replay_batch
+
+    def batch_with_concurrent_write(**kwargs):
+        written_during.append(public_alert(cast, "during the replay").seq)
+        return real_batch(**kwargs)
+
+    monkeypatch.setattr(consumer_module, "replay_batch", batch_with_concurrent_write)
+    client, hello = await connect(cast.marcher, tokens["marcher"])
+    await client.send_json_to({"type": "resume", "id": new_id(), "data": {"since": 0}})
+    replayed = await receive_until(client, lambda f: f["type"] == "replay.done")
+    monkeypatch.setattr(consumer_module, "replay_batch", real_batch)
+    sentinel = await database_sync_to_async(public_alert)(cast, "after")
+    live = await receive_until(client, lambda f: f.get("seq") == sentinel.seq)
+
+    assert [f["seq"] for f in replayed[:-1]] == [1, 2, 3, 4, 5]
+    assert len(written_during) == 3  # three batches of at most two
+    assert [f["seq"] for f in live] == [*written_during, sentinel.seq]
+    await client.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_an_entry_delivered_live_before_resume_is_not_replayed_again(cast, tokens):
+    client, hello = await connect(cast.marcher, tokens["marcher"])
+    since = hello["data"]["seq"]
+    entry = await database_sync_to_async(public_alert)(cast)
+    live = await client.receive_json_from()
+    assert live["seq"] == entry.seq
+
+    await client.send_json_to({"type": "resume", "id": new_id(), "data": {"since": since}})
+    done = await client.receive_json_from()
+
+    assert done["type"] == "replay.done" and done["count"] == 0 and done["seq"] == entry.seq
+    assert await client.receive_nothing()
+    await client.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_resend_with_the_same_id_gets_the_original_ack_and_writes_nothing(cast, tokens):
+    client, _ = await connect(cast.marshal_a, tokens["marshal_a"])
+    frame = {"type": "checkin", "id": new_id(), "data": {"lat": 40.42, "lng": -3.69}}
+    await client.send_json_to(frame)
+    first = await receive_until(client, lambda f: f["type"] == "ack")
+    before = await database_sync_to_async(footprint)(cast.event)
+
+    await client.send_json_to(frame)
+    again = await receive_until(client, lambda f: f["type"] == "ack")
+    # And from another device of the same participant, after a reconnect.
+    other, _ = await connect(
+        cast.marshal_a, await database_sync_to_async(issue_token)(cast.marshal_a)
+    )
+    await other.send_json_to(frame)
+    from_other = await receive_until(other, lambda f: f["type"] == "ack")
+
+    assert again[-1] == first[-1] == from_other[-1] == {"type": "ack", "id": frame["id"], "seq": 1}
+    assert await database_sync_to_async(footprint)(cast.event) == before
+    await client.disconnect()
+    await other.disconnect()
+
+
+def test_a_rest_resend_with_the_same_idempotency_key_returns_the_original_entry(cast, tokens):
+    client = api_client(tokens["medic"])
+    key = new_id()
+    url = f"/api/events/{cast.event.slug}/sos"
+    first = client.post(
+        url,
+        {"lat": 40.4, "lng": -3.7},
+        content_type="application/json",
+        headers={"Idempotency-Key": key},
+    )
+    before = footprint(cast.event)
+    again = client.post(
+        url,
+        {"lat": 40.4, "lng": -3.7},
+        content_type="application/json",
+        headers={"Idempotency-Key": key},
+    )
+
+    assert first.status_code == again.status_code == 200
+    assert again.json() == first.json()
+    assert footprint(cast.event) == before
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_socket_frame_and_a_rest_call_share_one_idempotency_space(cast, tokens):
+    client, _ = await connect(cast.marshal_a, tokens["marshal_a"])
+    frame = {"type": "sos", "id": new_id(), "data": {"lat": 40.42, "lng": -3.69}}
+    await client.send_json_to(frame)
+    ack = (await receive_until(client, lambda f: f["type"] == "ack"))[-1]
+
+    def rest_resend():
+        return api_client(tokens["marshal_a"]).post(
+            f"/api/events/{cast.event.slug}/sos",
+            frame["data"],
+            content_type="application/json",
+            headers={"Idempotency-Key": frame["id"]},
+        )
+
+    response = await database_sync_to_async(rest_resend)()
+    assert response.status_code == 200 and response.json()["seq"] == ack["seq"]
+    await client.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_ping_gets_pong_with_its_id(cast):
+    client, _ = await connect_as(cast.marcher)
+    frame_id = new_id()
+    await client.send_json_to({"type": "ping", "id": frame_id})
+    assert await client.receive_json_from() == {"type": "pong", "id": frame_id}
+    await client.disconnect()
+
+
+async def expect_close(client: WebsocketCommunicator, code: int) -> None:
+    """The next thing the server sends, skipping journal entries, is a close with this code."""
+    while True:
+        output = await client.receive_output(timeout=3)
+        if output["type"] == "websocket.close":
+            assert output.get("code") == code, output
+            return
+        assert output["type"] == "websocket.send", output
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_revoked_participant_is_disconnected_at_once_on_every_device(cast, tokens):
+    phone, _ = await connect(cast.marshal_a, tokens["marshal_a"])
+    tablet, _ = await connect_as(cast.marshal_a)
+    bystander, _ = await connect(cast.marshal_b, tokens["marshal_b"])
+
+    await database_sync_to_async(participant_revoke)(
+        participant=cast.organizer, target=cast.marshal_a.pk
+    )
+
+    await expect_close(phone, 4403)
+    await expect_close(tablet, 4403)
+    ping_id = new_id()
+    await bystander.send_json_to({"type": "ping", "id": ping_id})
+    assert (await bystander.receive_json_from())["id"] == ping_id
+    # And the token no longer opens a socket.
+    again = communicator_for(cast.marshal_a, token=tokens["marshal_a"])
+    assert (await again.connect())[0]
+    assert (await again.receive_output())["code"] == 4401
+    for client in (phone, tablet, bystander, again):
+        await client.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_revoked_token_closes_that_device_only(cast, tokens):
+    phone, _ = await connect(cast.medic, tokens["medic"])
+    tablet, _ = await connect_as(cast.medic)
+    # The `tokens` fixture made the phone's token before connect_as made the tablet's.
+    phone_token = await database_sync_to_async(
+        lambda: DeviceToken.objects.filter(participant=cast.medic).order_by("pk").first()
+    )()
+
+    await database_sync_to_async(token_revoke)(token=phone_token)
+
+    await expect_close(phone, 4403)
+    ping_id = new_id()
+    await tablet.send_json_to({"type": "ping", "id": ping_id})
+    assert await tablet.receive_json_from() == {"type": "pong", "id": ping_id}
+    await phone.disconnect()
+    await tablet.disconnect()
+
+
+def _other_event_token():
+    event = EventFactory()
+    return issue_token(ParticipantFactory(event=event, role="organizer"))
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        None,
+        b"Bearer not-a-real-token",
+        b"Bearer ",
+        b"Basic dXNlcjpwYXNz",
+        b"Bearer " + b"x" * 300,
+        "other-event",
+    ],
+    ids=["none", "unknown", "empty", "wrong-scheme", "oversized", "other-event"],
+)
+async def test_no_valid_credential_for_the_event_closes_with_4401(cast, authorization):
+    if authorization == "other-event":
+        authorization = b"Bearer " + (await database_sync_to_async(_other_event_token)()).encode()
+    headers = [(b"authorization", authorization)] if authorization else []
+    client = WebsocketCommunicator(application, f"/ws/events/{cast.event.slug}/", headers=headers)
+    before = await database_sync_to_async(footprint)(cast.event)
+
+    assert (await client.connect())[0]
+    assert await client.receive_output() == {"type": "websocket.close", "code": 4401}
+    assert await database_sync_to_async(footprint)(cast.event) == before
+    await client.disconnect()
