@@ -1,8 +1,8 @@
 """Bad input on the socket: a clear error naming the field, nothing written, the socket still usable."""
 
 import json
-from datetime import UTC, datetime
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 from channels.db import database_sync_to_async
