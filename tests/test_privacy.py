@@ -1,0 +1,165 @@
+"""Personal data: arrest details encrypted at rest, kept out of the journal and logs, purged after
+retention; secrets (tokens, invite codes) stored only as digests."""
+
+import io
+import logging
+import uuid
+from datetime import timedelta
+
+import pytest
+from channels.db import database_sync_to_async
+from django.core.management import call_command
+from django.db import connection
+from django.test import Client
+from django.utils import timezone
+
+from fieldops.models import ArrestRecord, Event, JournalEntry
+from fieldops.services import arrests as arrest_service
+from fieldops.services.arrests import arrest_log
+from marshals.models import DeviceToken, Invite
+from marshals.services import invite_create
+from marshals.tokens import digest
+
+from .conftest import communicator_for, footprint
+
+PERSONAL = {
+    "arrestee_description": "Tall, red jacket, glasses, name Ana Ruiz",
+    "officers": "Badge 4471, officer with beard",
+    "dispersal_details": "Megaphone at 14:02 from the van roof",
+    "force_details": "Baton strike to the left arm",
+    "stated_reason": "Blocking the road",
+    "vehicle": "Van plate 1234-KLM",
+    "taken_to": "Moratalaz station",
+    "welfare_notes": "Needs insulin by 18:00",
+    "witnesses": "Two people with a blue banner",
+    "notes": "Phone taken",
+}
+
+
+def raw_row(table: str, pk: int, columns) -> dict:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {', '.join(columns)} FROM {table} WHERE id = %s", [pk])
+        return dict(zip(columns, cursor.fetchone(), strict=True))
+
+
+def all_raw_text(table: str) -> str:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT * FROM {table}")
+        return repr(cursor.fetchall())
+
+
+def test_arrest_personal_fields_are_encrypted_in_the_database(cast):
+    entry = arrest_log(participant=cast.legal, lat=40.41, lng=-3.69, people_count=1, **PERSONAL)
+    record = ArrestRecord.objects.get(event=cast.event)
+
+    raw = raw_row("fieldops_arrestrecord", record.pk, list(PERSONAL))
+    for name, value in PERSONAL.items():
+        assert raw[name] and value not in raw[name], name
+        assert raw[name].startswith("gAAAA"), name  # a Fernet token
+        assert getattr(record, name) == value  # and the model reads it back
+    assert entry.kind == "arrest.logged"
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_arrest_details_never_travel_in_the_journal_frame(cast, tokens, published):
+    legal = communicator_for(cast.legal, token=tokens["legal"])
+    assert (await legal.connect())[0]
+    await legal.receive_json_from()
+    frame_id = str(uuid.uuid4())
+
+    await legal.send_json_to(
+        {"type": "arrest.log", "id": frame_id, "data": {"lat": 40.41, "lng": -3.69, **PERSONAL}}
+    )
+    ack = await legal.receive_json_from()
+    live = await legal.receive_from()
+
+    stored = await database_sync_to_async(JournalEntry.objects.get)(
+        event=cast.event, seq=ack["seq"]
+    )
+    for text in (live, stored.frame, published[0]["frame"]):
+        for name, value in PERSONAL.items():
+            assert value not in text, name
+            assert f'"{name}"' not in text, name
+    await legal.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_failed_arrest_log_never_writes_the_details_to_the_log(
+    cast, tokens, monkeypatch, caplog
+):
+    def broken(*args, **kwargs):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(arrest_service.ArrestRecord.objects, "create", broken)
+    legal = communicator_for(cast.legal, token=tokens["legal"])
+    assert (await legal.connect())[0]
+    await legal.receive_json_from()
+    before = await database_sync_to_async(footprint)(cast.event)
+
+    with caplog.at_level(logging.DEBUG):
+        await legal.send_json_to(
+            {
+                "type": "arrest.log",
+                "id": str(uuid.uuid4()),
+                "data": {"lat": 40.41, "lng": -3.69, **PERSONAL},
+            }
+        )
+        error = await legal.receive_json_from()
+
+    assert error["code"] == "unavailable"
+    assert "arrest.log failed" in caplog.text
+    for value in PERSONAL.values():
+        assert value not in caplog.text
+    assert await database_sync_to_async(footprint)(cast.event) == before
+    await legal.disconnect()
+
+
+def test_purge_blanks_personal_data_once_retention_has_passed(cast):
+    arrest_log(participant=cast.legal, lat=40.41, lng=-3.69, **PERSONAL)
+    ongoing = Event.objects.create(
+        slug="still-running",
+        name="Still running",
+        starts_at=timezone.now() - timedelta(hours=1),
+        ends_at=timezone.now() + timedelta(hours=1),
+    )
+    kept = ArrestRecord.objects.create(
+        event=ongoing, occurred_at=timezone.now(), lat=1, lng=1, notes="keep me"
+    )
+    # The cast's event ended longer ago than its retention.
+    Event.objects.filter(pk=cast.event.pk).update(
+        starts_at=timezone.now() - timedelta(hours=80),
+        ends_at=timezone.now() - timedelta(hours=73),
+        retention_hours=72,
+    )
+
+    call_command("purge_personal_data", stdout=io.StringIO())
+
+    purged = ArrestRecord.objects.get(event=cast.event)
+    raw = raw_row("fieldops_arrestrecord", purged.pk, list(PERSONAL))
+    assert set(raw.values()) == {""}
+    assert purged.purged_at is not None
+    assert (purged.people_count, purged.lat) == (1, 40.41)  # the summary stays
+    assert ArrestRecord.objects.get(pk=kept.pk).notes == "keep me"
+
+
+def test_purge_before_retention_ends_keeps_the_data(cast):
+    arrest_log(participant=cast.legal, lat=40.41, lng=-3.69, **PERSONAL)
+    Event.objects.filter(pk=cast.event.pk).update(
+        ends_at=timezone.now() - timedelta(hours=71), retention_hours=72
+    )
+    call_command("purge_personal_data", stdout=io.StringIO())
+    record = ArrestRecord.objects.get(event=cast.event)
+    assert record.purged_at is None and record.notes == PERSONAL["notes"]
+
+
+def test_device_tokens_and_invite_codes_are_stored_only_as_digests(cast):
+    issued = invite_create(event=cast.event, role="marshal", group=cast.group_a.pk)
+    response = Client().post("/api/join", {"code": issued.code}, content_type="application/json")
+    token = response.json()["token"]
+
+    assert issued.code not in all_raw_text("marshals_invite")
+    assert token not in all_raw_text("marshals_devicetoken")
+    assert Invite.objects.get(pk=issued.invite.pk).code_hash == digest(issued.code)
+    assert DeviceToken.objects.filter(token_hash=digest(token)).count() == 1
+    assert issued.code not in all_raw_text("fieldops_journalentry")
+    assert token not in all_raw_text("fieldops_journalentry")
