@@ -96,7 +96,9 @@ def journal_visible(*, participant, since: int, limit: int) -> list[str]:
     """Journal frames after `since` the participant may see, as the JSON texts sent on the wire."""
     from fieldops.services.journal import journal_since
 
-    tags = groups.tags_for(role=participant.role, group_id=participant.group_id)
+    tags = groups.tags_for(
+        role=participant.role, group_id=participant.group_id, participant_id=participant.pk
+    )
     return [
         frame
         for _, frame in journal_since(

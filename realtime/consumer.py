@@ -42,7 +42,7 @@ class EventConsumer(AsyncWebsocketConsumer):
             await self.close(code=frames.CLOSE_UNAUTHENTICATED)
             return
         p = self.participant
-        self.tags = groups.tags_for(role=p.role, group_id=p.group_id)
+        self.tags = groups.tags_for(role=p.role, group_id=p.group_id, participant_id=p.pk)
         self.joined = [groups.event_group(p.event_id, tag) for tag in self.tags]
         self.joined.append(groups.participant_group(p.pk))
         if token_id is not None:

@@ -36,13 +36,20 @@ def role_tag(role: str) -> str:
     )
 
 
-def tags_for(*, role: str, group_id: int | None) -> list[str]:
+def participant_tag(participant_id: int) -> str:
+    """One participant alone (a personal warning, an SOS with their own distance to it)."""
+    return f"participant.{participant_id}"
+
+
+def tags_for(*, role: str, group_id: int | None, participant_id: int | None = None) -> list[str]:
     """The audience tags a participant of this role and group receives."""
     tags = list(ROLE_TAGS[role])
     if group_id is not None and role != "organizer":
         tags.append(group_tag(group_id))
         if role == "marshal":
             tags.append(group_marshals_tag(group_id))
+    if participant_id is not None and role != "organizer":
+        tags.append(participant_tag(participant_id))
     return tags
 
 
