@@ -1,7 +1,7 @@
 """The admin covers the whole field model; routes and places get django-leaflet map widgets."""
 
 from django.contrib import admin
-from leaflet.admin import LeafletGeoAdmin
+from leaflet.admin import LeafletAdminWidget, LeafletGeoAdmin
 
 from .models import (
     Alert,
@@ -41,9 +41,25 @@ class RouteAdmin(LeafletGeoAdmin):
     list_filter = ["event"]
     readonly_fields = ["version", "published_at", "published_by"]
 
+    @property
+    def media(self):
+        # The change page has no editable field to pull in Leaflet, but shows the route on a map.
+        return super().media + LeafletAdminWidget().media
+
     def has_change_permission(self, request, obj=None):
         # A route version is history: publish a new version instead of editing an old one.
         return obj is None and super().has_change_permission(request, obj)
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        return fields + ["route_map"] if obj is not None else fields
+
+    @admin.display(description="Map")
+    def route_map(self, obj):
+        """The stored version drawn on a map that cannot be edited."""
+        field = self.formfield_for_dbfield(Route._meta.get_field("geometry"), request=None)
+        field.widget.modifiable = False
+        return field.widget.render("route_map", field.prepare_value(obj.geometry))
 
     def save_model(self, request, obj, form, change):
         from django.db.models import Max

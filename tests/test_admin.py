@@ -1,0 +1,56 @@
+"""The admin shows routes and places on django-leaflet maps, with the bundled assets only."""
+
+import json
+
+import pytest
+
+from .factories import MADRID_ROUTE, PlaceFactory
+
+DANGER_ZONE = {
+    "type": "Polygon",
+    "coordinates": [
+        [[-3.6935, 40.4095], [-3.6915, 40.4095], [-3.6915, 40.4102], [-3.6935, 40.4095]]
+    ],
+}
+
+
+def leaflet_page(admin_client, url: str) -> str:
+    response = admin_client.get(url)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert '<script src="/static/leaflet/leaflet.js">' in html  # bundled, not from a CDN
+    assert "unpkg.com" not in html and "cdnjs" not in html
+    return html
+
+
+def test_the_route_change_page_draws_the_route_on_a_read_only_map(cast, admin_client):
+    html = leaflet_page(admin_client, f"/admin/fieldops/route/{cast.route.pk}/change/")
+
+    assert "geodjango_route_map.modifiable = false;" in html
+    assert "geodjango_route_map.geom_type = 'LineString';" in html
+    assert json.dumps(MADRID_ROUTE[0]).replace(" ", "") in html.replace(" ", "")
+    assert 'name="_save"' not in html  # a version is history: publish a new one instead
+
+
+def test_the_route_add_page_has_an_editable_map(cast, admin_client):
+    html = leaflet_page(admin_client, "/admin/fieldops/route/add/")
+    assert "geodjango_id_geometry.modifiable = true;" in html
+    assert "geodjango_id_geometry.geom_type = 'LineString';" in html
+
+
+@pytest.mark.parametrize(
+    "geometry",
+    [{"type": "Point", "coordinates": [-3.6915, 40.42]}, DANGER_ZONE],
+    ids=["point", "polygon"],
+)
+def test_the_place_change_page_has_an_editable_map_with_the_place(cast, admin_client, geometry):
+    place = PlaceFactory(event=cast.event, geometry=geometry)
+    html = leaflet_page(admin_client, f"/admin/fieldops/place/{place.pk}/change/")
+
+    assert "geodjango_id_geometry.modifiable = true;" in html
+    assert geometry["type"] in html
+
+
+def test_the_admin_needs_a_login(cast, client):
+    response = client.get(f"/admin/fieldops/place/{cast.route.pk}/change/")
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
