@@ -14,6 +14,7 @@ from django.db import IntegrityError
 from fieldops import errors, schemas
 from fieldops.services import alerts, arrests, incidents, routes
 from fieldops.services.journal import journal_find_action
+from fieldops.services.safety import zones
 from marshals import services as marshal_services
 
 ORGANIZER = "organizer"
@@ -47,6 +48,10 @@ ACTIONS: dict[str, Action] = {
         schemas.RouteAckIn, frozenset({ORGANIZER, "marshal"}), marshal_services.route_ack
     ),
     "alert.send": Action(schemas.AlertSendIn, frozenset({ORGANIZER}), alerts.alert_send),
+    "zone.activate": Action(schemas.ZoneActivateIn, frozenset({ORGANIZER}), zones.zone_activate),
+    "zone.deactivate": Action(
+        schemas.ZoneDeactivateIn, frozenset({ORGANIZER}), zones.zone_deactivate
+    ),
 }
 
 

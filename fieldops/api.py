@@ -255,3 +255,4 @@ def participant_list(request, slug: str):
 
 
 api.add_router("", router)
+api.add_router("", "fieldops.api_safety.router")  # zones, nearest help, route acks

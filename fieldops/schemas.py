@@ -110,6 +110,49 @@ class AlertSendIn(Strict):
     expires_in_minutes: Annotated[int, Field(ge=1, le=24 * 60)] | None = None
 
 
+class Polygon(Strict):
+    """A GeoJSON Polygon: an outer ring and any holes, each closed, [longitude, latitude]."""
+
+    type: Literal["Polygon"]
+    coordinates: Annotated[
+        list[Annotated[list[Coordinate], Field(min_length=4, max_length=1000)]],
+        Field(min_length=1, max_length=50),
+    ]
+
+    @field_validator("coordinates")
+    @classmethod
+    def _closed_rings_in_range(cls, rings: list[list[list[float]]]) -> list[list[list[float]]]:
+        for ring in rings:
+            if ring[0] != ring[-1]:
+                raise ValueError("each ring ends where it starts")
+            for lng, lat in ring:
+                if not (-180 <= lng <= 180 and -90 <= lat <= 90):
+                    raise ValueError("each coordinate is [longitude, latitude] within range")
+        return rings
+
+
+class ZoneActivateIn(Strict):
+    place: Annotated[int, Field(gt=0)] | None = None
+    name: Text(120) = ""
+    geometry: Polygon | None = None
+    # Unset: an existing zone keeps its setting, a new one is public.
+    public: bool | None = None
+
+
+class ZoneDeactivateIn(Strict):
+    place: Annotated[int, Field(gt=0)]
+
+
+class NearestIn(Strict):
+    """A position as numbers (lat, lng) or as text ("40°25′08″N 3°41′31″W"), and what to find."""
+
+    kind: Literal["medic", "legal", "exit", "water"]
+    lat: Latitude | None = None
+    lng: Longitude | None = None
+    position: Text(80) | None = None
+    limit: Annotated[int, Field(ge=1, le=10)] = 3
+
+
 class ResumeIn(Strict):
     since: Annotated[int, Field(ge=0)]
 
@@ -128,6 +171,8 @@ class ClientFrame(Strict):
         "route.publish",
         "route.ack",
         "alert.send",
+        "zone.activate",
+        "zone.deactivate",
         "resume",
         "ping",
     ]

@@ -11,6 +11,7 @@ from django.utils import timezone
 from fieldops import errors
 from fieldops.models import MarchGroup, Route
 from fieldops.services.journal import journal_writer
+from fieldops.services.safety import overdue, route_watch, zones
 from realtime import fanout, groups
 
 from . import tokens
@@ -162,7 +163,7 @@ def checkin_create(
             note=note,
             device_time=device_time,
         )
-        return journal.append(
+        entry = journal.append(
             kind="checkin",
             audience=checkin_audience(participant),
             data={
@@ -181,6 +182,11 @@ def checkin_create(
             actor=participant,
             client_id=client_id,
         )
+        # The safety rules a check-in settles: overdue, off route, inside a danger zone.
+        overdue.overdue_clear(journal=journal, participant=participant, checkin=checkin)
+        route_watch.offroute_check(journal=journal, participant=participant, checkin=checkin)
+        zones.zone_check(journal=journal, participant=participant, checkin=checkin)
+        return entry
 
 
 def route_ack(*, participant, route: int, client_id: uuid.UUID | None = None):

@@ -3,13 +3,13 @@
 import uuid
 
 from fieldops import errors
-from fieldops.models import Incident, IncidentChange
+from fieldops.models import ActiveSos, Incident, IncidentChange
 from realtime import groups
 
 from .journal import journal_writer
+from .safety import sos as sos_rules
 
 INCIDENT_AUDIENCE = [groups.ORGANIZERS, groups.MARSHALS, groups.LEGAL, groups.MEDICS]
-SOS_AUDIENCE = [groups.ORGANIZERS, groups.MEDICS, groups.MARSHALS]
 
 # Which statuses may follow which; closed incidents stay closed.
 TRANSITIONS = {
@@ -66,25 +66,38 @@ def incident_report(
 def sos_raise(
     *, participant, lat: float, lng: float, note: str = "", client_id: uuid.UUID | None = None
 ):
-    """Raise an SOS: an incident of kind `sos`, critical, sent to organizers, medics and marshals."""
+    """Raise an SOS: an incident of kind `sos`, critical, sent to organizers, medics, the sender and
+    the marshals nearby (each with their distance and bearing to it). Sent again while the sender's
+    SOS is active, it updates that SOS (`sos.updated`) instead of raising a second one."""
     with journal_writer(event_id=participant.event_id) as journal:
-        incident = Incident.objects.create(
-            event_id=participant.event_id,
-            reporter=participant,
-            kind=Incident.Kind.SOS,
-            severity=Incident.Severity.CRITICAL,
-            lat=lat,
-            lng=lng,
-            description=note,
-        )
-        IncidentChange.objects.create(incident=incident, by=participant, status=incident.status)
-        return journal.append(
-            kind="sos.raised",
-            audience=SOS_AUDIENCE,
+        incident = sos_rules.sos_active_for(participant=participant)
+        if incident is not None:
+            incident.lat, incident.lng = lat, lng
+            incident.description = note or incident.description
+            incident.save(update_fields=["lat", "lng", "description", "updated_at"])
+            kind = "sos.updated"
+        else:
+            incident = Incident.objects.create(
+                event_id=participant.event_id,
+                reporter=participant,
+                kind=Incident.Kind.SOS,
+                severity=Incident.Severity.CRITICAL,
+                lat=lat,
+                lng=lng,
+                description=note,
+            )
+            IncidentChange.objects.create(incident=incident, by=participant, status=incident.status)
+            ActiveSos.objects.create(participant=participant, incident=incident)
+            kind = "sos.raised"
+        entry = journal.append(
+            kind=kind,
+            audience=sos_rules.sos_main_audience(sender=participant),
             data=incident_payload(incident),
             actor=participant,
             client_id=client_id,
         )
+        sos_rules.sos_notify(journal=journal, incident=incident, sender=participant)
+        return entry
 
 
 def incident_update(
@@ -115,7 +128,11 @@ def incident_update(
         found.save(update_fields=["status", "updated_at"])
         IncidentChange.objects.create(incident=found, by=participant, status=status, note=note)
         data = incident_payload(found) | {"note": note, "by": participant.callsign}
-        audience = SOS_AUDIENCE if found.kind == Incident.Kind.SOS else INCIDENT_AUDIENCE
+        audience = INCIDENT_AUDIENCE
+        if found.kind == Incident.Kind.SOS:
+            audience = sos_rules.sos_audience(incident=found)
+            if status in ("resolved", "dismissed"):
+                sos_rules.sos_closed(incident=found)
         return journal.append(
             kind="incident.updated",
             audience=audience,

@@ -1,0 +1,135 @@
+"""REST for field safety: danger zones, nearest help, route acknowledgements, the safety board.
+
+Mounted on the main API (fieldops/api.py); the same authentication and error replies.
+"""
+
+import uuid
+
+from ninja import Header, Router
+
+from fieldops import errors, schemas
+from fieldops.actions import action_perform
+from fieldops.api import EntryOut, ErrorOut, auth, caller, entry_reply, require_role
+from fieldops.models import ActiveSos, OffRoute, OverdueLapse
+from fieldops.services.incidents import incident_payload
+from fieldops.services.safety import acks, geo, nearest, zones
+
+router = Router(auth=auth, tags=["safety"])
+
+MSG_NEED_POSITION = "Give lat and lng, or a position as text."
+MSG_MARCHERS_KEEP_POSITION = (
+    "Marchers never send their position; the map lists every public place to choose from."
+)
+
+
+def _zone_action(verb: str, payload, slug: str, request, idempotency_key):
+    entry = action_perform(
+        participant=caller(request, slug),
+        verb=verb,
+        data=payload.model_dump(mode="json", exclude_none=True),
+        client_id=idempotency_key,
+        prefix="",
+    )
+    return entry_reply(entry)
+
+
+@router.post(
+    "/events/{slug}/zones/activate", response={200: EntryOut, 400: ErrorOut, 403: ErrorOut}
+)
+def zone_activate(
+    request,
+    slug: str,
+    payload: schemas.ZoneActivateIn,
+    idempotency_key: uuid.UUID | None = Header(None, alias="Idempotency-Key"),
+):
+    """`zone.activate` (organizers): switch on a danger zone by `place`, or draw one (`geometry`)."""
+    return _zone_action("zone.activate", payload, slug, request, idempotency_key)
+
+
+@router.post(
+    "/events/{slug}/zones/deactivate", response={200: EntryOut, 400: ErrorOut, 403: ErrorOut}
+)
+def zone_deactivate(
+    request,
+    slug: str,
+    payload: schemas.ZoneDeactivateIn,
+    idempotency_key: uuid.UUID | None = Header(None, alias="Idempotency-Key"),
+):
+    """`zone.deactivate` (organizers): switch a danger zone off."""
+    return _zone_action("zone.deactivate", payload, slug, request, idempotency_key)
+
+
+@router.post("/events/{slug}/nearest", response={200: dict, 400: ErrorOut, 403: ErrorOut})
+def nearest_help(request, slug: str, payload: schemas.NearestIn):
+    """The nearest medic, legal support, exit or water to a position, with distance and bearing.
+
+    POST so the position never appears in a URL; it is not stored, journaled or logged.
+    """
+    p = caller(request, slug)
+    if p.role == "marcher":
+        raise errors.ActionError(errors.FORBIDDEN, MSG_MARCHERS_KEEP_POSITION)
+    if payload.position:
+        try:
+            position = geo.parse_position(payload.position)
+        except ValueError:
+            raise errors.ActionError.field("position", geo.MSG_BAD_POSITION) from None
+    elif payload.lat is not None and payload.lng is not None:
+        position = geo.LatLng(payload.lat, payload.lng)
+    else:
+        raise errors.ActionError.field("position", MSG_NEED_POSITION)
+    places = nearest.place_nearest(
+        event_id=p.event_id, position=position, kind=payload.kind, limit=payload.limit
+    )
+    return {"kind": payload.kind, "places": places}
+
+
+@router.get("/events/{slug}/route-acks/status", response={200: list[dict], 403: ErrorOut})
+def route_ack_status(request, slug: str):
+    """Organizers: for each active route, who acknowledged its newest version and who has not."""
+    p = caller(request, slug)
+    require_role(p, "organizer")
+    return acks.route_ack_status(event_id=p.event_id)
+
+
+@router.get("/events/{slug}/safety", response={200: dict, 403: ErrorOut})
+def safety_board(request, slug: str):
+    """What is wrong right now: active SOS and danger zones for the field teams; organizers also
+    see who is overdue and who is off route."""
+    p = caller(request, slug)
+    if p.role in ("marcher", "legal"):
+        require_role(p, "organizer", "marshal", "medic")
+    active_sos = ActiveSos.objects.filter(incident__event_id=p.event_id).select_related(
+        "incident__reporter"
+    )
+    if p.role == "marshal":  # marshals learn of the SOS they were told of, and their own
+        active_sos = active_sos.filter(participant=p) | active_sos.filter(
+            incident__sos_recipients__participant=p
+        )
+    board = {
+        "sos": [incident_payload(a.incident) for a in active_sos.distinct()],
+        "zones": [zones.zone_payload(z) for z in zones.zones_active(event_id=p.event_id)],
+    }
+    if p.role == "organizer":
+        board["overdue"] = [
+            {
+                "participant": lapse.participant_id,
+                "callsign": lapse.participant.callsign,
+                "group": lapse.participant.group_id,
+                "silent_since": lapse.silent_since,
+                "raised_at": lapse.raised_at,
+            }
+            for lapse in OverdueLapse.objects.filter(
+                event_id=p.event_id, cleared_at__isnull=True
+            ).select_related("participant")
+        ]
+        board["off_route"] = [
+            {
+                "participant": off.participant_id,
+                "callsign": off.participant.callsign,
+                "group": off.participant.group_id,
+                "distance_m": round(off.distance_m, 1),
+                "since": off.since,
+            }
+            for off in OffRoute.objects.filter(event_id=p.event_id).select_related("participant")
+        ]
+    return board

@@ -1,0 +1,118 @@
+"""Route acknowledgements: who has confirmed the newest version of each active route and who has
+not; a marshal who has not within ROUTE_ACK_REMINDER_SECONDS gets one personal reminder
+(`route.ack_reminder`, which organizers see too). A reminder row, unique per route and marshal,
+makes "once" hold with several workers sweeping at once.
+"""
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from fieldops.models import Event, Route, RouteAckReminder
+from fieldops.services.journal import journal_writer
+from fieldops.services.routes import route_active
+from marshals.models import Participant, RouteAck
+from realtime import groups
+
+
+def route_marshals(*, route: Route, routes: list[Route]) -> list[Participant]:
+    """The active marshals a route version is for: its group's, or for the whole march's route
+    every marshal whose group has no route of its own."""
+    marshals = Participant.objects.filter(
+        event_id=route.event_id, role="marshal", revoked_at__isnull=True
+    )
+    if route.group_id is not None:
+        return list(marshals.filter(group_id=route.group_id))
+    own_routes = {r.group_id for r in routes if r.group_id is not None}
+    return [m for m in marshals if m.group_id not in own_routes]
+
+
+def route_ack_status(*, event_id: int) -> list[dict]:
+    """For each active route: the marshals who acknowledged its newest version and who have not."""
+    routes = route_active(event_id=event_id)
+    status = []
+    for route in routes:
+        acks = dict(RouteAck.objects.filter(route=route).values_list("participant_id", "at"))
+        acked, pending = [], []
+        for marshal in route_marshals(route=route, routes=routes):
+            who = {
+                "participant": marshal.pk,
+                "callsign": marshal.callsign,
+                "group": marshal.group_id,
+            }
+            if marshal.pk in acks:
+                acked.append(who | {"at": acks[marshal.pk]})
+            else:
+                pending.append(who)
+        status.append(
+            {
+                "route": route.pk,
+                "version": route.version,
+                "group": route.group_id,
+                "published_at": route.published_at,
+                "acknowledged": acked,
+                "pending": pending,
+            }
+        )
+    return status
+
+
+def route_ack_remind(*, route: Route, participant: Participant, now: datetime):
+    """Send one reminder to one marshal for one route version; None if it was sent already."""
+    with journal_writer(event_id=route.event_id) as journal:
+        if RouteAck.objects.filter(route=route, participant=participant).exists():
+            return None  # acknowledged since the sweep looked
+        try:
+            with transaction.atomic():
+                RouteAckReminder.objects.create(route=route, participant=participant, at=now)
+        except IntegrityError:
+            return None  # another sweep sent it first
+        return journal.append(
+            kind="route.ack_reminder",
+            audience=[groups.participant_tag(participant.pk)],
+            data={
+                "route": route.pk,
+                "version": route.version,
+                "group": route.group_id,
+                "participant": participant.pk,
+                "callsign": participant.callsign,
+                "published_at": route.published_at.isoformat(),
+                "text": f"The route changed (version {route.version}): please confirm you have read it.",
+            },
+        )
+
+
+def route_ack_remind_sweep(
+    *, now: datetime | None = None, event_id: int | None = None, delay_seconds: int | None = None
+) -> list:
+    """Remind every marshal of every running event who is late acknowledging their route."""
+    now = now or timezone.now()
+    if delay_seconds is None:
+        delay_seconds = settings.FIELDOPS["ROUTE_ACK_REMINDER_SECONDS"]
+    delay = timedelta(seconds=delay_seconds)
+    events = Event.objects.filter(starts_at__lte=now, ends_at__gte=now)
+    if event_id is not None:
+        events = events.filter(pk=event_id)
+    written = []
+    for event in events:
+        routes = route_active(event_id=event.pk)
+        for route in routes:
+            acked = set(
+                RouteAck.objects.filter(route=route).values_list("participant_id", flat=True)
+            )
+            reminded = set(
+                RouteAckReminder.objects.filter(route=route).values_list(
+                    "participant_id", flat=True
+                )
+            )
+            for marshal in route_marshals(route=route, routes=routes):
+                if marshal.pk in acked or marshal.pk in reminded:
+                    continue
+                if now - max(route.published_at, marshal.created_at) < delay:
+                    continue
+                entry = route_ack_remind(route=route, participant=marshal, now=now)
+                if entry is not None:
+                    written.append(entry)
+    return written

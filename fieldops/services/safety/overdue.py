@@ -1,0 +1,149 @@
+"""The overdue watch (a dead-man's switch): a marshal or medic silent for longer than the event's
+check-in interval (plus a grace period) raises one `marshal.overdue`; their next check-in clears it
+with `marshal.back`.
+
+"Once per lapse" is a database fact: an OverdueLapse row is unique per (participant, silent_since)
+and only one may be open per participant. Any number of sweeps may run at once, in threads or
+processes; the one whose insert succeeds writes the journal entry, the others write nothing.
+"""
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from fieldops.models import Event, JournalEntry, OverdueLapse
+from fieldops.services.journal import journal_writer
+from marshals.models import CheckIn, Participant
+from realtime import groups
+
+# Roles whose silence is watched: the people who check in from the field.
+WATCHED_ROLES = ("marshal", "medic")
+
+
+def overdue_after(event: Event) -> timedelta:
+    """How long a participant of this event may stay silent before they are overdue."""
+    grace = settings.FIELDOPS["OVERDUE_GRACE_SECONDS"]
+    return timedelta(minutes=event.checkin_interval_minutes, seconds=grace)
+
+
+def overdue_audience(participant: Participant) -> list[str]:
+    """Who hears about a silent participant: organizers, the marshals of their group (or the
+    medics, for a medic), and the participant themself, so their phone can nudge them."""
+    tags = [groups.ORGANIZERS, groups.participant_tag(participant.pk)]
+    if participant.role == "marshal" and participant.group_id:
+        tags.append(groups.group_marshals_tag(participant.group_id))
+    elif participant.role == "medic":
+        tags.append(groups.MEDICS)
+    return tags
+
+
+def silent_since(*, participant: Participant, event: Event) -> datetime:
+    """A participant's last sign of life: their latest check-in, else joining or the event's start."""
+    last = (
+        CheckIn.objects.filter(participant=participant)
+        .aggregate(last=Max("server_time"))
+        .get("last")
+    )
+    return last or max(participant.created_at, event.starts_at)
+
+
+def overdue_candidates(*, event: Event, now: datetime) -> list[tuple[Participant, datetime]]:
+    """Participants silent for too long who have no open lapse yet, with their last sign of life."""
+    limit = overdue_after(event)
+    open_lapses = set(
+        OverdueLapse.objects.filter(event=event, cleared_at__isnull=True).values_list(
+            "participant_id", flat=True
+        )
+    )
+    participants = Participant.objects.filter(
+        event=event, role__in=WATCHED_ROLES, revoked_at__isnull=True
+    ).annotate(last=Max("checkins__server_time"))
+    found = []
+    for participant in participants:
+        if participant.pk in open_lapses:
+            continue
+        since = participant.last or max(participant.created_at, event.starts_at)
+        if now - since > limit:
+            found.append((participant, since))
+    return found
+
+
+def overdue_raise(
+    *, participant: Participant, since: datetime, now: datetime | None = None
+) -> JournalEntry | None:
+    """Raise `marshal.overdue` for one lapse; None if this lapse was raised already, by this or
+    another worker, or the participant has checked in meanwhile."""
+    now = now or timezone.now()
+    event = participant.event
+    with journal_writer(event_id=event.pk) as journal:
+        # The candidate list was read before the lock: a check-in may have landed since.
+        if silent_since(participant=participant, event=event) != since:
+            return None
+        try:
+            with transaction.atomic():
+                OverdueLapse.objects.create(
+                    event=event, participant=participant, silent_since=since, raised_at=now
+                )
+        except IntegrityError:
+            return None  # another sweep raised this lapse first
+        last = CheckIn.objects.filter(participant=participant).order_by("-server_time").first()
+        return journal.append(
+            kind="marshal.overdue",
+            audience=overdue_audience(participant),
+            data={
+                "participant": participant.pk,
+                "callsign": participant.callsign,
+                "role": participant.role,
+                "group": participant.group_id,
+                "silent_since": since.isoformat(),
+                "silent_minutes": round((now - since).total_seconds() / 60, 1),
+                "interval_minutes": event.checkin_interval_minutes,
+                "last_position": {"lat": last.lat, "lng": last.lng} if last else None,
+            },
+        )
+
+
+def overdue_sweep(*, now: datetime | None = None, event_id: int | None = None) -> list:
+    """Raise an alert for every overdue participant of every running event (or of one event).
+
+    Safe to run in several processes at once; returns the entries this call wrote.
+    """
+    now = now or timezone.now()
+    events = Event.objects.filter(starts_at__lte=now, ends_at__gte=now)
+    if event_id is not None:
+        events = events.filter(pk=event_id)
+    written = []
+    for event in events:
+        for participant, since in overdue_candidates(event=event, now=now):
+            participant.event = event
+            entry = overdue_raise(participant=participant, since=since, now=now)
+            if entry is not None:
+                written.append(entry)
+    return written
+
+
+def overdue_clear(*, journal, participant: Participant, checkin: CheckIn) -> JournalEntry | None:
+    """Inside a check-in's transaction: close the participant's open lapse with `marshal.back`."""
+    lapse = OverdueLapse.objects.filter(participant=participant, cleared_at__isnull=True).first()
+    if lapse is None:
+        return None
+    lapse.cleared_at = checkin.server_time
+    lapse.save(update_fields=["cleared_at"])
+    return journal.append(
+        kind="marshal.back",
+        audience=overdue_audience(participant),
+        data={
+            "participant": participant.pk,
+            "callsign": participant.callsign,
+            "role": participant.role,
+            "group": participant.group_id,
+            "silent_since": lapse.silent_since.isoformat(),
+            "back_at": checkin.server_time.isoformat(),
+            "lat": checkin.lat,
+            "lng": checkin.lng,
+        },
+        actor=participant,
+    )

@@ -1,0 +1,73 @@
+"""Off route: a marshal's check-in farther than OFF_ROUTE_METERS from their group's active route
+raises `marshal.off_route` to organizers; the first check-in back within it clears it with
+`marshal.on_route`. While off route, further check-ins write nothing more."""
+
+from django.conf import settings
+
+from fieldops.models import OffRoute, Route
+from marshals.models import CheckIn, Participant
+from realtime import groups
+
+from .geo import LatLng, distance_to_shape_m
+
+OFF_ROUTE_AUDIENCE = [groups.ORGANIZERS]
+
+
+def route_for(*, participant: Participant) -> Route | None:
+    """The route a participant follows: their group's newest version, else the whole march's."""
+    routes = Route.objects.filter(event_id=participant.event_id).order_by("-version")
+    if participant.group_id is not None:
+        own = routes.filter(group_id=participant.group_id).first()
+        if own is not None:
+            return own
+    return routes.filter(group__isnull=True).first()
+
+
+def route_distance_m(*, route: Route, lat: float, lng: float) -> float:
+    """Geodesic distance in metres from a position to a route line."""
+    return distance_to_shape_m(LatLng(lat, lng), route.geometry)
+
+
+def offroute_check(*, journal, participant: Participant, checkin: CheckIn):
+    """Inside a check-in's transaction: raise or clear the marshal's off-route state."""
+    if participant.role != "marshal":
+        return None
+    route = route_for(participant=participant)
+    state = OffRoute.objects.filter(participant=participant).first()
+    if route is None:
+        if state is not None:
+            state.delete()
+        return None
+    distance = route_distance_m(route=route, lat=checkin.lat, lng=checkin.lng)
+    limit = settings.FIELDOPS["OFF_ROUTE_METERS"]
+    data = {
+        "participant": participant.pk,
+        "callsign": participant.callsign,
+        "group": participant.group_id,
+        "route": route.pk,
+        "version": route.version,
+        "distance_m": round(distance, 1),
+        "limit_m": limit,
+        "lat": checkin.lat,
+        "lng": checkin.lng,
+    }
+    if distance > limit:
+        if state is not None:
+            OffRoute.objects.filter(pk=state.pk).update(distance_m=distance, route=route)
+            return None
+        OffRoute.objects.create(
+            event_id=participant.event_id,
+            participant=participant,
+            route=route,
+            distance_m=distance,
+            since=checkin.server_time,
+        )
+        return journal.append(
+            kind="marshal.off_route", audience=OFF_ROUTE_AUDIENCE, data=data, actor=participant
+        )
+    if state is not None:
+        state.delete()
+        return journal.append(
+            kind="marshal.on_route", audience=OFF_ROUTE_AUDIENCE, data=data, actor=participant
+        )
+    return None

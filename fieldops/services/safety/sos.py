@@ -1,0 +1,105 @@
+"""Who an SOS reaches, and with what. The SOS itself (`sos.raised`, or `sos.updated` when the
+same sender sends again while theirs is active) goes to organizers, medics and the sender. Each
+marshal whose last position is within SOS_RADIUS_METERS, and each medic with a known position,
+also gets a personal `sos.nearby` with the distance and bearing from where they last were.
+A marshal told once is kept informed of that SOS's updates and of its end.
+"""
+
+from django.conf import settings
+from django.db.models import Max
+
+from fieldops.models import ActiveSos, Incident, SosRecipient
+from marshals.models import CheckIn, Participant
+from realtime import groups
+
+from .geo import LatLng, bearing_deg, compass, distance_m
+
+NEARBY_ROLES = ("marshal", "medic")
+
+
+def sos_main_audience(*, sender: Participant) -> list[str]:
+    """The SOS entry's audience: organizers, all medics, and the sender (their page shows it)."""
+    return [groups.ORGANIZERS, groups.MEDICS, groups.participant_tag(sender.pk)]
+
+
+def sos_audience(*, incident: Incident) -> list[str]:
+    """Everyone who was told of this SOS: for its later updates and its resolution."""
+    tags = [groups.ORGANIZERS, groups.MEDICS]
+    if incident.reporter_id:
+        tags.append(groups.participant_tag(incident.reporter_id))
+    recipients = SosRecipient.objects.filter(incident=incident).values_list(
+        "participant_id", flat=True
+    )
+    return tags + [groups.participant_tag(pid) for pid in recipients]
+
+
+def sos_active_for(*, participant: Participant) -> Incident | None:
+    """The sender's active SOS, if any (locked for update by the caller's transaction)."""
+    active = ActiveSos.objects.select_related("incident").filter(participant=participant).first()
+    return active.incident if active else None
+
+
+def latest_positions(*, event_id: int, roles=NEARBY_ROLES, exclude: int | None = None):
+    """Each active participant of these roles with their latest check-in."""
+    latest = (
+        CheckIn.objects.filter(
+            event_id=event_id, participant__role__in=roles, participant__revoked_at__isnull=True
+        )
+        .exclude(participant_id=exclude)
+        .values("participant_id")
+        .annotate(last=Max("pk"))
+        .values_list("last", flat=True)
+    )
+    return list(CheckIn.objects.filter(pk__in=list(latest)).select_related("participant"))
+
+
+def sos_notify(*, journal, incident: Incident, sender: Participant) -> list:
+    """Inside the SOS's transaction: a personal `sos.nearby` to each marshal within the radius,
+    each medic with a known position, and anyone told of this SOS before."""
+    radius = settings.FIELDOPS["SOS_RADIUS_METERS"]
+    where = LatLng(incident.lat, incident.lng)
+    told_before = set(
+        SosRecipient.objects.filter(incident=incident).values_list("participant_id", flat=True)
+    )
+    written = []
+    for checkin in latest_positions(event_id=incident.event_id, exclude=sender.pk):
+        person = checkin.participant
+        here = LatLng(checkin.lat, checkin.lng)
+        dist = distance_m(here, where)
+        within = dist <= radius
+        if not (within or person.role == "medic" or person.pk in told_before):
+            continue
+        bearing = bearing_deg(here, where)
+        SosRecipient.objects.update_or_create(
+            incident=incident,
+            participant=person,
+            defaults={"distance_m": dist, "bearing_deg": bearing},
+        )
+        written.append(
+            journal.append(
+                kind="sos.nearby",
+                audience=[groups.participant_tag(person.pk)],
+                data={
+                    "incident": incident.pk,
+                    "status": incident.status,
+                    "sender": sender.callsign,
+                    "group": sender.group_id,
+                    "lat": incident.lat,
+                    "lng": incident.lng,
+                    "note": incident.description,
+                    "distance_m": round(dist, 1),
+                    "bearing_deg": round(bearing, 1),
+                    "direction": compass(bearing),
+                    "within_radius": within,
+                    "radius_m": radius,
+                    "from": {"lat": here.lat, "lng": here.lng, "at": checkin.server_time},
+                },
+                actor=sender,
+            )
+        )
+    return written
+
+
+def sos_closed(*, incident: Incident) -> None:
+    """The SOS was resolved or dismissed: its sender may raise a new one."""
+    ActiveSos.objects.filter(incident=incident).delete()

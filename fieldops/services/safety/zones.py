@@ -1,0 +1,150 @@
+"""Danger zones: organizers activate a zone live (an existing danger place, or a polygon drawn
+now) and deactivate it; each change is a journal entry. A public zone reaches everyone, marchers
+included, as an alert; a non-public one only the field teams. A participant whose check-in falls
+inside an active zone is warned personally (organizers see the same entry) once per entry into it.
+"""
+
+import uuid
+
+from django.utils import timezone
+
+from fieldops import errors
+from fieldops.models import Place, ZoneActivation, ZonePresence
+from fieldops.services.journal import journal_writer
+from marshals.models import CheckIn, Participant
+from realtime import groups
+
+from .geo import LatLng, covers
+
+MSG_NO_SUCH_ZONE = "No such danger zone at this event."
+MSG_ZONE_ALREADY_ACTIVE = "This zone is already active."
+MSG_ZONE_NOT_ACTIVE = "This zone is not active."
+MSG_PLACE_OR_GEOMETRY = "Give either an existing zone (place) or a new polygon (geometry)."
+FIELD_TEAMS = [groups.MARSHALS, groups.LEGAL, groups.MEDICS]
+ZONE_SHAPES = ("Polygon", "MultiPolygon")
+
+
+def zone_audience(place: Place) -> list[str]:
+    return [groups.PUBLIC] if place.public else list(FIELD_TEAMS)
+
+
+def zone_payload(place: Place) -> dict:
+    return {
+        "place": place.pk,
+        "name": place.name,
+        "geometry": place.geometry,
+        "public": place.public,
+        "active": place.active,
+    }
+
+
+def zone_activate(
+    *,
+    participant: Participant,
+    place: int | None = None,
+    name: str = "",
+    geometry: dict | None = None,
+    public: bool | None = None,
+    client_id: uuid.UUID | None = None,
+):
+    """Switch on an existing danger zone, or draw a new one; tell its audience at once."""
+    if (place is None) == (geometry is None):
+        raise errors.ActionError.field("data.place", MSG_PLACE_OR_GEOMETRY)
+    with journal_writer(event_id=participant.event_id) as journal:
+        if place is not None:
+            zone = _zone(participant=participant, place=place)
+            if zone.active:
+                raise errors.ActionError.field("data.place", MSG_ZONE_ALREADY_ACTIVE)
+            zone.active = True
+            zone.public = zone.public if public is None else public
+            zone.save(update_fields=["active", "public"])
+        else:
+            zone = Place.objects.create(
+                event_id=participant.event_id,
+                kind=Place.Kind.DANGER,
+                name=name or "Danger zone",
+                geometry=geometry,
+                active=True,
+                public=True if public is None else public,
+            )
+        ZoneActivation.objects.create(place=zone, active=True, by=participant)
+        data = zone_payload(zone) | {"level": "danger", "text": f"Avoid: {zone.name}"}
+        return journal.append(
+            kind="zone.activated",
+            audience=zone_audience(zone),
+            data=data,
+            actor=participant,
+            client_id=client_id,
+        )
+
+
+def zone_deactivate(*, participant: Participant, place: int, client_id: uuid.UUID | None = None):
+    """Switch a danger zone off; those who were told it is on are told it is off."""
+    with journal_writer(event_id=participant.event_id) as journal:
+        zone = _zone(participant=participant, place=place)
+        if not zone.active:
+            raise errors.ActionError.field("data.place", MSG_ZONE_NOT_ACTIVE)
+        zone.active = False
+        zone.save(update_fields=["active"])
+        ZoneActivation.objects.create(place=zone, active=False, by=participant)
+        ZonePresence.objects.filter(place=zone).delete()
+        return journal.append(
+            kind="zone.deactivated",
+            audience=zone_audience(zone),
+            data=zone_payload(zone),
+            actor=participant,
+            client_id=client_id,
+        )
+
+
+def _zone(*, participant: Participant, place: int) -> Place:
+    zone = Place.objects.filter(
+        pk=place, event_id=participant.event_id, kind=Place.Kind.DANGER
+    ).first()
+    if zone is None or (zone.geometry or {}).get("type") not in ZONE_SHAPES:
+        raise errors.ActionError.field("data.place", MSG_NO_SUCH_ZONE)
+    return zone
+
+
+def zones_active(*, event_id: int) -> list[Place]:
+    """The event's active danger zones that have an area."""
+    zones = Place.objects.filter(event_id=event_id, kind=Place.Kind.DANGER, active=True)
+    return [z for z in zones if (z.geometry or {}).get("type") in ZONE_SHAPES]
+
+
+def zone_check(*, journal, participant: Participant, checkin: CheckIn) -> list:
+    """Inside a check-in's transaction: warn on entering an active zone; forget zones left."""
+    point = LatLng(checkin.lat, checkin.lng)
+    inside = {
+        z.pk: z for z in zones_active(event_id=participant.event_id) if covers(z.geometry, point)
+    }
+    ZonePresence.objects.filter(participant=participant).exclude(place_id__in=inside).delete()
+    known = set(
+        ZonePresence.objects.filter(participant=participant).values_list("place_id", flat=True)
+    )
+    written = []
+    for zone in inside.values():
+        if zone.pk in known:
+            continue
+        ZonePresence.objects.create(participant=participant, place=zone, since=timezone.now())
+        written.append(
+            journal.append(
+                kind="marshal.in_zone",
+                # The participant is warned; organizers are always in an audience.
+                audience=[groups.participant_tag(participant.pk)],
+                data={
+                    "participant": participant.pk,
+                    "callsign": participant.callsign,
+                    "role": participant.role,
+                    "group": participant.group_id,
+                    "place": zone.pk,
+                    "name": zone.name,
+                    "lat": checkin.lat,
+                    "lng": checkin.lng,
+                    "level": "danger",
+                    "text": f"You are inside a danger zone: {zone.name}. Leave it if you can.",
+                },
+                actor=participant,
+            )
+        )
+    return written
