@@ -144,17 +144,27 @@ def valid_data(verb: str, cast) -> dict:
 
     incident = Incident.objects.filter(event=cast.event).order_by("pk").first()
     return {
-        "checkin": {"lat": 40.42, "lng": -3.69, "status": "ok", "accuracy_m": 8},
-        "incident.report": {"lat": 40.42, "lng": -3.69, "kind": "crowd", "severity": "high"},
+        "checkin": {"lat": 40.4193, "lng": -3.693229, "status": "ok", "accuracy_m": 8},
+        "incident.report": {"lat": 40.4193, "lng": -3.6932, "kind": "crowd", "severity": "high"},
         "incident.update": {"incident": incident.pk if incident else 1, "status": "acknowledged"},
-        "arrest.log": {"lat": 40.41, "lng": -3.69, "people_count": 2, "agency": "city police"},
-        "sos": {"lat": 40.42, "lng": -3.69, "note": "fainted"},
+        "arrest.log": {"lat": 40.4153, "lng": -3.6941, "people_count": 2, "agency": "city police"},
+        "sos": {"lat": 40.4193, "lng": -3.6932, "note": "fainted"},
         "route.publish": {
             "geometry": {"type": "LineString", "coordinates": [[-3.69, 40.42], [-3.692, 40.41]]},
             "note": "detour",
         },
         "route.ack": {"route": cast.route.pk},
         "alert.send": {"text": "Keep left", "audience": "public", "level": "info"},
+        "zone.activate": {
+            "name": "Police line",
+            "geometry": {
+                "type": "Polygon",
+                "coordinates": [
+                    [[-3.694, 40.415], [-3.693, 40.415], [-3.693, 40.416], [-3.694, 40.415]]
+                ],
+            },
+        },
+        "zone.deactivate": {"place": 1},
     }[verb]
 
 
@@ -164,6 +174,6 @@ def an_incident(cast):
     from fieldops.services.incidents import incident_report
 
     entry = incident_report(
-        participant=cast.marshal_a, lat=40.42, lng=-3.69, kind="crowd", severity="medium"
+        participant=cast.marshal_a, lat=40.4193, lng=-3.6932, kind="crowd", severity="medium"
     )
     return orjson.loads(entry.frame)["data"]["incident"]

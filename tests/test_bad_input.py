@@ -18,7 +18,7 @@ FRAME_ID = "5d2c8e5e-6a0b-4d6e-9a55-0c4b8e9d7f10"
 
 def checkin(**data) -> str:
     return json.dumps(
-        {"type": "checkin", "id": FRAME_ID, "data": {"lat": 40.42, "lng": -3.69, **data}}
+        {"type": "checkin", "id": FRAME_ID, "data": {"lat": 40.4193, "lng": -3.6932, **data}}
     )
 
 
@@ -102,7 +102,7 @@ CASES = [
     (
         "arrest-count-a-boolean",
         "legal",
-        frame("arrest.log", {"lat": 40.4, "lng": -3.7, "people_count": True}),
+        frame("arrest.log", {"lat": 40.4078, "lng": -3.692, "people_count": True}),
         "invalid",
         ["data.people_count"],
         FRAME_ID,
@@ -188,7 +188,7 @@ async def assert_still_usable(client: WebsocketCommunicator) -> None:
     """A valid check-in after the bad frame is acknowledged."""
     good_id = str(uuid.uuid4())
     await client.send_json_to(
-        {"type": "checkin", "id": good_id, "data": {"lat": 40.42, "lng": -3.69}}
+        {"type": "checkin", "id": good_id, "data": {"lat": 40.4193, "lng": -3.6932}}
     )
     while True:  # skip journal entries the sender also receives
         reply = await client.receive_json_from(timeout=3)

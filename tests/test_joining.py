@@ -105,7 +105,7 @@ async def test_the_join_session_authenticates_the_event_socket(cast):
     assert hello["data"]["role"] == "marshal" and hello["data"]["callsign"] == "Osprey"
     frame_id = str(uuid.uuid4())
     await client.send_json_to(
-        {"type": "checkin", "id": frame_id, "data": {"lat": 40.42, "lng": -3.69}}
+        {"type": "checkin", "id": frame_id, "data": {"lat": 40.4193, "lng": -3.6932}}
     )
     assert await client.receive_json_from() == {"type": "ack", "id": frame_id, "seq": 2}
     await client.disconnect()

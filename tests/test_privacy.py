@@ -49,7 +49,7 @@ def all_raw_text(table: str) -> str:
 
 
 def test_arrest_personal_fields_are_encrypted_in_the_database(cast):
-    entry = arrest_log(participant=cast.legal, lat=40.41, lng=-3.69, people_count=1, **PERSONAL)
+    entry = arrest_log(participant=cast.legal, lat=40.4153, lng=-3.6941, people_count=1, **PERSONAL)
     record = ArrestRecord.objects.get(event=cast.event)
 
     raw = raw_row("fieldops_arrestrecord", record.pk, list(PERSONAL))
@@ -68,7 +68,7 @@ async def test_arrest_details_never_travel_in_the_journal_frame(cast, tokens, pu
     frame_id = str(uuid.uuid4())
 
     await legal.send_json_to(
-        {"type": "arrest.log", "id": frame_id, "data": {"lat": 40.41, "lng": -3.69, **PERSONAL}}
+        {"type": "arrest.log", "id": frame_id, "data": {"lat": 40.4153, "lng": -3.6941, **PERSONAL}}
     )
     ack = await legal.receive_json_from()
     live = await legal.receive_from()
@@ -101,7 +101,7 @@ async def test_a_failed_arrest_log_never_writes_the_details_to_the_log(
             {
                 "type": "arrest.log",
                 "id": str(uuid.uuid4()),
-                "data": {"lat": 40.41, "lng": -3.69, **PERSONAL},
+                "data": {"lat": 40.4153, "lng": -3.6941, **PERSONAL},
             }
         )
         error = await legal.receive_json_from()
@@ -115,7 +115,7 @@ async def test_a_failed_arrest_log_never_writes_the_details_to_the_log(
 
 
 def test_purge_blanks_personal_data_once_retention_has_passed(cast):
-    arrest_log(participant=cast.legal, lat=40.41, lng=-3.69, **PERSONAL)
+    arrest_log(participant=cast.legal, lat=40.4153, lng=-3.6941, **PERSONAL)
     ongoing = Event.objects.create(
         slug="still-running",
         name="Still running",
@@ -138,12 +138,12 @@ def test_purge_blanks_personal_data_once_retention_has_passed(cast):
     raw = raw_row("fieldops_arrestrecord", purged.pk, list(PERSONAL))
     assert set(raw.values()) == {""}
     assert purged.purged_at is not None
-    assert (purged.people_count, purged.lat) == (1, 40.41)  # the summary stays
+    assert (purged.people_count, purged.lat) == (1, 40.4153)  # the summary stays
     assert ArrestRecord.objects.get(pk=kept.pk).notes == "keep me"
 
 
 def test_purge_before_retention_ends_keeps_the_data(cast):
-    arrest_log(participant=cast.legal, lat=40.41, lng=-3.69, **PERSONAL)
+    arrest_log(participant=cast.legal, lat=40.4153, lng=-3.6941, **PERSONAL)
     Event.objects.filter(pk=cast.event.pk).update(
         ends_at=timezone.now() - timedelta(hours=71), retention_hours=72
     )

@@ -63,7 +63,11 @@ async def test_ack_comes_only_after_the_write_is_committed(cast, published):
     frame_id = new_id()
 
     await client.send_json_to(
-        {"type": "checkin", "id": frame_id, "data": {"lat": 40.42, "lng": -3.69, "note": "calm"}}
+        {
+            "type": "checkin",
+            "id": frame_id,
+            "data": {"lat": 40.4193, "lng": -3.693229, "note": "calm"},
+        }
     )
     ack = await client.receive_json_from()
 
@@ -84,9 +88,9 @@ async def test_resume_replays_exactly_the_missed_entries_the_role_may_see_in_ord
 
     def offline_traffic():
         seen = []
-        seen.append(checkin_create(participant=cast.marshal_a, lat=40.42, lng=-3.69).seq)
-        checkin_create(participant=cast.marshal_b, lat=40.41, lng=-3.69)  # other group
-        arrest_log(participant=cast.legal, lat=40.41, lng=-3.69)  # never for marshals
+        seen.append(checkin_create(participant=cast.marshal_a, lat=40.4193, lng=-3.693229).seq)
+        checkin_create(participant=cast.marshal_b, lat=40.4153, lng=-3.694124)  # other group
+        arrest_log(participant=cast.legal, lat=40.4153, lng=-3.6941)  # never for marshals
         seen.append(
             route_publish(participant=cast.organizer, **valid_data("route.publish", cast)).seq
         )
@@ -165,7 +169,7 @@ async def test_an_entry_delivered_live_before_resume_is_not_replayed_again(cast,
 @pytest.mark.django_db(transaction=True)
 async def test_a_resend_with_the_same_id_gets_the_original_ack_and_writes_nothing(cast, tokens):
     client, _ = await connect(cast.marshal_a, tokens["marshal_a"])
-    frame = {"type": "checkin", "id": new_id(), "data": {"lat": 40.42, "lng": -3.69}}
+    frame = {"type": "checkin", "id": new_id(), "data": {"lat": 40.4193, "lng": -3.693229}}
     await client.send_json_to(frame)
     first = await receive_until(client, lambda f: f["type"] == "ack")
     before = await database_sync_to_async(footprint)(cast.event)
@@ -191,14 +195,14 @@ def test_a_rest_resend_with_the_same_idempotency_key_returns_the_original_entry(
     url = f"/api/events/{cast.event.slug}/sos"
     first = client.post(
         url,
-        {"lat": 40.4, "lng": -3.7},
+        {"lat": 40.4078, "lng": -3.692},
         content_type="application/json",
         headers={"Idempotency-Key": key},
     )
     before = footprint(cast.event)
     again = client.post(
         url,
-        {"lat": 40.4, "lng": -3.7},
+        {"lat": 40.4078, "lng": -3.692},
         content_type="application/json",
         headers={"Idempotency-Key": key},
     )
@@ -211,7 +215,7 @@ def test_a_rest_resend_with_the_same_idempotency_key_returns_the_original_entry(
 @pytest.mark.django_db(transaction=True)
 async def test_a_socket_frame_and_a_rest_call_share_one_idempotency_space(cast, tokens):
     client, _ = await connect(cast.marshal_a, tokens["marshal_a"])
-    frame = {"type": "sos", "id": new_id(), "data": {"lat": 40.42, "lng": -3.69}}
+    frame = {"type": "sos", "id": new_id(), "data": {"lat": 40.4193, "lng": -3.6932}}
     await client.send_json_to(frame)
     ack = (await receive_until(client, lambda f: f["type"] == "ack"))[-1]
 

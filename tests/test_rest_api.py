@@ -142,7 +142,7 @@ def test_an_invalid_rest_body_names_the_field_and_writes_nothing(cast, tokens):
 
 
 def test_a_marshal_may_resolve_their_own_sos_but_not_acknowledge_it(cast, tokens):
-    sos = sos_raise(participant=cast.marshal_a, lat=40.42, lng=-3.69)
+    sos = sos_raise(participant=cast.marshal_a, lat=40.4193, lng=-3.6932)
     incident_id = entry_data(sos)["incident"]
     client = api_client(tokens["marshal_a"])
     url = f"/api/events/{cast.event.slug}/incident-updates"
@@ -158,12 +158,12 @@ def test_a_marshal_may_resolve_their_own_sos_but_not_acknowledge_it(cast, tokens
 
 
 def test_the_journal_since_a_seq_holds_only_what_the_role_may_see(cast, tokens):
-    checkin_create(participant=cast.marshal_a, lat=40.42, lng=-3.69)  # 1
+    checkin_create(participant=cast.marshal_a, lat=40.4193, lng=-3.693229)  # 1
     since = 1
-    checkin_create(participant=cast.marshal_b, lat=40.42, lng=-3.69)  # 2: group B
-    arrest_log(participant=cast.legal, lat=40.41, lng=-3.69)  # 3
+    checkin_create(participant=cast.marshal_b, lat=40.4193, lng=-3.693229)  # 2: group B
+    arrest_log(participant=cast.legal, lat=40.4153, lng=-3.6941)  # 3
     alert_send(participant=cast.organizer, text="everyone")  # 4
-    checkin_create(participant=cast.marshal_a, lat=40.43, lng=-3.69)  # 5
+    checkin_create(participant=cast.marshal_a, lat=40.425, lng=-3.6904)  # 5
 
     def seqs(name, **params):
         response = api_client(tokens[name]).get(
@@ -199,11 +199,13 @@ def test_the_map_is_a_feature_collection_filtered_by_role(cast, tokens):
     PlaceFactory(event=cast.event, kind="water", name="Public water")
     PlaceFactory(event=cast.event, kind="legal", name="Legal van", public=False)
     PlaceFactory(event=cast.event, kind="exit", name="Closed exit", active=False)
-    checkin_create(participant=cast.marshal_a, lat=40.42, lng=-3.69)
-    checkin_create(participant=cast.marshal_b, lat=40.41, lng=-3.69)
-    checkin_create(participant=cast.medic, lat=40.41, lng=-3.7)
-    incident_report(participant=cast.legal, lat=40.41, lng=-3.69, kind="police", severity="high")
-    sos_raise(participant=cast.medic, lat=40.41, lng=-3.7)
+    checkin_create(participant=cast.marshal_a, lat=40.4193, lng=-3.693229)
+    checkin_create(participant=cast.marshal_b, lat=40.4153, lng=-3.694124)
+    checkin_create(participant=cast.medic, lat=40.4078, lng=-3.692)
+    incident_report(
+        participant=cast.legal, lat=40.4153, lng=-3.6941, kind="police", severity="high"
+    )
+    sos_raise(participant=cast.medic, lat=40.4078, lng=-3.692)
 
     def layers(name):
         return _layers(api_client(tokens[name]).get(f"/api/events/{cast.event.slug}/map"))
@@ -248,7 +250,7 @@ def test_the_map_shows_only_the_newest_route_version(cast, tokens):
 )
 def test_arrest_details_are_for_organizers_and_legal_observers_only(cast, tokens, name, status):
     entry = arrest_log(
-        participant=cast.legal, lat=40.41, lng=-3.69, arrestee_description="red jacket"
+        participant=cast.legal, lat=40.4153, lng=-3.6941, arrestee_description="red jacket"
     )
     arrest_id = entry_data(entry)["arrest"]
 
@@ -264,7 +266,7 @@ def test_arrest_details_are_for_organizers_and_legal_observers_only(cast, tokens
 def test_an_arrest_of_another_event_is_not_found(cast, tokens):
     other = EventFactory()
     entry = arrest_log(
-        participant=ParticipantFactory(event=other, role="legal"), lat=40.41, lng=-3.69
+        participant=ParticipantFactory(event=other, role="legal"), lat=40.4153, lng=-3.6941
     )
     arrest_id = entry_data(entry)["arrest"]
     response = api_client(tokens["organizer"]).get(
@@ -382,12 +384,12 @@ def test_a_browser_session_works_with_the_csrf_token_and_not_without(cast):
     url = f"/api/events/{cast.event.slug}/sos"
     before = footprint(cast.event)
 
-    without = post(browser, url, {"lat": 40.42, "lng": -3.69})
+    without = post(browser, url, {"lat": 40.4193, "lng": -3.6932})
     assert without.status_code == 403
     assert footprint(cast.event) == before
 
     csrf = browser.cookies["csrftoken"].value  # rotated when the session was made
-    with_token = post(browser, url, {"lat": 40.42, "lng": -3.69}, headers={"X-CSRFToken": csrf})
+    with_token = post(browser, url, {"lat": 40.4193, "lng": -3.6932}, headers={"X-CSRFToken": csrf})
     assert with_token.status_code == 200, with_token.content
     assert with_token.json()["entry"]["data"]["reporter"] == "Heron"
     assert browser.get(f"/api/events/{cast.event.slug}").json()["me"]["callsign"] == "Heron"
