@@ -16,6 +16,7 @@ from channels.security.websocket import OriginValidator  # noqa: E402
 from channels.sessions import SessionMiddlewareStack  # noqa: E402
 from django.conf import settings  # noqa: E402
 
+from marshals.watch import EmbeddedWatch  # noqa: E402
 from realtime.routing import websocket_urlpatterns  # noqa: E402
 
 
@@ -33,11 +34,14 @@ def _origins() -> list[str]:
     return ["*"] if settings.DEBUG and not hosts else hosts
 
 
-application = ProtocolTypeRouter(
-    {
-        "http": django_asgi_app,
-        "websocket": AllowedOriginValidator(
-            SessionMiddlewareStack(URLRouter(websocket_urlpatterns)), _origins()
-        ),
-    }
+# EmbeddedWatch runs the overdue / route-ack sweeps in this worker (docs/safety.md).
+application = EmbeddedWatch(
+    ProtocolTypeRouter(
+        {
+            "http": django_asgi_app,
+            "websocket": AllowedOriginValidator(
+                SessionMiddlewareStack(URLRouter(websocket_urlpatterns)), _origins()
+            ),
+        }
+    )
 )

@@ -7,3 +7,5 @@ FIELD_ENCRYPTION_KEYS = ["k3Ct2Qq7p5mJxZ9b1lHrV0dWfYtA8sGnEoUiK4cR6w0="]
 MAP_TILES_URL = ""
 LEAFLET_CONFIG["TILES"] = []  # noqa: F405
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
+# Tests run the overdue/reminder sweeps themselves, never in the background.
+FIELDOPS = {**FIELDOPS, "WATCH_EMBEDDED": False}  # noqa: F405

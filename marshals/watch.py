@@ -1,0 +1,123 @@
+"""The watch: the periodic sweeps behind the overdue alert and the route-acknowledgement reminder.
+
+It runs in two ways, and any number of copies may run at once (each alert is guarded by a unique
+constraint, so the copy whose insert wins writes it and the others write nothing):
+
+- embedded in each ASGI worker (`EmbeddedWatch`, on by default, FIELDOPS_WATCH_EMBEDDED): it starts
+  with the worker's first connection (or its lifespan startup under uvicorn). In the embedded default
+  (one process, in-memory channel layer) this is the only way its alerts reach open sockets live;
+- as its own process, `python manage.py watch` (with `--once` for a single sweep, e.g. from cron).
+  With Redis (REDIS_URL) its alerts reach every worker's sockets live; without Redis a separate
+  process can only write them to the journal, where clients get them on their next resume.
+"""
+
+import asyncio
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.db import close_old_connections
+
+from fieldops.services.safety.acks import route_ack_remind_sweep
+from fieldops.services.safety.overdue import overdue_sweep
+
+log = logging.getLogger(__name__)
+MAX_SLEEP_SECONDS = 300  # the loop's sleep is bounded, whatever the setting says
+
+
+@dataclass
+class SweepResult:
+    overdue: list = field(default_factory=list)
+    reminders: list = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        return len(self.overdue) + len(self.reminders)
+
+
+def watch_interval() -> float:
+    return float(max(1, min(settings.FIELDOPS["WATCH_INTERVAL_SECONDS"], MAX_SLEEP_SECONDS)))
+
+
+def watch_sweep(*, now: datetime | None = None, event_id: int | None = None) -> SweepResult:
+    """One pass of every watch rule over the running events; returns the entries it wrote."""
+    close_old_connections()  # a long-lived loop must not keep a connection the server dropped
+    try:
+        return SweepResult(
+            overdue=overdue_sweep(now=now, event_id=event_id),
+            reminders=route_ack_remind_sweep(now=now, event_id=event_id),
+        )
+    finally:
+        close_old_connections()
+
+
+def watch_loop(*, stop: threading.Event, interval: float | None = None, on_sweep=None) -> None:
+    """Sweep every `interval` seconds until `stop` is set; a failed sweep is logged and retried."""
+    interval = interval or watch_interval()
+    while not stop.is_set():
+        try:
+            result = watch_sweep()
+            if on_sweep is not None:
+                on_sweep(result)
+        except Exception:
+            log.exception("watch sweep failed; retrying in %.0f s", interval)
+        stop.wait(min(interval, MAX_SLEEP_SECONDS))
+
+
+async def watch_forever(*, interval: float | None = None) -> None:
+    """The embedded loop: sweeps in a worker thread, sleeps on the event loop."""
+    interval = interval or watch_interval()
+    sweep = sync_to_async(watch_sweep, thread_sensitive=False)
+    while True:
+        try:
+            result = await sweep()
+            if result.count:
+                log.info(
+                    "watch: %d overdue, %d reminders", len(result.overdue), len(result.reminders)
+                )
+        except Exception:
+            log.exception("watch sweep failed; retrying in %.0f s", interval)
+        await asyncio.sleep(interval)
+
+
+class EmbeddedWatch:
+    """ASGI wrapper that runs `watch_forever` on the worker's own event loop, so its journal
+    entries are published from this process (the in-memory layer's sockets get them live)."""
+
+    def __init__(self, app):
+        self.app = app
+        self.task: asyncio.Task | None = None
+
+    def start(self) -> None:
+        if self.task is None and settings.FIELDOPS["WATCH_EMBEDDED"]:
+            self.task = asyncio.get_running_loop().create_task(watch_forever())
+
+    async def stop(self) -> None:
+        task, self.task = self.task, None
+        if task is not None:
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "lifespan":  # uvicorn; daphne never sends it
+            await self._lifespan(receive, send)
+            return
+        self.start()
+        await self.app(scope, receive, send)
+
+    async def _lifespan(self, receive, send):
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                self.start()
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.stop()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
