@@ -9,7 +9,6 @@ so live entries that arrive during a replay wait in the channel until `replay.do
 import logging
 import time
 import uuid
-from collections import deque
 
 import orjson
 import pydantic
@@ -24,6 +23,7 @@ from fieldops.schemas import ClientFrame, ResumeIn, error_fields
 from . import frames, groups
 from .auth import scope_participant
 from .replay import latest_seq, replay_batch
+from .seen import LiveWindow
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +50,9 @@ class EventConsumer(AsyncWebsocketConsumer):
         for name in self.joined:
             await self.channel_layer.group_add(name, self.channel_name)
         self.covered = await database_sync_to_async(latest_seq)(event_id=p.event_id)
-        # One entry can reach a socket through two of its groups; remember recent ones.
-        self.recent: deque[int] = deque(maxlen=64)
+        # One entry can reach a socket through two of its groups, and a resume must not repeat
+        # what went out live: remember which entries did.
+        self.recent = LiveWindow()
         self.budget = float(settings.FIELDOPS["RATE_LIMIT_PER_MINUTE"])
         self.budget_at = time.monotonic()
         await self.send(text_data=frames.hello(participant=p, seq=self.covered))
@@ -66,7 +67,7 @@ class EventConsumer(AsyncWebsocketConsumer):
         seq = message["seq"]
         if seq <= self.covered or seq in self.recent:
             return
-        self.recent.append(seq)
+        self.recent.add(seq)
         await self.send(text_data=message["frame"])
 
     async def session_revoke(self, message):

@@ -14,6 +14,7 @@ from fieldops.services.routes import route_publish
 from marshals.models import CheckIn, DeviceToken
 from marshals.services import checkin_create, participant_revoke, token_revoke
 from realtime import consumer as consumer_module
+from realtime.seen import LiveWindow
 
 from .conftest import api_client, communicator_for, connect_as, footprint, receive_until, valid_data
 from .factories import EventFactory, ParticipantFactory, issue_token
@@ -322,3 +323,38 @@ async def test_no_valid_credential_for_the_event_closes_with_4401(cast, authoriz
     assert await client.receive_output() == {"type": "websocket.close", "code": 4401}
     assert await database_sync_to_async(footprint)(cast.event) == before
     await client.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_burst_delivered_live_before_resume_is_not_replayed_again(cast, tokens):
+    client, hello = await connect(cast.marcher, tokens["marcher"])
+    since = hello["data"]["seq"]
+
+    def burst():
+        return [public_alert(cast, f"burst {n}").seq for n in range(50)]
+
+    # 150 entries reach the socket live (in bursts the in-memory layer's queue can hold).
+    seqs, live = [], []
+    for _ in range(3):
+        seqs += await database_sync_to_async(burst)()
+        live += [(await client.receive_json_from())["seq"] for _ in range(50)]
+    assert live == seqs
+
+    await client.send_json_to({"type": "resume", "id": new_id(), "data": {"since": since}})
+    done = await client.receive_json_from()
+
+    assert done["type"] == "replay.done" and done["count"] == 0
+    assert await client.receive_nothing()
+    await client.disconnect()
+
+
+def test_the_live_window_remembers_exactly_the_newest_entries_sent():
+    window = LiveWindow()
+    for seq in (3, 5, 4, 10):  # out of order too (two groups, one entry)
+        window.add(seq)
+    assert [seq for seq in range(0, 12) if seq in window] == [3, 4, 5, 10]
+
+    window.add(10 + LiveWindow.WINDOW - 1)
+    assert 10 in window and 5 not in window  # 5 fell out of the window: resent, never lost
+    window.add(10**9)  # a jump far past the window forgets everything before it
+    assert 10**9 in window and 10 not in window and 10**9 - 1 not in window
