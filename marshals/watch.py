@@ -68,9 +68,13 @@ def watch_loop(*, stop: threading.Event, interval: float | None = None, on_sweep
 
 
 async def watch_forever(*, interval: float | None = None) -> None:
-    """The embedded loop: sweeps in a worker thread, sleeps on the event loop."""
+    """The embedded loop: sweeps on the worker's shared sync thread, sleeps on the event loop.
+
+    The shared thread serializes the sweep with the worker's other database work, which is what
+    SQLite wants in the one-process default.
+    """
     interval = interval or watch_interval()
-    sweep = sync_to_async(watch_sweep, thread_sensitive=False)
+    sweep = sync_to_async(watch_sweep, thread_sensitive=True)
     while True:
         try:
             result = await sweep()

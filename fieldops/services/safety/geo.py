@@ -9,6 +9,7 @@ scale of a city).
 """
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -50,7 +51,9 @@ def compass(bearing: float) -> str:
 def parse_position(text: str) -> LatLng:
     """Parse "40.4189, -3.6919" or "40°25′08″N 3°41′31″W" (and similar) into a position."""
     try:
-        point = GeoPoint(text)
+        with warnings.catch_warnings():  # geopy warns before refusing a latitude past a pole
+            warnings.simplefilter("ignore", UserWarning)
+            point = GeoPoint(text)
     except (ValueError, TypeError) as exc:
         raise ValueError(MSG_BAD_POSITION) from exc
     if not (-90 <= point.latitude <= 90 and -180 <= point.longitude <= 180):
