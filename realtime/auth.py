@@ -23,3 +23,18 @@ def scope_participant(scope, *, event_slug: str):
     session = scope.get("session")
     participant = session_participant(session, event_slug=event_slug) if session else None
     return participant, None
+
+
+def credential_active(*, participant_id: int, token_id: int | None) -> bool:
+    """Whether the socket's participant, and its device token if it used one, is still not revoked.
+
+    Revocation closes sockets through the channel layer, which may drop the message (at-most-once);
+    checking again before each action and replay keeps a revoked device out even then.
+    """
+    from marshals.models import DeviceToken, Participant
+
+    if token_id is not None:
+        return DeviceToken.objects.filter(
+            pk=token_id, revoked_at__isnull=True, participant__revoked_at__isnull=True
+        ).exists()
+    return Participant.objects.filter(pk=participant_id, revoked_at__isnull=True).exists()

@@ -21,7 +21,7 @@ from fieldops.actions import action_allowed, action_perform
 from fieldops.schemas import ClientFrame, ResumeIn, error_fields
 
 from . import frames, groups
-from .auth import scope_participant
+from .auth import credential_active, scope_participant
 from .replay import latest_seq, replay_batch
 from .seen import LiveWindow
 
@@ -38,6 +38,7 @@ class EventConsumer(AsyncWebsocketConsumer):
         self.participant, token_id = await database_sync_to_async(scope_participant)(
             self.scope, event_slug=slug
         )
+        self.token_id = token_id
         if self.participant is None:
             await self.close(code=frames.CLOSE_UNAUTHENTICATED)
             return
@@ -110,10 +111,11 @@ class EventConsumer(AsyncWebsocketConsumer):
         if frame.type == "ping":
             await self.send(text_data=frames.pong(frame_id=frame.id))
         elif frame.type == "resume":
-            await self.resume(frame)
+            if not await self.revoked():
+                await self.resume(frame)
         elif not action_allowed(role=self.participant.role, verb=frame.type):
             await self.reply_error(frame.id, errors.FORBIDDEN, errors.MSG_FORBIDDEN_VERB)
-        else:
+        elif not await self.revoked():
             await self.act(frame)
 
     async def act(self, frame: ClientFrame):
@@ -160,6 +162,16 @@ class EventConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=frames.replay_done(frame_id=frame.id, seq=upto, count=count))
 
     # --- helpers ----------------------------------------------------------------------------
+
+    async def revoked(self) -> bool:
+        """Close at once if this socket's credential was revoked and the close order never came."""
+        active = await database_sync_to_async(credential_active)(
+            participant_id=self.participant.pk, token_id=self.token_id
+        )
+        if not active:
+            self.participant = None  # ignore whatever else arrives before the close
+            await self.close(code=frames.CLOSE_REVOKED)
+        return not active
 
     def spend(self) -> bool:
         """A token bucket per socket: RATE_LIMIT_PER_MINUTE frames, refilled continuously."""

@@ -14,6 +14,7 @@ from fieldops.services.routes import route_publish
 from marshals.models import CheckIn, DeviceToken
 from marshals.services import checkin_create, participant_revoke, token_revoke
 from realtime import consumer as consumer_module
+from realtime import fanout
 from realtime.seen import LiveWindow
 
 from .conftest import api_client, communicator_for, connect_as, footprint, receive_until, valid_data
@@ -358,3 +359,39 @@ def test_the_live_window_remembers_exactly_the_newest_entries_sent():
     assert 10 in window and 5 not in window  # 5 fell out of the window: resent, never lost
     window.add(10**9)  # a jump far past the window forgets everything before it
     assert 10**9 in window and 10 not in window and 10**9 - 1 not in window
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("what", ["participant", "token"])
+@pytest.mark.parametrize(
+    "frame",
+    [
+        {"type": "checkin", "data": {"lat": 40.4193, "lng": -3.6932}},
+        {"type": "resume", "data": {"since": 0}},
+    ],
+    ids=["checkin", "resume"],
+)
+async def test_a_revoked_device_whose_close_message_was_lost_cannot_act_or_read(
+    cast, tokens, monkeypatch, what, frame
+):
+    # The channel layer is at-most-once: the close order may never reach the worker.
+    monkeypatch.setattr(fanout, "publish_revocation", lambda **kwargs: None)
+    client, hello = await connect(cast.marshal_a, tokens["marshal_a"])
+    await database_sync_to_async(public_alert)(cast, "before the revocation")
+    assert (await client.receive_json_from())["type"] == "alert.sent"
+    if what == "participant":
+        await database_sync_to_async(participant_revoke)(
+            participant=cast.organizer, target=cast.marshal_a.pk
+        )
+    else:
+        token = await database_sync_to_async(
+            lambda: DeviceToken.objects.get(participant=cast.marshal_a)
+        )()
+        await database_sync_to_async(token_revoke)(token=token)
+    before = await database_sync_to_async(footprint)(cast.event)
+
+    await client.send_json_to({**frame, "id": new_id()})
+
+    assert await client.receive_output(timeout=3) == {"type": "websocket.close", "code": 4403}
+    assert await database_sync_to_async(footprint)(cast.event) == before
+    await client.disconnect()
