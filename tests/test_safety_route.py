@@ -1,0 +1,135 @@
+"""Off route: a check-in farther than OFF_ROUTE_METERS from the group's active route tells
+organizers once; back within it clears it. Route acknowledgements: who has and has not, and one
+reminder to each marshal who has not within ROUTE_ACK_REMINDER_SECONDS."""
+
+from datetime import timedelta
+
+import orjson
+import pytest
+from django.utils import timezone
+
+from fieldops.models import OffRoute, Route
+from fieldops.services.routes import route_publish
+from fieldops.services.safety.acks import route_ack_remind_sweep, route_ack_status
+from marshals.services import checkin_create, route_ack
+from realtime import groups
+
+from .conftest import api_client
+from .factories import MADRID_ROUTE, ParticipantFactory
+from .test_safety_geo import VERTEX, beside_route
+
+SAFETY = ("marshal.off_route", "marshal.on_route")
+
+
+def go(participant, point):
+    return checkin_create(participant=participant, lat=point.lat, lng=point.lng)
+
+
+def safety_frames(published):
+    return [
+        (p["audience"], orjson.loads(p["frame"]))
+        for p in published
+        if orjson.loads(p["frame"])["type"] in SAFETY
+    ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_off_route_goes_to_organizers_once_and_back_on_route_clears_it(cast, published):
+    go(cast.marshal_a, beside_route(149))  # just inside: nothing
+    go(cast.marshal_a, beside_route(151))  # just outside: off route
+    go(cast.marshal_a, beside_route(400))  # still off: nothing more
+    go(cast.marshal_a, VERTEX)  # exactly on a vertex: back on route
+
+    frames = safety_frames(published)
+    assert [(a, f["type"]) for a, f in frames] == [
+        ([groups.ORGANIZERS], "marshal.off_route"),
+        ([groups.ORGANIZERS], "marshal.on_route"),
+    ]
+    assert frames[0][1]["data"]["distance_m"] == pytest.approx(151, abs=0.1)
+    assert frames[0][1]["data"]["limit_m"] == 150
+    assert frames[1][1]["data"]["distance_m"] == 0.0
+    assert not OffRoute.objects.exists()
+
+
+def test_the_threshold_comes_from_settings(cast, settings):
+    settings.FIELDOPS = {**settings.FIELDOPS, "OFF_ROUTE_METERS": 100}
+    go(cast.marshal_a, beside_route(120))
+    assert OffRoute.objects.filter(participant=cast.marshal_a).exists()
+
+
+def test_a_group_route_is_measured_instead_of_the_whole_march_route(cast):
+    # Group A takes a parallel street 400 m east; the whole march's route stays as it was.
+    east = beside_route(400)
+    route_publish(
+        participant=cast.organizer,
+        group=cast.group_a.pk,
+        geometry={
+            "type": "LineString",
+            "coordinates": [[east.lng, east.lat - 0.002], [east.lng, east.lat + 0.002]],
+        },
+    )
+    go(cast.marshal_a, east)  # on group A's route, 400 m from the march's
+    go(cast.marshal_b, east)  # group B follows the march's route: off
+    off = set(OffRoute.objects.values_list("participant__callsign", flat=True))
+    assert off == {"m-b"}
+
+
+def test_medics_and_organizers_are_not_held_to_a_route(cast):
+    go(cast.medic, beside_route(400))
+    go(cast.organizer, beside_route(400))
+    assert not OffRoute.objects.exists()
+
+
+# --- route acknowledgements ------------------------------------------------------------------
+
+
+def age(route, **delta):
+    Route.objects.filter(pk=route.pk).update(published_at=timezone.now() - timedelta(**delta))
+
+
+def test_organizers_see_who_acknowledged_the_newest_version_and_who_has_not(cast, tokens):
+    route_ack(participant=cast.marshal_a, route=cast.route.pk)
+    url = f"/api/events/{cast.event.slug}/route-acks/status"
+
+    [status] = api_client(tokens["organizer"]).get(url).json()
+    assert status["version"] == 1
+    assert [m["callsign"] for m in status["acknowledged"]] == ["m-a"]
+    assert [m["callsign"] for m in status["pending"]] == ["m-b"]
+    # A new version: nobody has acknowledged it yet.
+    route_publish(
+        participant=cast.organizer, geometry={"type": "LineString", "coordinates": MADRID_ROUTE[:3]}
+    )
+    [status] = route_ack_status(event_id=cast.event.pk)
+    assert status["version"] == 2 and status["acknowledged"] == []
+    assert api_client(tokens["marshal_a"]).get(url).status_code == 403
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_marshal_late_to_acknowledge_gets_one_reminder_of_their_own(cast, published, settings):
+    settings.FIELDOPS = {**settings.FIELDOPS, "ROUTE_ACK_REMINDER_SECONDS": 120}
+    late = ParticipantFactory(event=cast.event, role="marshal", group=cast.group_a)
+    from marshals.models import Participant
+
+    Participant.objects.filter(event=cast.event).update(
+        created_at=timezone.now() - timedelta(hours=1)
+    )
+    route_ack(participant=cast.marshal_a, route=cast.route.pk)
+    age(cast.route, seconds=119)
+    assert route_ack_remind_sweep(event_id=cast.event.pk) == []  # not yet
+    age(cast.route, seconds=121)
+    published.clear()
+
+    first = route_ack_remind_sweep(event_id=cast.event.pk)
+    second = route_ack_remind_sweep(event_id=cast.event.pk)
+
+    assert second == []
+    reminded = sorted(
+        (tuple(p["audience"]), orjson.loads(p["frame"])["data"]["callsign"]) for p in published
+    )
+    assert reminded == sorted(
+        [
+            ((groups.ORGANIZERS, f"participant.{cast.marshal_b.pk}"), "m-b"),
+            ((groups.ORGANIZERS, f"participant.{late.pk}"), late.callsign),
+        ]
+    )
+    assert {e.kind for e in first} == {"route.ack_reminder"}
