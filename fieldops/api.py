@@ -9,6 +9,7 @@ import orjson
 from django.conf import settings
 from django.http import HttpRequest
 from ninja import Header, NinjaAPI, Router
+from ninja.errors import HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import APIKeyCookie, HttpBearer
 
@@ -60,6 +61,16 @@ router = Router(auth=auth, tags=["events"])
 def on_action_error(request, exc: errors.ActionError):
     body = {"code": exc.code, "message": exc.message, "fields": exc.fields}
     return api.create_response(request, body, status=STATUS.get(exc.code, 400))
+
+
+@api.exception_handler(HttpError)
+def on_http_error(request, exc: HttpError):
+    if exc.status_code != 400:
+        return api.create_response(request, {"detail": str(exc)}, status=exc.status_code)
+    # An unreadable body: the same shape as every other refusal, one error format for clients.
+    fields = [{"field": "body", "message": "The body is not valid JSON."}]
+    body = {"code": errors.INVALID, "message": "The body is not valid JSON.", "fields": fields}
+    return api.create_response(request, body, status=400)
 
 
 @api.exception_handler(NinjaValidationError)

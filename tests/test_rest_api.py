@@ -393,3 +393,34 @@ def test_a_browser_session_works_with_the_csrf_token_and_not_without(cast):
     assert with_token.status_code == 200, with_token.content
     assert with_token.json()["entry"]["data"]["reporter"] == "Heron"
     assert browser.get(f"/api/events/{cast.event.slug}").json()["me"]["callsign"] == "Heron"
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "fields"),
+    [
+        ("{not json", {}, ["body"]),
+        ({"lat": True, "lng": -3.6932}, {}, ["lat"]),
+        ({"lat": "40.4193", "lng": -3.6932}, {}, ["lat"]),
+        (
+            {"lat": 40.4193, "lng": -3.6932},
+            {"Idempotency-Key": "not-a-uuid"},
+            ["header.Idempotency-Key"],
+        ),
+    ],
+    ids=["malformed-json", "boolean-lat", "string-lat", "bad-idempotency-key"],
+)
+def test_bad_rest_input_gets_the_common_error_shape_and_writes_nothing(
+    cast, tokens, body, headers, fields
+):
+    before = footprint(cast.event)
+    response = api_client(tokens["marshal_a"]).post(
+        f"/api/events/{cast.event.slug}/checkins",
+        body,
+        content_type="application/json",
+        headers=headers,
+    )
+    assert response.status_code == 400
+    payload = response.json()
+    assert payload["code"] == "invalid" and payload["message"]
+    assert [f["field"] for f in payload["fields"]] == fields
+    assert footprint(cast.event) == before
