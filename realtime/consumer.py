@@ -18,7 +18,7 @@ from django.conf import settings
 
 from fieldops import errors
 from fieldops.actions import action_allowed, action_perform
-from fieldops.schemas import ClientFrame, ResumeIn, error_fields
+from fieldops.schemas import ClientFrame, PingIn, ResumeIn, error_fields
 
 from . import frames, groups
 from .auth import credential_active, scope_participant
@@ -109,7 +109,7 @@ class EventConsumer(AsyncWebsocketConsumer):
 
     async def handle(self, frame: ClientFrame):
         if frame.type == "ping":
-            await self.send(text_data=frames.pong(frame_id=frame.id))
+            await self.ping(frame)
         elif frame.type == "resume":
             if not await self.revoked():
                 await self.resume(frame)
@@ -135,6 +135,15 @@ class EventConsumer(AsyncWebsocketConsumer):
             await self.reply_error(frame.id, errors.UNAVAILABLE, "Could not save; send again.")
             return
         await self.send(text_data=frames.ack(frame_id=frame.id, seq=entry.seq))
+
+    async def ping(self, frame: ClientFrame):
+        try:
+            PingIn.model_validate(frame.data)  # unknown keys are refused here as everywhere
+        except pydantic.ValidationError as exc:
+            fields = [{**f, "field": f"data.{f['field']}"} for f in error_fields(exc)]
+            await self.reply_error(frame.id, errors.INVALID, "The ping is not valid.", fields)
+            return
+        await self.send(text_data=frames.pong(frame_id=frame.id))
 
     async def resume(self, frame: ClientFrame):
         try:

@@ -180,6 +180,7 @@ CASES = [
         FRAME_ID,
     ),
     ("resume-missing-since", "marshal_a", frame("resume", {}), "invalid", ["data.since"], FRAME_ID),
+    ("ping-with-data", "marshal_a", frame("ping", {"x": 1}), "invalid", ["data.x"], FRAME_ID),
     ("too-large", "marshal_a", checkin(note="x" * (16 * 1024)), "too_large", [], None),
 ]
 
