@@ -28,7 +28,7 @@ from .conftest import (
     receive_until,
     valid_data,
 )
-from .factories import ParticipantFactory
+from .factories import EventFactory, ParticipantFactory, issue_token
 
 EVERYONE = set(CAST_NAMES)
 FIELD = {"organizer", "marshal_a", "marshal_b", "legal", "medic"}
@@ -314,3 +314,34 @@ def test_only_organizers_update_incidents_others_get_forbidden(cast, tokens, an_
     assert response.status_code == 403
     assert response.json()["code"] == "forbidden"
     assert footprint(cast.event) == before
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_nothing_crosses_from_one_event_to_another(cast, tokens):
+    def other_event():
+        event = EventFactory()
+        return (
+            ParticipantFactory(event=event, role="organizer"),
+            ParticipantFactory(event=event, role="marcher"),
+        )
+
+    other_organizer, other_marcher = await database_sync_to_async(other_event)()
+    clients = []
+    for participant in (other_organizer, other_marcher):
+        token = await database_sync_to_async(issue_token)(participant)
+        client = communicator_for(participant, token=token)
+        assert (await client.connect())[0]
+        await client.receive_json_from()
+        clients.append(client)
+
+    await database_sync_to_async(_route_published)(cast)
+    await database_sync_to_async(_checkin_marshal_a)(cast)
+    await database_sync_to_async(alert_send)(participant=cast.organizer, text="here only")
+    sentinel = await database_sync_to_async(alert_send)(
+        participant=other_organizer, text=SENTINEL_TEXT
+    )
+
+    for client in clients:
+        frames = await receive_until(client, lambda f: f.get("type") == "alert.sent")
+        assert [(f["seq"], f["data"]["text"]) for f in frames] == [(sentinel.seq, SENTINEL_TEXT)]
+        await client.disconnect()
