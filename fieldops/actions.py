@@ -91,9 +91,19 @@ def action_perform(
         kwargs["geometry"] = payload.geometry.model_dump()
     try:
         return ACTIONS[verb].service(participant=participant, client_id=client_id, **kwargs)
+    except errors.ActionError as exc:
+        # Services name fields as in a socket frame ("data.route"); REST bodies have no "data".
+        if prefix != "data":
+            exc.fields = [_reprefix(f, prefix) for f in exc.fields]
+        raise
     except IntegrityError:
         # Two copies of one frame raced; the loser's transaction rolled back. Answer as the winner.
         earlier = client_id and journal_find_action(actor=participant, client_id=client_id)
         if earlier is None:
             raise
         return earlier
+
+
+def _reprefix(field: dict, prefix: str) -> dict:
+    name = field["field"].removeprefix("data.")
+    return {**field, "field": f"{prefix}.{name}" if prefix else name}

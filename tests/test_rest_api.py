@@ -424,3 +424,36 @@ def test_bad_rest_input_gets_the_common_error_shape_and_writes_nothing(
     assert payload["code"] == "invalid" and payload["message"]
     assert [f["field"] for f in payload["fields"]] == fields
     assert footprint(cast.event) == before
+
+
+@pytest.mark.parametrize(
+    ("path", "name", "body", "field"),
+    [
+        ("route-acks", "marshal_a", {"route": 999_999}, "route"),
+        ("incident-updates", "organizer", {"incident": 999_999, "status": "resolved"}, "incident"),
+        ("alerts", "organizer", {"text": "hi", "audience": "group:999999"}, "audience"),
+        ("routes", "organizer", "route-for-another-group", "group"),
+    ],
+    ids=["unknown-route", "unknown-incident", "unknown-group-alert", "unknown-group-route"],
+)
+def test_a_service_refusal_over_rest_names_the_body_field(cast, tokens, path, name, body, field):
+    if body == "route-for-another-group":
+        body = {**valid_data("route.publish", cast), "group": 999_999}
+    before = footprint(cast.event)
+    response = post(api_client(tokens[name]), f"/api/events/{cast.event.slug}/{path}", body)
+    assert response.status_code == 400
+    assert [f["field"] for f in response.json()["fields"]] == [field]
+    assert footprint(cast.event) == before
+
+
+def test_an_incident_cannot_move_back_from_resolved(cast, tokens, an_incident):
+    client = api_client(tokens["organizer"])
+    url = f"/api/events/{cast.event.slug}/incident-updates"
+    assert post(client, url, {"incident": an_incident, "status": "resolved"}).status_code == 200
+    before = footprint(cast.event)
+
+    response = post(client, url, {"incident": an_incident, "status": "acknowledged"})
+
+    assert response.status_code == 400
+    assert [f["field"] for f in response.json()["fields"]] == ["status"]
+    assert footprint(cast.event) == before
