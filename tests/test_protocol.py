@@ -395,3 +395,18 @@ async def test_a_revoked_device_whose_close_message_was_lost_cannot_act_or_read(
     assert await client.receive_output(timeout=3) == {"type": "websocket.close", "code": 4403}
     assert await database_sync_to_async(footprint)(cast.event) == before
     await client.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_burst_written_while_the_socket_is_busy_still_arrives_whole(cast, tokens):
+    client, _ = await connect(cast.marcher, tokens["marcher"])
+
+    def burst():
+        # One call: the socket cannot drain its queue until the whole burst is written.
+        return [public_alert(cast, f"burst {n}").seq for n in range(300)]
+
+    seqs = await database_sync_to_async(burst)()
+    live = [(await client.receive_json_from())["seq"] for _ in seqs]
+
+    assert live == seqs
+    await client.disconnect()
