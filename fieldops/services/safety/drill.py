@@ -198,6 +198,9 @@ def drill_run(
         done.add(name)
         return True
 
+    briefed = route_for(participant=drill.marshals[0].participant)
+    for walker in drill.marshals:  # everyone acknowledges the route they were briefed on
+        actor.act(walker, "route.ack", {"route": briefed.pk})
     while True:
         elapsed = time.monotonic() - started
         if elapsed > duration:

@@ -1,0 +1,71 @@
+"""The scripted march on the demo event: every alert kind is written once, to the right people."""
+
+import io
+from collections import Counter
+
+import orjson
+import pytest
+from django.core.management import call_command
+
+from fieldops.demo import demo_create
+from fieldops.models import Event
+from realtime import groups
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_drill_raises_every_alert_once_to_the_right_people(settings, published):
+    settings.FIELDOPS = {**settings.FIELDOPS, "OVERDUE_GRACE_SECONDS": 2}
+    demo = demo_create()
+    out = io.StringIO()
+
+    call_command(
+        "simulate_march",
+        "--duration=10",
+        "--tick=0.25",
+        "--speed=100",
+        "--interval-minutes=0",
+        "--ack-reminder-seconds=1",
+        stdout=out,
+        stderr=io.StringIO(),
+    )
+
+    entries = [(p["audience"], orjson.loads(p["frame"])) for p in published]
+    by_kind = Counter(frame["type"] for _, frame in entries)
+    for kind in (
+        "marshal.overdue",
+        "marshal.back",
+        "marshal.off_route",
+        "marshal.on_route",
+        "sos.raised",
+        "sos.updated",
+        "zone.activated",
+        "zone.deactivated",
+        "route.ack_reminder",
+        "incident.updated",
+    ):
+        assert by_kind[kind] == 1, (kind, by_kind)
+    assert by_kind["marshal.in_zone"] >= 1
+
+    def only(kind):
+        [(audience, frame)] = [(a, f) for a, f in entries if f["type"] == kind]
+        return set(audience), frame["data"]
+
+    audience, data = only("marshal.overdue")
+    assert data["callsign"].startswith("sim-1-")
+    assert audience == {
+        groups.ORGANIZERS,
+        groups.group_marshals_tag(demo["groups"]["North block"]),
+        f"participant.{data['participant']}",
+    }
+    assert only("marshal.off_route")[0] == {groups.ORGANIZERS}
+    assert only("zone.activated")[0] == {groups.ORGANIZERS, groups.PUBLIC}
+    audience, data = only("route.ack_reminder")
+    assert data["callsign"].startswith("sim-4-")
+    assert audience == {groups.ORGANIZERS, f"participant.{data['participant']}"}
+    # Personal SOS notes each go to one person (organizers see all); never to a role as a whole.
+    for audience, frame in entries:
+        if frame["type"] in ("sos.nearby", "marshal.in_zone"):
+            assert len(audience) == 2 and groups.ORGANIZERS in audience
+    # The drill printed its progress and restored the event's check-in interval.
+    assert "marshal.overdue" in out.getvalue() and "tick" in out.getvalue()
+    assert Event.objects.get(slug=demo["event"]).checkin_interval_minutes == 10
