@@ -78,7 +78,10 @@ class Command(BaseCommand):
         )
         try:
             drill = drill_prepare(
-                event=event, marshals=opts["marshals"], interval_minutes=opts["interval_minutes"]
+                event=event,
+                actor=actor,
+                marshals=opts["marshals"],
+                interval_minutes=opts["interval_minutes"],
             )
         except ValueError as exc:
             raise CommandError(str(exc)) from exc

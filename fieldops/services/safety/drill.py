@@ -57,6 +57,10 @@ class Direct:
         )
         return json.loads(entry.frame)
 
+    def join(self, code: str, callsign: str) -> tuple[Participant, str]:
+        joined = invite_redeem(code=code, callsign=callsign, with_token=True)
+        return joined.participant, joined.token
+
     def sweep(self, event_id: int) -> None:
         overdue_sweep(event_id=event_id)
         route_ack_remind_sweep(event_id=event_id, delay_seconds=self.ack_reminder_seconds)
@@ -71,19 +75,23 @@ class OverHttp:
         self.base_url = base_url.rstrip("/")
         self.slug = slug
 
-    def act(self, who: "Walker", verb: str, data: dict) -> dict:
+    def _post(self, path: str, data: dict, headers: dict) -> dict:
         request = urllib.request.Request(  # noqa: S310 - the operator gives the server's URL
-            f"{self.base_url}/api/events/{self.slug}/{REST_PATHS[verb]}",
+            f"{self.base_url}/api/{path}",
             data=json.dumps(data).encode(),
-            headers={
-                "Authorization": f"Bearer {who.token}",
-                "Content-Type": "application/json",
-                "Idempotency-Key": str(uuid.uuid4()),
-            },
+            headers={"Content-Type": "application/json", **headers},
             method="POST",
         )
         with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-            return json.loads(response.read())["entry"]
+            return json.loads(response.read())
+
+    def join(self, code: str, callsign: str) -> tuple[Participant, str]:
+        joined = self._post("join", {"code": code, "callsign": callsign}, {})
+        return Participant.objects.get(pk=joined["participant"]), joined["token"]
+
+    def act(self, who: "Walker", verb: str, data: dict) -> dict:
+        headers = {"Authorization": f"Bearer {who.token}", "Idempotency-Key": str(uuid.uuid4())}
+        return self._post(f"events/{self.slug}/{REST_PATHS[verb]}", data, headers)["entry"]
 
     def sweep(self, event_id: int) -> None:
         pass  # the server's embedded watch (or `manage.py watch`) does it
@@ -133,7 +141,7 @@ def _move(point: LatLng, bearing: float, meters: float) -> LatLng:
     return LatLng(moved.latitude, moved.longitude)
 
 
-def drill_prepare(*, event: Event, marshals: int, interval_minutes: int) -> Drill:
+def drill_prepare(*, event: Event, actor, marshals: int, interval_minutes: int) -> Drill:
     """Create the simulated organizer, medic and marshals (through invites, as people join)."""
     route = route_for(
         participant=Participant(event=event, role="marshal", group=None)  # the march's route
@@ -147,8 +155,7 @@ def drill_prepare(*, event: Event, marshals: int, interval_minutes: int) -> Dril
         issued = invite_create(
             event=event, role=role, group=group.pk if group else None, max_uses=1
         )
-        joined = invite_redeem(code=issued.code, callsign=callsign, with_token=True)
-        return joined.participant, joined.token
+        return actor.join(issued.code, callsign)
 
     with transaction.atomic():
         Event.objects.filter(pk=event.pk).update(checkin_interval_minutes=interval_minutes)
