@@ -111,7 +111,7 @@ def incident_update(
     """Move an incident along reported → acknowledged → resolved/dismissed, keeping its history."""
     with journal_writer(event_id=participant.event_id) as journal:
         found = (
-            Incident.objects.select_for_update()
+            Incident.objects.select_for_update(of=("self",))
             .select_related("reporter")
             .filter(pk=incident, event_id=participant.event_id)
             .first()
