@@ -177,3 +177,21 @@ def test_a_silent_medic_is_reported_to_organizers_and_medics(cast):
     assert entry.audience_tags == sorted(
         [groups.MEDICS, groups.ORGANIZERS, f"participant.{cast.medic.pk}"]
     )
+
+
+def test_silence_counts_from_the_event_start_at_the_earliest(cast):
+    from fieldops.models import Event
+    from marshals.models import CheckIn
+
+    quiet = silent_marshal(cast, minutes=600)
+    checkin = checkin_create(participant=quiet, **ON_ROUTE)
+    CheckIn.objects.filter(participant=quiet).update(
+        server_time=timezone.now() - timedelta(hours=10)
+    )
+    starts = timezone.now() - timedelta(minutes=5)
+    Event.objects.filter(pk=cast.event.pk).update(starts_at=starts)
+
+    assert checkin.seq and overdue_sweep(event_id=cast.event.pk) == []  # 5 minutes into the event
+    later = starts + overdue_after(cast.event) + timedelta(seconds=1)
+    [entry] = overdue_sweep(now=later, event_id=cast.event.pk)
+    assert orjson.loads(entry.frame)["data"]["silent_since"] == starts.isoformat()

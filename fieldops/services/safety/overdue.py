@@ -40,14 +40,20 @@ def overdue_audience(participant: Participant) -> list[str]:
     return tags
 
 
+def _since(*, last: datetime | None, participant: Participant, event: Event) -> datetime:
+    # Nobody is expected to have checked in before the event starts.
+    return max(last or participant.created_at, event.starts_at)
+
+
 def silent_since(*, participant: Participant, event: Event) -> datetime:
-    """A participant's last sign of life: their latest check-in, else joining or the event's start."""
+    """A participant's last sign of life: their latest check-in, else joining; at the earliest the
+    event's start."""
     last = (
         CheckIn.objects.filter(participant=participant)
         .aggregate(last=Max("server_time"))
         .get("last")
     )
-    return last or max(participant.created_at, event.starts_at)
+    return _since(last=last, participant=participant, event=event)
 
 
 def overdue_candidates(*, event: Event, now: datetime) -> list[tuple[Participant, datetime]]:
@@ -65,7 +71,7 @@ def overdue_candidates(*, event: Event, now: datetime) -> list[tuple[Participant
     for participant in participants:
         if participant.pk in open_lapses:
             continue
-        since = participant.last or max(participant.created_at, event.starts_at)
+        since = _since(last=participant.last, participant=participant, event=event)
         if now - since > limit:
             found.append((participant, since))
     return found
