@@ -1,5 +1,6 @@
 """The admin covers the whole field model; routes and places get django-leaflet map widgets."""
 
+import orjson
 from django.contrib import admin
 from leaflet.admin import LeafletAdminWidget, LeafletGeoAdmin
 
@@ -62,11 +63,17 @@ class RouteAdmin(LeafletGeoAdmin):
         return field.widget.render("route_map", field.prepare_value(obj.geometry))
 
     def save_model(self, request, obj, form, change):
-        from django.db.models import Max
+        # Through the service, like a route drawn on the command page: a new version, a journal
+        # entry, and every open page redrawn live.
+        from fieldops.services.routes import route_publish
+        from marshals.services import participant_for_staff
 
-        latest = Route.objects.filter(event=obj.event, group=obj.group).aggregate(v=Max("version"))
-        obj.version = (latest["v"] or 0) + 1
-        super().save_model(request, obj, form, change)
+        organizer = participant_for_staff(event=obj.event, user=request.user)
+        entry = route_publish(
+            participant=organizer, geometry=obj.geometry, group=obj.group_id, note=obj.note
+        )
+        saved = Route.objects.get(pk=orjson.loads(entry.frame)["data"]["route"])
+        obj.pk, obj.version, obj.published_at = saved.pk, saved.version, saved.published_at
 
 
 @admin.register(Place)

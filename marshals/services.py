@@ -93,6 +93,17 @@ def invite_redeem(*, code: str, callsign: str = "", device: str = "", with_token
     return Joined(participant=participant, token=raw)
 
 
+def participant_for_staff(*, event, user) -> Participant:
+    """The organizer participant that acts for a staff user of the admin at this event."""
+    participant, _ = Participant.objects.get_or_create(
+        event=event,
+        user=user,
+        role="organizer",
+        defaults={"callsign": user.get_username()[:40]},
+    )
+    return participant
+
+
 def participant_payload(participant: Participant) -> dict:
     return {
         "participant": participant.pk,

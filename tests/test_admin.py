@@ -4,6 +4,8 @@ import json
 
 import pytest
 
+from fieldops.models import Route
+
 from .factories import MADRID_ROUTE, PlaceFactory
 
 DANGER_ZONE = {
@@ -54,3 +56,19 @@ def test_the_place_change_page_has_an_editable_map_with_the_place(cast, admin_cl
 def test_the_admin_needs_a_login(cast, client):
     response = client.get(f"/admin/fieldops/place/{cast.route.pk}/change/")
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_a_route_added_in_the_admin_is_published_as_a_new_version(
+    cast, admin_client, published, django_capture_on_commit_callbacks
+):
+    line = {"type": "LineString", "coordinates": [[-3.6903, 40.4253], [-3.6920, 40.4078]]}
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(
+            "/admin/fieldops/route/add/",
+            {"event": cast.event.pk, "group": "", "geometry": json.dumps(line), "note": "Detour"},
+        )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    newest = Route.objects.filter(event=cast.event).order_by("-version").first()
+    assert newest.version == cast.route.version + 1 and newest.geometry == line
+    kinds = [(p["event_id"], p["audience"], json.loads(p["frame"])["type"]) for p in published]
+    assert (cast.event.pk, ["organizers", "public"], "route.published") in kinds
