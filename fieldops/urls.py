@@ -1,7 +1,7 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
-from fieldops import views
+from fieldops import pages, views
 from fieldops.api import api
 from marshals import views as marshal_views
 
@@ -9,6 +9,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", api.urls),
     path("join/<str:code>/", marshal_views.join, name="join"),
-    path("e/<slug:slug>/", views.event_home, name="event-home"),
+    path("e/<slug:slug>/", pages.event_home, name="event-home"),
+    path("e/<slug:slug>/invites/", pages.invite_new, name="invite-new"),
+    path("i18n/", include("django.conf.urls.i18n")),
     path("healthz", views.health, name="health"),
 ]

@@ -1,0 +1,164 @@
+"""The field pages: one server-rendered page per role, kept live by static/fieldops/fieldops.js.
+
+Each page is rendered with a snapshot of what its role may see (the same GeoJSON the REST map
+endpoint returns) and the journal seq it was taken at; the socket then resumes from there.
+"""
+
+import qrcode
+import qrcode.image.svg
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from fieldops import errors, selectors
+from fieldops.models import ArrestRecord, Event, Incident, Place
+from fieldops.services.arrests import arrest_summary
+from marshals import services as marshal_services
+from marshals.models import Participant, Role
+from marshals.sessions import session_participant
+
+TEMPLATES = {
+    "organizer": "pages/command.html",
+    "marshal": "pages/marshal.html",
+    "medic": "pages/marshal.html",
+    "legal": "pages/legal.html",
+    "marcher": "pages/marcher.html",
+}
+FEED_BACKLOG = 100  # entries a first visit replays so the feed is not empty
+
+
+def client_strings() -> dict[str, str]:
+    """Texts the page scripts show, translated here so the scripts need no catalogue."""
+    return {
+        "live": _("Live"),
+        "connecting": _("Connecting…"),
+        "reconnecting": _("Reconnecting…"),
+        "offline": _("Offline"),
+        "waiting": _("%(n)s waiting to send"),
+        "sent": _("Sent"),
+        "queued": _("Saved on this phone; it will be sent when the connection is back."),
+        "refused": _("Refused"),
+        "revoked": _("Your access to this event was revoked."),
+        "not_joined": _("This browser has not joined the event. Open your invite link again."),
+        "ago_now": _("just now"),
+        "ago_min": _("%(n)s min ago"),
+        "ago_h": _("%(n)s h ago"),
+        "no_position": _("No position yet. Allow location, or tap the map where you are."),
+        "position_tap": _("Position set from the map."),
+        "position_gps": _("Position from GPS (±%(m)s m)."),
+        "understood": _("Understood"),
+        "acked": _("Acknowledged"),
+        "route_changed": _("The route has changed."),
+        "acknowledge": _("Acknowledge"),
+        "resolve": _("Resolve"),
+        "dismiss": _("Dismiss"),
+        "revoke": _("Revoke"),
+        "revoke_confirm": _("Revoke this participant? Their devices are disconnected at once."),
+        "draw_first": _("Draw a line on the map first."),
+        "nearest_none": _("None known."),
+        "away": _("%(d)s m away, %(dir)s"),
+        "arrests": _("Arrests"),
+        "people": _("people"),
+        "sos": _("SOS"),
+        "all": _("All"),
+    }
+
+
+def _page_context(request: HttpRequest, participant: Participant) -> dict:
+    event = participant.event
+    seq = Event.objects.values_list("last_seq", flat=True).get(pk=event.pk)
+    snapshot = selectors.event_feature_collection(participant=participant)
+    groups = [{"group": g.pk, "name": g.name, "color": g.color} for g in event.groups.all()]
+    return {
+        "participant": participant,
+        "event": event,
+        "groups": groups,
+        "map_tiles": {
+            "url": settings.MAP_TILES_URL,
+            "attribution": settings.MAP_TILES_ATTRIBUTION,
+        },
+        "page_config": {
+            "event": event.slug,
+            "role": participant.role,
+            "participant": participant.pk,
+            "callsign": participant.callsign,
+            "group": participant.group_id,
+            "groups": groups,
+            "seq": seq,
+            "backlog": FEED_BACKLOG,
+            "socket": f"/ws/events/{event.slug}/",
+            "api": f"/api/events/{event.slug}",
+            "center": list(settings.LEAFLET_CONFIG["DEFAULT_CENTER"]),
+            "tiles": {
+                "url": settings.MAP_TILES_URL,
+                "attribution": settings.MAP_TILES_ATTRIBUTION,
+            },
+            "checkin_interval_minutes": event.checkin_interval_minutes,
+            "strings": client_strings(),
+        },
+        "snapshot": snapshot,
+    }
+
+
+def _arrests(participant: Participant) -> list[dict]:
+    records = ArrestRecord.objects.filter(event_id=participant.event_id).select_related("observer")
+    return [arrest_summary(r) for r in records.order_by("-occurred_at")[:200]]
+
+
+def event_home(request: HttpRequest, slug: str) -> HttpResponse:
+    """The page for whoever this browser joined the event as."""
+    participant = session_participant(request.session, event_slug=slug)
+    if participant is None:
+        return render(request, "not_joined.html", status=403)
+    context = _page_context(request, participant)
+    if participant.role in ("organizer", "legal"):
+        context["page_config"]["arrests"] = _arrests(participant)
+    if participant.role == "organizer":
+        context["incident_kinds"] = Incident.Kind.choices
+        context["roles"] = Role.choices
+    else:
+        context["incident_kinds"] = [
+            (k, label) for k, label in Incident.Kind.choices if k != Incident.Kind.SOS
+        ]
+    context["place_kinds"] = dict(Place.Kind.choices)
+    context["dispersal_orders"] = ArrestRecord.DispersalOrder.choices
+    return render(request, TEMPLATES[participant.role], context)
+
+
+def qr_svg(text: str) -> str:
+    """A QR code as inline SVG, drawn on the server so no third party sees the link."""
+    image = qrcode.make(text, image_factory=qrcode.image.svg.SvgPathImage, box_size=10)
+    return image.to_string(encoding="unicode")
+
+
+@require_POST
+def invite_new(request: HttpRequest, slug: str) -> HttpResponse:
+    """Organizers: make an invite link and show it once, with its QR code."""
+    participant = session_participant(request.session, event_slug=slug)
+    if participant is None:
+        return render(request, "not_joined.html", status=403)
+    if participant.role != "organizer":
+        return render(request, "not_joined.html", status=403)
+    group = request.POST.get("group") or None
+    role = request.POST.get("role", "marcher")
+    try:
+        issued = marshal_services.invite_create(
+            event=participant.event,
+            created_by=participant,
+            role=role if role in dict(Role.choices) else "marcher",
+            group=int(group) if group and group.isdigit() else None,
+            label=request.POST.get("label", "")[:100],
+            expires_in_hours=24,
+        )
+    except errors.ActionError as exc:
+        return render(request, "pages/invite.html", {"error": exc.message, "slug": slug}, status=400)
+    url = f"{settings.PUBLIC_URL}{reverse('join', kwargs={'code': issued.code})}"
+    return render(
+        request,
+        "pages/invite.html",
+        {"slug": slug, "url": url, "qr": qr_svg(url), "invite": issued.invite},
+    )
+

@@ -1,0 +1,516 @@
+/* Fieldops client: the one module every page uses. No build step, no dependencies but Leaflet.
+ *
+ * Fieldops.Client keeps one WebSocket to /ws/events/<slug>/ alive: it resumes from the last seq it
+ * saw (kept in localStorage per event and participant), reconnects with exponential backoff and
+ * jitter, and keeps every submission in a persistent outbox that is resent with the same id until
+ * the server acknowledges it (the server answers a repeated id with the original ack).
+ * Fieldops.FieldMap draws what the journal says on a Leaflet map.
+ */
+(function () {
+  "use strict";
+
+  var CLOSE_UNAUTHENTICATED = 4401;
+  var CLOSE_REVOKED = 4403;
+  var RETRYABLE = { unavailable: true, rate_limited: true };
+
+  function config() {
+    var el = document.getElementById("fo-config");
+    return el ? JSON.parse(el.textContent) : {};
+  }
+
+  function fmt(text, values) {
+    return String(text).replace(/%\((\w+)\)s/g, function (_, key) {
+      return values && key in values ? values[key] : "";
+    });
+  }
+
+  function uuid4() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    var b = new Uint8Array(16);
+    crypto.getRandomValues(b);
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    var h = Array.prototype.map.call(b, function (x) { return (x + 0x100).toString(16).slice(1); }).join("");
+    return h.slice(0, 8) + "-" + h.slice(8, 12) + "-" + h.slice(12, 16) + "-" + h.slice(16, 20) + "-" + h.slice(20);
+  }
+
+  function store(key, value) {
+    try { localStorage.setItem(key, JSON.stringify(value)); } catch (e) { /* private mode: memory only */ }
+  }
+
+  function load(key, fallback) {
+    try {
+      var raw = localStorage.getItem(key);
+      return raw === null ? fallback : JSON.parse(raw);
+    } catch (e) { return fallback; }
+  }
+
+  function el(tag, attrs, children) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (k) {
+      if (k === "text") node.textContent = attrs[k];
+      else if (k === "class") node.className = attrs[k];
+      else if (k.slice(0, 2) === "on") node.addEventListener(k.slice(2), attrs[k]);
+      else node.setAttribute(k, attrs[k]);
+    });
+    (children || []).forEach(function (c) { if (c) node.appendChild(typeof c === "string" ? document.createTextNode(c) : c); });
+    return node;
+  }
+
+  function csrfToken() {
+    var m = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+    return m ? decodeURIComponent(m[1]) : "";
+  }
+
+  /* ------------------------------------------------------------------------------------------ */
+
+  function Client(cfg, handlers) {
+    this.cfg = cfg;
+    this.handlers = handlers || {};
+    this.key = "fieldops:" + cfg.event + ":" + cfg.participant;
+    this.lastSeq = load(this.key + ":seq", null);
+    this.outbox = load(this.key + ":outbox", []);
+    this.attempt = 0;
+    this.state = "connecting";
+    this.ws = null;
+    this.live = false;
+    this.stopped = false;
+    this.timer = null;
+    this.pingTimer = null;
+    var self = this;
+    window.addEventListener("offline", function () { self.drop("offline"); });
+    window.addEventListener("online", function () { self.attempt = 0; self.connectSoon(0); });
+  }
+
+  Client.prototype.setState = function (state, message) {
+    this.state = state;
+    if (this.handlers.state) this.handlers.state(state, this.outbox.length, message);
+  };
+
+  Client.prototype.start = function () {
+    if (navigator.onLine === false) this.setState("offline");
+    else this.connect();
+    var self = this;
+    this.pingTimer = setInterval(function () { self.heartbeat(); }, 20000);
+  };
+
+  Client.prototype.connect = function () {
+    clearTimeout(this.timer);
+    if (this.stopped || (this.ws && this.ws.readyState <= 1)) return;
+    if (navigator.onLine === false) { this.setState("offline"); return; }
+    var scheme = location.protocol === "https:" ? "wss://" : "ws://";
+    var ws = new WebSocket(scheme + location.host + this.cfg.socket);
+    var self = this;
+    this.ws = ws;
+    this.live = false;
+    this.setState(this.attempt ? "reconnecting" : "connecting");
+    ws.onmessage = function (msg) { if (self.ws === ws) self.receive(JSON.parse(msg.data)); };
+    ws.onclose = function (ev) { if (self.ws === ws) self.closed(ev.code); };
+    ws.onerror = function () { /* onclose follows */ };
+  };
+
+  Client.prototype.connectSoon = function (delay) {
+    var self = this;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(function () { self.connect(); }, delay);
+  };
+
+  Client.prototype.drop = function (state) {
+    var ws = this.ws;
+    this.ws = null;
+    this.live = false;
+    if (ws) try { ws.close(); } catch (e) { /* already closing */ }
+    this.setState(state);
+  };
+
+  Client.prototype.closed = function (code) {
+    this.ws = null;
+    this.live = false;
+    if (code === CLOSE_UNAUTHENTICATED || code === CLOSE_REVOKED) {
+      this.stopped = true;
+      this.setState("stopped", this.cfg.strings[code === CLOSE_REVOKED ? "revoked" : "not_joined"]);
+      return;
+    }
+    if (navigator.onLine === false) { this.setState("offline"); return; }
+    // Exponential backoff with full jitter, capped, so a crowd of phones does not reconnect at once.
+    var base = Math.min(30000, 500 * Math.pow(2, this.attempt));
+    this.attempt += 1;
+    this.setState("reconnecting");
+    this.connectSoon(base / 2 + Math.random() * base / 2);
+  };
+
+  Client.prototype.heartbeat = function () {
+    if (!this.ws || this.ws.readyState !== 1) return;
+    var ws = this.ws, self = this;
+    this.pingId = uuid4();
+    this.raw({ type: "ping", id: this.pingId, data: {} });
+    // A socket that answers nothing for 10 s is dead even if the browser has not noticed.
+    this.pingDeadline = setTimeout(function () { if (self.ws === ws) { self.drop("reconnecting"); self.closed(1006); } }, 10000);
+  };
+
+  Client.prototype.raw = function (frame) {
+    if (this.ws && this.ws.readyState === 1) { this.ws.send(JSON.stringify(frame)); return true; }
+    return false;
+  };
+
+  Client.prototype.receive = function (frame) {
+    var h = this.handlers;
+    switch (frame.type) {
+      case "hello":
+        this.attempt = 0;
+        var since = this.lastSeq;
+        // A stored seq beyond the server's means the event was recreated: start afresh.
+        if (since === null || since > frame.data.seq) since = Math.max(0, Math.min(this.cfg.seq, frame.data.seq) - (this.cfg.backlog || 0));
+        this.lastSeq = since;
+        this.raw({ type: "resume", id: uuid4(), data: { since: since } });
+        if (h.hello) h.hello(frame.data);
+        break;
+      case "replay.done":
+        this.live = true;
+        this.setState("live");
+        this.flush();
+        if (h.replayDone) h.replayDone(frame);
+        break;
+      case "pong":
+        clearTimeout(this.pingDeadline);
+        break;
+      case "ack":
+        this.settle(frame.id, frame, null);
+        break;
+      case "error":
+        var item = this.find(frame.id);
+        if (item && RETRYABLE[frame.code]) { this.retryLater(); break; }
+        if (item || frame.id === null) this.settle(frame.id, null, frame);
+        if (h.error) h.error(frame, item);
+        break;
+      default:
+        if (typeof frame.seq !== "number") return;
+        if (this.lastSeq !== null && frame.seq <= this.lastSeq) return; // seen already
+        this.lastSeq = frame.seq;
+        store(this.key + ":seq", frame.seq);
+        if (h.entry) h.entry(frame);
+    }
+  };
+
+  Client.prototype.find = function (id) {
+    for (var i = 0; i < this.outbox.length; i++) if (this.outbox[i].id === id) return this.outbox[i];
+    return null;
+  };
+
+  Client.prototype.settle = function (id, ack, error) {
+    var item = this.find(id);
+    this.outbox = this.outbox.filter(function (x) { return x.id !== id; });
+    store(this.key + ":outbox", this.outbox);
+    this.setState(this.state);
+    if (item && ack && this.handlers.ack) this.handlers.ack(item, ack);
+  };
+
+  Client.prototype.retryLater = function () {
+    var self = this;
+    setTimeout(function () { self.flush(); }, 3000 + Math.random() * 2000);
+  };
+
+  Client.prototype.flush = function () {
+    if (!this.live) return;
+    for (var i = 0; i < this.outbox.length; i++) {
+      var item = this.outbox[i];
+      this.raw({ type: item.type, id: item.id, data: item.data });
+    }
+  };
+
+  /** Queue an action; it is sent now if the socket is live, else when it is. Returns its id. */
+  Client.prototype.send = function (type, data) {
+    var item = { id: uuid4(), type: type, data: data, at: new Date().toISOString() };
+    this.outbox.push(item);
+    store(this.key + ":outbox", this.outbox);
+    if (this.live) this.raw({ type: type, id: item.id, data: data });
+    this.setState(this.state);
+    return item.id;
+  };
+
+  Client.prototype.pending = function () { return this.outbox.length; };
+
+  /* ------------------------------------------------------------------------------------------ */
+
+  var SEVERITY_COLOR = { low: "#0b6e2e", medium: "#b25e00", high: "#c4001a", critical: "#6b0080" };
+  var STATUS_COLOR = { ok: "#0b6e2e", need_help: "#b25e00", blocked: "#c4001a" };
+  var PLACE_COLOR = { medic: "#c4001a", legal: "#003da5", water: "#006c8f", toilets: "#555", exit: "#0b6e2e", assembly: "#6b0080", info: "#333", danger: "#c4001a" };
+  var PLACE_LABEL = { medic: "+", legal: "§", water: "W", toilets: "WC", exit: "→", assembly: "A", info: "i", danger: "!" };
+
+  function ago(iso, s) {
+    var minutes = Math.floor((Date.now() - Date.parse(iso)) / 60000);
+    if (!(minutes >= 1)) return s.ago_now;
+    if (minutes < 60) return fmt(s.ago_min, { n: minutes });
+    return fmt(s.ago_h, { n: Math.floor(minutes / 60) });
+  }
+
+  function esc(text) {
+    return String(text === null || text === undefined ? "" : text).replace(/[&<>"']/g, function (c) {
+      return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c];
+    });
+  }
+
+  function FieldMap(elementId, cfg) {
+    this.cfg = cfg;
+    this.s = cfg.strings;
+    this.map = L.map(elementId, { zoomControl: true, attributionControl: !!cfg.tiles.url }).setView(cfg.center, 14);
+    if (cfg.tiles.url) L.tileLayer(cfg.tiles.url, { attribution: cfg.tiles.attribution, maxZoom: 19 }).addTo(this.map);
+    this.routes = {};
+    this.places = {};
+    this.positions = {};
+    this.incidents = {};
+    this.arrests = {};
+    this.fitted = false;
+    var self = this;
+    setInterval(function () { self.refreshAges(); }, 30000);
+  }
+
+  FieldMap.prototype.groupColor = function (group) {
+    var groups = this.cfg.groups || [];
+    for (var i = 0; i < groups.length; i++) if (groups[i].group === group) return groups[i].color;
+    return "#000";
+  };
+
+  FieldMap.prototype.groupName = function (group) {
+    var groups = this.cfg.groups || [];
+    for (var i = 0; i < groups.length; i++) if (groups[i].group === group) return groups[i].name;
+    return "";
+  };
+
+  FieldMap.prototype.load = function (collection) {
+    var self = this;
+    (collection.features || []).forEach(function (f) {
+      var p = f.properties;
+      if (p.layer === "route") self.setRoute(Object.assign({ geometry: f.geometry }, p));
+      else if (p.layer === "place") self.setPlace(Object.assign({ geometry: f.geometry, active: true }, p));
+      else if (p.layer === "position") self.setPosition(Object.assign({ lat: f.geometry.coordinates[1], lng: f.geometry.coordinates[0] }, p));
+      else if (p.layer === "incident") self.setIncident(Object.assign({ lat: f.geometry.coordinates[1], lng: f.geometry.coordinates[0] }, p));
+    });
+    this.fit();
+  };
+
+  FieldMap.prototype.fit = function () {
+    var bounds = L.latLngBounds([]);
+    Object.keys(this.routes).forEach(function (k) { bounds.extend(this.routes[k].getBounds()); }, this);
+    Object.keys(this.places).forEach(function (k) {
+      var layer = this.places[k];
+      if (layer.getBounds) bounds.extend(layer.getBounds()); else bounds.extend(layer.getLatLng());
+    }, this);
+    if (bounds.isValid()) { this.map.fitBounds(bounds, { padding: [20, 20], maxZoom: 16 }); this.fitted = true; }
+  };
+
+  FieldMap.prototype.setRoute = function (r) {
+    var key = r.group === null || r.group === undefined ? "event" : String(r.group);
+    var latlngs = r.geometry.coordinates.map(function (c) { return [c[1], c[0]]; });
+    if (this.routes[key]) this.map.removeLayer(this.routes[key]);
+    var line = L.polyline(latlngs, { color: this.groupColor(r.group), weight: 7, opacity: 0.9 });
+    line.fieldops = r;
+    line.bindTooltip((this.groupName(r.group) || "") + " v" + r.version + (r.note ? " · " + r.note : ""));
+    this.routes[key] = line.addTo(this.map);
+    if (!this.fitted) this.fit();
+    return line;
+  };
+
+  FieldMap.prototype.setPlace = function (p) {
+    var key = String(p.place);
+    if (this.places[key]) { this.map.removeLayer(this.places[key]); delete this.places[key]; }
+    if (p.active === false || !p.geometry) return;
+    var color = PLACE_COLOR[p.kind] || "#333";
+    var layer;
+    if (p.geometry.type === "Point") {
+      var c = p.geometry.coordinates;
+      layer = L.marker([c[1], c[0]], {
+        icon: L.divIcon({ className: "fo-place", html: '<span style="background:' + color + '">' + esc(PLACE_LABEL[p.kind] || "•") + "</span>", iconSize: [34, 34], iconAnchor: [17, 17] }),
+        title: p.name,
+      });
+    } else {
+      layer = L.geoJSON(p.geometry, { style: { color: color, weight: 3, fillOpacity: p.kind === "danger" ? 0.25 : 0.1, dashArray: p.kind === "danger" ? "6 4" : null } });
+    }
+    layer.fieldops = p;
+    layer.bindTooltip(esc(p.name));
+    this.places[key] = layer.addTo(this.map);
+  };
+
+  FieldMap.prototype.setPosition = function (c) {
+    var key = String(c.participant);
+    var at = c.at || new Date().toISOString();
+    var data = Object.assign({}, c, { at: at });
+    var html = '<span class="fo-pos fo-status-' + esc(c.status) + '">' + esc(c.callsign) + "</span>";
+    var icon = L.divIcon({ className: "fo-pos-icon", html: html, iconSize: null, iconAnchor: [0, 0] });
+    var m = this.positions[key];
+    if (m) { m.setLatLng([c.lat, c.lng]); m.setIcon(icon); }
+    else m = this.positions[key] = L.marker([c.lat, c.lng], { icon: icon, zIndexOffset: 500 }).addTo(this.map);
+    m.fieldops = data;
+    m.bindTooltip(this.positionText(data));
+    return m;
+  };
+
+  FieldMap.prototype.positionText = function (c) {
+    return esc(c.callsign) + " · " + esc(c.status || "") + " · " + ago(c.at, this.s) + (c.note ? " · " + esc(c.note) : "");
+  };
+
+  FieldMap.prototype.refreshAges = function () {
+    Object.keys(this.positions).forEach(function (k) {
+      var m = this.positions[k];
+      m.setTooltipContent(this.positionText(m.fieldops));
+    }, this);
+    if (this.onAges) this.onAges();
+  };
+
+  FieldMap.prototype.setIncident = function (i) {
+    var key = String(i.incident);
+    if (this.incidents[key]) { this.map.removeLayer(this.incidents[key]); delete this.incidents[key]; }
+    if (i.status === "resolved" || i.status === "dismissed") return null;
+    var layer;
+    if (i.kind === "sos") {
+      layer = L.marker([i.lat, i.lng], {
+        icon: L.divIcon({ className: "fo-sos-icon", html: '<span class="fo-sos">' + esc(this.s.sos) + "</span>", iconSize: [64, 64], iconAnchor: [32, 32] }),
+        zIndexOffset: 1000,
+      });
+    } else {
+      layer = L.circleMarker([i.lat, i.lng], { radius: 12, color: "#000", weight: 2, fillColor: SEVERITY_COLOR[i.severity] || "#c4001a", fillOpacity: 0.9 });
+    }
+    layer.fieldops = i;
+    layer.bindTooltip(esc(i.kind) + " · " + esc(i.severity) + " · " + esc(i.status) + (i.description ? " · " + esc(i.description) : ""));
+    this.incidents[key] = layer.addTo(this.map);
+    return layer;
+  };
+
+  FieldMap.prototype.addArrest = function (a) {
+    var key = String(a.arrest);
+    if (this.arrests[key]) return;
+    var layer = L.marker([a.lat, a.lng], {
+      icon: L.divIcon({ className: "fo-arrest-icon", html: '<span class="fo-arrest">' + esc(a.people_count) + "</span>", iconSize: [34, 34], iconAnchor: [17, 17] }),
+    });
+    layer.fieldops = a;
+    layer.bindTooltip(esc(this.s.arrests) + ": " + esc(a.people_count) + " " + esc(this.s.people));
+    this.arrests[key] = layer.addTo(this.map);
+  };
+
+  FieldMap.prototype.arrestCount = function () {
+    var people = 0, self = this;
+    Object.keys(this.arrests).forEach(function (k) { people += self.arrests[k].fieldops.people_count || 0; });
+    return { records: Object.keys(this.arrests).length, people: people };
+  };
+
+  /** Apply one journal entry to the map; returns true if the map understood it. */
+  FieldMap.prototype.apply = function (entry) {
+    var d = entry.data || {};
+    switch (entry.type) {
+      case "checkin": this.setPosition(Object.assign({ at: entry.at }, d)); return true;
+      case "incident.reported":
+      case "incident.updated":
+      case "sos.raised": this.setIncident(d); return true;
+      case "arrest.logged": this.addArrest(d); return true;
+      case "route.published": this.setRoute(d); return true;
+      case "zone.activated": this.setPlace(Object.assign({ active: true, kind: "danger" }, d)); return true;
+      case "zone.deactivated": this.setPlace(Object.assign({}, d, { active: false })); return true;
+      case "participant.revoked":
+        var m = this.positions[String(d.participant)];
+        if (m) { this.map.removeLayer(m); delete this.positions[String(d.participant)]; }
+        return true;
+      default: return false;
+    }
+  };
+
+  /* ------------------------------------------------------------------------------------------ */
+
+  /** One line of text for a journal entry, for the feeds and toasts. Unknown kinds still show. */
+  function describe(entry, s, groupName) {
+    var d = entry.data || {};
+    var who = d.callsign || d.reporter || d.observer || d.sender || d.by || "";
+    switch (entry.type) {
+      case "checkin": return who + ": " + d.status + (d.note ? " — " + d.note : "");
+      case "incident.reported": return (d.kind === "sos" ? "SOS " : "") + d.kind + " (" + d.severity + ") " + (d.reporter ? "· " + d.reporter : "") + (d.description ? " — " + d.description : "");
+      case "incident.updated": return "#" + d.incident + " " + d.kind + " → " + d.status + (d.by ? " · " + d.by : "") + (d.note ? " — " + d.note : "");
+      case "sos.raised": return "SOS · " + who + (d.description ? " — " + d.description : "");
+      case "arrest.logged": return s.arrests + ": " + d.people_count + " " + s.people + (d.agency ? " · " + d.agency : "") + (d.observer ? " · " + d.observer : "");
+      case "route.published": return s.route_changed + " v" + d.version + (groupName(d.group) ? " · " + groupName(d.group) : "") + (d.note ? " — " + d.note : "");
+      case "route.acked": return who + " ✓ v" + d.version;
+      case "alert.sent": return d.text;
+      case "participant.joined": return "+ " + (d.callsign || "") + " (" + d.role + ")";
+      case "participant.revoked": return "− " + (d.callsign || "") + " (" + d.role + ")";
+      case "sos.nearby": return "SOS · " + d.sender + " · " + fmt(s.away, { d: Math.round(d.distance_m), dir: d.direction });
+      default:
+        if (d.text) return (who ? who + ": " : "") + d.text;
+        return who || JSON.stringify(d).slice(0, 120);
+    }
+  }
+
+  function kindLevel(entry) {
+    var d = entry.data || {};
+    if (entry.type === "sos.raised" || entry.type === "sos.nearby" || d.kind === "sos") return "danger";
+    if (d.level) return d.level;
+    if (d.severity === "high" || d.severity === "critical") return "danger";
+    if (/overdue|off_route|in_zone|zone.activated|revoked/.test(entry.type)) return "warning";
+    if (entry.type === "checkin" && d.status && d.status !== "ok") return "warning";
+    return "info";
+  }
+
+  /** The connection bar every page shows: live / reconnecting / offline, and what waits to be sent. */
+  function stateBar(client, cfg) {
+    var bar = document.getElementById("fo-state");
+    return function (state, pending, message) {
+      if (!bar) return;
+      var s = cfg.strings;
+      var label = { live: s.live, connecting: s.connecting, reconnecting: s.reconnecting, offline: s.offline, stopped: message || s.offline }[state] || state;
+      var text = label + (pending ? " · " + fmt(s.waiting, { n: pending }) : "");
+      bar.textContent = text;
+      bar.className = "fo-state fo-state-" + state;
+      bar.setAttribute("data-state", state);
+      bar.setAttribute("data-pending", String(pending));
+    };
+  }
+
+  /** A short message at the bottom of the screen; refusals stay until tapped. */
+  function toast(text, level) {
+    var box = document.getElementById("fo-toasts");
+    if (!box) return;
+    var node = el("div", { class: "fo-toast fo-toast-" + (level || "info"), role: level === "danger" ? "alert" : "status", text: text });
+    node.addEventListener("click", function () { node.remove(); });
+    box.appendChild(node);
+    if (level !== "danger") setTimeout(function () { node.remove(); }, 6000);
+  }
+
+  /** Start a page: config, connection bar, client; `entry` gets every journal entry. */
+  function boot(handlers) {
+    var cfg = config();
+    var client;
+    var showState;
+    client = new Client(cfg, {
+      state: function (state, pending, message) { showState(state, pending, message); if (handlers.state) handlers.state(state, pending); },
+      hello: handlers.hello,
+      replayDone: handlers.replayDone,
+      entry: handlers.entry,
+      ack: function (item, ack) { if (handlers.ack) handlers.ack(item, ack); },
+      error: function (frame, item) {
+        var text = cfg.strings.refused + ": " + frame.message;
+        (frame.fields || []).forEach(function (f) { text += " (" + f.field + ": " + f.message + ")"; });
+        toast(text, "danger");
+        if (handlers.error) handlers.error(frame, item);
+      },
+    });
+    showState = stateBar(client, cfg);
+    client.start();
+    window.FO = window.FO || {};
+    window.FO.client = client;
+    return { cfg: cfg, client: client };
+  }
+
+  window.Fieldops = {
+    Client: Client,
+    FieldMap: FieldMap,
+    boot: boot,
+    config: config,
+    describe: describe,
+    kindLevel: kindLevel,
+    toast: toast,
+    fmt: fmt,
+    esc: esc,
+    el: el,
+    ago: ago,
+    uuid4: uuid4,
+    csrfToken: csrfToken,
+    SEVERITY_COLOR: SEVERITY_COLOR,
+  };
+})();

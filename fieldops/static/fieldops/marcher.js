@@ -1,0 +1,70 @@
+/* Marcher page: route, places, public alerts, and the nearest help computed here, on the phone.
+ * The marcher's position is used only in this script: it is never sent anywhere. */
+(function () {
+  "use strict";
+  var F = window.Fieldops;
+  var cfg = F.config();
+  var s = cfg.strings;
+  var fmap = new F.FieldMap("map", cfg);
+  fmap.load(JSON.parse(document.getElementById("fo-snapshot").textContent));
+  var feed = document.getElementById("feed");
+  var alerts = document.getElementById("alerts");
+  var positionText = document.getElementById("position");
+  var DIRS = ["N", "NE", "E", "SE", "S", "SW", "W", "NW"];
+
+  function rad(d) { return d * Math.PI / 180; }
+  function distance(a, b) {
+    var R = 6371008.8, dLat = rad(b.lat - a.lat), dLng = rad(b.lng - a.lng);
+    var h = Math.pow(Math.sin(dLat / 2), 2) + Math.cos(rad(a.lat)) * Math.cos(rad(b.lat)) * Math.pow(Math.sin(dLng / 2), 2);
+    return 2 * R * Math.asin(Math.sqrt(h));
+  }
+  function bearing(a, b) {
+    var y = Math.sin(rad(b.lng - a.lng)) * Math.cos(rad(b.lat));
+    var x = Math.cos(rad(a.lat)) * Math.sin(rad(b.lat)) - Math.sin(rad(a.lat)) * Math.cos(rad(b.lat)) * Math.cos(rad(b.lng - a.lng));
+    return (Math.atan2(y, x) * 180 / Math.PI + 360) % 360;
+  }
+  function placePoint(layer) {
+    if (layer.getLatLng) return layer.getLatLng();
+    return layer.getBounds().getCenter();
+  }
+
+  /** The nearest active place of each kind, from the places this page holds. */
+  function nearest(here) {
+    document.querySelectorAll("#nearest li").forEach(function (li) {
+      var kind = li.getAttribute("data-kind"), best = null;
+      Object.keys(fmap.places).forEach(function (key) {
+        var layer = fmap.places[key];
+        if (layer.fieldops.kind !== kind) return;
+        var at = placePoint(layer), d = distance(here, at);
+        if (!best || d < best.d) best = { d: d, at: at, name: layer.fieldops.name };
+      });
+      var span = li.querySelector("span");
+      if (!best) { span.textContent = s.nearest_none; return; }
+      span.textContent = best.name + " — " + F.fmt(s.away, { d: Math.round(best.d), dir: DIRS[Math.round(bearing(here, best.at) / 45) % 8] });
+    });
+  }
+
+  var position = new F.Position(fmap, s, function (p) {
+    positionText.textContent = position.describe();
+    nearest(p);
+  });
+
+  F.boot({
+    entry: function (entry) {
+      fmap.apply(entry);
+      if (position.current) nearest(position.current);
+      if (feed.querySelector('[data-seq="' + entry.seq + '"]')) return;
+      var d = entry.data || {};
+      feed.insertBefore(F.el("li", { class: "level-" + F.kindLevel(entry), "data-seq": entry.seq, "data-kind": entry.type }, [
+        F.el("div", { text: F.describe(entry, s, function (g) { return fmap.groupName(g); }) }),
+        F.el("div", { class: "meta", text: new Date(entry.at).toLocaleTimeString() }),
+      ]), feed.firstChild);
+      if (entry.type === "alert.sent" || entry.type === "zone.activated") {
+        alerts.insertBefore(F.el("div", { class: "fo-alert level-" + (d.level || "info"), role: "alert", text: d.text }), alerts.firstChild);
+      }
+      if (entry.type === "route.published") F.toast(s.route_changed, "warning");
+    },
+  });
+
+  window.FO = Object.assign(window.FO || {}, { map: fmap, position: position, nearest: nearest });
+})();

@@ -1,0 +1,126 @@
+"""The field pages in a real browser against a real daphne: live updates, offline, privacy."""
+
+import re
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.browser import *  # noqa: F403
+from tests.browser import wait_live
+
+pytestmark = pytest.mark.browser
+
+MADRID = {"latitude": 40.4169, "longitude": -3.7035}
+
+
+def marker_position(page, participant: int):
+    return page.evaluate(
+        """(id) => { const m = window.FO.map.positions[String(id)];
+                     if (!m) return null; const ll = m.getLatLng(); return [ll.lat, ll.lng]; }""",
+        participant,
+    )
+
+
+def participant_id(page) -> int:
+    return page.evaluate("() => window.Fieldops.config().participant")
+
+
+def test_marshal_checkin_appears_on_the_command_map_at_its_position(field, organizer_state):
+    _, command = field.open_as(organizer_state)
+    _, marshal = field.join(
+        "marshal", "Kestrel", permissions=["geolocation"], geolocation=MADRID
+    )
+    marshal.wait_for_selector("#position:has-text('GPS')")
+    me = participant_id(marshal)
+    marshal.click("label:has-text('Need help')")
+    marshal.click("#checkin")
+    # Within 2 s of the tap, the command map shows the marker at the marshal's position.
+    command.wait_for_function(
+        "(id) => !!window.FO.map.positions[String(id)]", arg=me, timeout=2000
+    )
+    lat, lng = marker_position(command, me)
+    assert lat == pytest.approx(MADRID["latitude"], abs=1e-6)
+    assert lng == pytest.approx(MADRID["longitude"], abs=1e-6)
+    status = command.evaluate(
+        "(id) => window.FO.map.positions[String(id)].fieldops.status", me
+    )
+    assert status == "need_help"
+    assert command.locator("#feed li[data-kind=checkin]", has_text="Kestrel").count() == 1
+
+
+def test_route_drawn_on_the_command_page_is_redrawn_on_an_open_marcher_page(
+    field, organizer_state
+):
+    _, marcher = field.join("marcher")
+    _, command = field.open_as(organizer_state, viewport={"width": 1280, "height": 900})
+    before = marcher.evaluate("() => Object.keys(window.FO.map.routes).length")
+    command.click("#route-panel summary")
+    command.click(".leaflet-draw-draw-polyline")
+    box = command.locator("#map").bounding_box()
+    points = [(0.3, 0.3), (0.5, 0.6), (0.7, 0.4)]
+    for fx, fy in points:
+        command.mouse.click(box["x"] + box["width"] * fx, box["y"] + box["height"] * fy)
+        command.wait_for_timeout(150)  # Leaflet.draw ignores clicks closer than its tolerance
+    command.click(".leaflet-draw-actions a:has-text('Finish')")
+    drawn = command.evaluate(
+        "() => window.FO.drawn.getLayers()[0].getLatLngs().map(ll => [ll.lng, ll.lat])"
+    )
+    assert len(drawn) == 3
+    command.fill("#route-note", "Detour by the park")
+    command.click("#route-publish")
+    marcher.wait_for_function(
+        """() => { const r = window.FO.map.routes.event;
+                   return r && r.fieldops.note === 'Detour by the park'; }"""
+    )
+    shown = marcher.evaluate(
+        "() => window.FO.map.routes.event.fieldops.geometry.coordinates"
+    )
+    assert shown == [[pytest.approx(x, abs=1e-5), pytest.approx(y, abs=1e-5)] for x, y in drawn]
+    assert marcher.evaluate("() => Object.keys(window.FO.map.routes).length") >= max(before, 1)
+
+
+def test_incident_reported_offline_reaches_the_command_page_exactly_once(field, organizer_state):
+    _, command = field.open_as(organizer_state)
+    context, marshal = field.join(
+        "marshal", "Heron", permissions=["geolocation"], geolocation=MADRID
+    )
+    marshal.wait_for_selector("#position:has-text('GPS')")
+    context.set_offline(True)
+    marshal.wait_for_selector("#fo-state[data-state=offline]")
+    marshal.click("#report summary")
+    marshal.select_option("#incident-kind", "crowd")
+    marshal.select_option("#incident-severity", "high")
+    marshal.fill("#incident-description", "Crush risk at the bridge")
+    marshal.click("#report-send")
+    marshal.wait_for_selector("#fo-state[data-pending='1']")
+    assert "1" in marshal.inner_text("#fo-state")
+    # Reload while offline is not possible; the outbox survives in localStorage instead.
+    outbox = marshal.evaluate("() => window.FO.client.outbox.length")
+    assert outbox == 1
+    context.set_offline(False)
+    wait_live(marshal)
+    marshal.wait_for_selector("#fo-state[data-pending='0']")
+    command.wait_for_selector("#incidents li:has-text('Crush risk at the bridge')")
+    # Let any duplicate that was on its way arrive before counting.
+    command.wait_for_timeout(1000)
+    feed = command.locator("#feed li[data-kind='incident.reported']", has_text="Crush risk")
+    assert feed.count() == 1
+    assert command.locator("#incidents li", has_text="Crush risk at the bridge").count() == 1
+
+
+def test_marcher_page_requests_nothing_but_the_server(field, fieldops_server):
+    context = field.context()
+    requested = []
+    context.on("request", lambda request: requested.append(request.url))
+    page = context.new_page()
+    page.goto(f"/join/{fieldops_server.invites['marcher']}/")
+    page.click("#join")
+    page.wait_for_url(f"**/e/{fieldops_server.event}/")
+    wait_live(page)
+    page.locator("#map").click(position={"x": 150, "y": 120})  # position set by a tap
+    page.wait_for_selector("#nearest li[data-kind=medic] span:has-text('m away')")
+    server = urlsplit(fieldops_server.base_url).netloc
+    hosts = {urlsplit(url).netloc for url in requested if not url.startswith(("data:", "blob:"))}
+    assert hosts == {server}, requested
+    # The map drew no tile layer: nothing of the page asked for a tile.
+    assert not [url for url in requested if re.search(r"/\d+/\d+/\d+\.png", url)]
