@@ -1,0 +1,69 @@
+"""`python -m bench`: the fan-out benchmark (issue 5). See docs/performance.md."""
+
+import argparse
+import asyncio
+import json
+import time
+from pathlib import Path
+
+from .report import chart, results_json, table
+from .run import main_async, say
+
+HERE = Path(__file__).resolve().parent
+
+
+def parse(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    p.add_argument("--clients", type=int, default=2000, help="marcher sockets held open")
+    p.add_argument("--workers", type=int, default=2, help="ASGI worker processes")
+    p.add_argument("--server", choices=["daphne", "uvicorn"], default="daphne")
+    p.add_argument("--rate", type=float, default=200, help="check-ins per second, all marshals")
+    p.add_argument("--duration", type=float, default=10, help="seconds of the fan-out and ingest")
+    p.add_argument("--interval", type=float, default=0.5, help="seconds between two alerts")
+    p.add_argument("--marshals", type=int, default=20, help="marshal sockets checking in (≤ 50)")
+    p.add_argument("--tokens", type=int, default=8, help="marcher tokens shared by the sockets")
+    p.add_argument("--client-procs", type=int, default=2, help="load-generator processes")
+    p.add_argument("--steps", default="", help="client counts for the chart (default C/4,C/2,C)")
+    p.add_argument("--sweep-alerts", type=int, default=6, help="alerts per smaller chart step")
+    p.add_argument("--storm-missed", type=int, default=3, help="entries written while dropped")
+    p.add_argument("--profile", action="store_true", help="py-spy a worker during a fan-out")
+    p.add_argument("--no-floor", action="store_true", help="skip the bare websockets floor")
+    p.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="extra environment for the workers (repeatable)",
+    )
+    p.add_argument("--out", type=Path, default=HERE / "results.json")
+    p.add_argument("--chart", type=Path, default=HERE / "latency.png")
+    p.add_argument("--label", default="", help="a name for this run in results.json")
+    opts = p.parse_args(argv)
+    opts.alerts = max(1, int(opts.duration / opts.interval))
+    opts.env = dict(item.split("=", 1) for item in opts.env)
+    return opts
+
+
+def main(argv=None) -> dict:
+    opts = parse(argv)
+    began = time.monotonic()
+    say(
+        f"bench: {opts.clients} clients, {opts.workers} {opts.server} workers, "
+        f"{opts.rate:.0f} check-ins/s, {opts.duration:.0f} s phases"
+    )
+    raw = asyncio.run(main_async(opts))
+    results = results_json(raw, opts)
+    opts.out.write_text(json.dumps(results, indent=2) + "\n")
+    if opts.chart:
+        chart(raw, opts.chart)
+    print(table(results))
+    say(
+        f"wrote {opts.out}"
+        + (f" and {opts.chart}" if opts.chart else "")
+        + f" in {time.monotonic() - began:.0f} s"
+    )
+    return results
+
+
+if __name__ == "__main__":
+    main()

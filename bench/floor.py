@@ -1,0 +1,64 @@
+"""The floor: a bare `websockets` broadcast server speaking just enough of the Fieldops protocol.
+
+Subscribers get a `hello` with the latest seq; a publisher on /pub sends `alert.send` frames and each
+one is numbered, serialized once and handed to `websockets.broadcast()` for every subscriber, then
+acknowledged. Same clients, same frame shapes, no Django, no Redis, no database: what Python and the
+`websockets` library cost per delivery on this machine.
+"""
+
+import asyncio
+import sys
+from datetime import UTC, datetime
+
+import orjson
+import websockets
+
+from .stack import raise_fd_limit
+
+
+async def serve(port: int) -> None:
+    subscribers: set = set()
+    state = {"seq": 0}
+
+    async def handler(ws) -> None:
+        hello = {"type": "hello", "data": {"protocol": 1, "role": "marcher", "seq": state["seq"]}}
+        await ws.send(orjson.dumps(hello).decode())
+        if ws.request.path == "/pub":
+            async for text in ws:
+                frame = orjson.loads(text)
+                state["seq"] += 1
+                seq = state["seq"]
+                entry = {
+                    "type": "alert.sent",
+                    "seq": seq,
+                    "at": datetime.now(UTC).isoformat(),
+                    "data": {"audience": "public", "level": "info", "text": frame["data"]["text"]},
+                }
+                websockets.broadcast(subscribers, orjson.dumps(entry).decode())
+                await ws.send(orjson.dumps({"type": "ack", "id": frame["id"], "seq": seq}).decode())
+            return
+        subscribers.add(ws)
+        try:
+            await ws.wait_closed()
+        finally:
+            subscribers.discard(ws)
+
+    async with websockets.serve(
+        handler,
+        "127.0.0.1",
+        port,
+        compression=None,
+        ping_interval=None,
+        max_queue=None,
+        backlog=4096,
+    ):
+        await asyncio.Future()
+
+
+def main() -> None:
+    raise_fd_limit()
+    asyncio.run(serve(int(sys.argv[1])))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,473 @@
+"""The benchmark's phases: floor, connect (memory), fan-out sweep, ingest under fan-out, storm."""
+
+import asyncio
+import multiprocessing
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+
+import orjson
+import websockets
+
+from . import clients
+from .stack import ROOT, Stack, cpu_seconds, free_port, raise_fd_limit, rss_bytes, wait_port
+
+SETTLE_TIMEOUT = 30.0  # seconds to wait for the last deliveries of a phase
+
+
+def say(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+# --- the load-generator processes ---------------------------------------------------------------
+
+
+class Fleet:
+    """Subscriber processes; `call` sends one command to all of them and gathers the answers."""
+
+    def __init__(self, processes: int) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self.conns, self.procs, self.pending = [], [], {}
+        self.lock = threading.Lock()
+        self.loop = asyncio.get_running_loop()
+        for _ in range(processes):
+            parent, child = ctx.Pipe()
+            proc = ctx.Process(target=clients.subscriber_main, args=(child,), daemon=True)
+            proc.start()
+            self.conns.append(parent)
+            self.procs.append(proc)
+            threading.Thread(target=self._read, args=(parent,), daemon=True).start()
+
+    def _read(self, conn) -> None:
+        while True:
+            try:
+                rid, result = conn.recv()
+            except (EOFError, OSError):
+                return
+            with self.lock:
+                future = self.pending.pop(rid)
+            self.loop.call_soon_threadsafe(future.set_result, result)
+
+    def _send(self, conn, command: str, args: tuple) -> asyncio.Future:
+        rid = uuid.uuid4().hex
+        future = self.loop.create_future()
+        with self.lock:
+            self.pending[rid] = future
+        conn.send((rid, command, args))
+        return future
+
+    async def call(self, command: str, *args) -> list:
+        return await asyncio.gather(*(self._send(conn, command, args) for conn in self.conns))
+
+    async def connect(self, urls, tokens, total: int, label: str) -> int:
+        """Open sockets until `total` are open, spread over processes and URLs, with progress."""
+        per = [
+            total // len(self.conns) + (i < total % len(self.conns)) for i in range(len(self.conns))
+        ]
+        have = [r["open"] for r in await self.call("progress")]
+        futures = [
+            self._send(conn, "connect", (urls, tokens, max(0, per[i] - have[i])))
+            for i, conn in enumerate(self.conns)
+        ]
+        began = time.monotonic()
+        while not all(f.done() for f in futures):
+            await asyncio.sleep(2)
+            open_now = sum(r["open"] for r in await self.call("progress"))
+            say(f"  {label}: {open_now}/{total} sockets open ({time.monotonic() - began:.0f} s)")
+        results = [f.result() for f in futures]
+        failed = sum(r["failed"] for r in results)
+        if failed:
+            say(f"  {label}: {failed} sockets failed to connect")
+        return sum(r["open"] for r in results)
+
+    async def received(self) -> int:
+        return sum(r["received"] for r in await self.call("progress"))
+
+    async def stop(self) -> None:
+        await asyncio.wait_for(self.call("stop"), timeout=60)
+        for proc in self.procs:
+            proc.join(timeout=10)
+            if proc.is_alive():
+                proc.terminate()
+
+
+class Publisher:
+    """The organizer's socket: sends alerts stamped with the send time, waits for their acks."""
+
+    def __init__(self) -> None:
+        self.acks: dict[str, asyncio.Future] = {}
+        self.count = 0
+
+    async def open(self, url: str, token: str | None) -> None:
+        self.ws = await websockets.connect(url, **clients.connect_kwargs(token))
+        await self.ws.recv()
+        self.reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        try:
+            async for text in self.ws:
+                frame = orjson.loads(text)
+                future = self.acks.pop(frame.get("id"), None)
+                if future is not None:
+                    future.set_result(frame)
+        except websockets.ConnectionClosed:
+            pass
+
+    async def publish(self) -> int:
+        self.count += 1
+        frame_id = str(uuid.uuid4())
+        future = asyncio.get_running_loop().create_future()
+        self.acks[frame_id] = future
+        data = {"text": clients.stamp_text(self.count), "audience": "public"}
+        await self.ws.send(
+            orjson.dumps({"type": "alert.send", "id": frame_id, "data": data}).decode()
+        )
+        reply = await asyncio.wait_for(future, timeout=30)
+        if reply.get("type") != "ack":
+            raise RuntimeError(f"the alert was refused: {reply}")
+        return reply["seq"]
+
+    async def close(self) -> None:
+        await self.ws.close()
+        self.reader.cancel()
+
+
+# --- phases ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Fanout:
+    clients: int
+    alerts: int
+    deliveries: int
+    lost: int
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+    deliveries_per_s: float
+    cpu_us_per_delivery: float
+    latencies_ms: list = field(default_factory=list, repr=False)
+
+    def public(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k != "latencies_ms"}
+
+
+async def fanout(
+    fleet: Fleet,
+    pub: Publisher,
+    *,
+    sockets: int,
+    alerts: int,
+    interval: float,
+    pids: list[int],
+    label: str,
+    during=None,
+) -> Fanout:
+    """Publish `alerts` alerts `interval` s apart; measure latency, losses and server CPU."""
+    await fleet.call("reset")
+    cpu0 = cpu_seconds(pids)
+    began = time.monotonic()
+    seqs = []
+    for i in range(alerts):
+        seqs.append(await pub.publish())
+        if (i + 1) % max(1, alerts // 4) == 0 or i + 1 == alerts:
+            got = await fleet.received()
+            say(f"  {label}: {i + 1}/{alerts} published, {got}/{sockets * alerts} delivered")
+        await asyncio.sleep(max(0.0, began + (i + 1) * interval - time.monotonic()))
+    expected = sockets * alerts
+    deadline = time.monotonic() + SETTLE_TIMEOUT
+    while await fleet.received() < expected and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    cpu = cpu_seconds(pids) - cpu0
+    if during is not None:
+        await during
+    results = await fleet.call("collect", seqs)
+    latencies = [ns / 1e6 for r in results for ns in r["latencies"]]
+    deliveries = sum(r["received"] for r in results)
+    lost = sum(r["lost"] for r in results)
+    spent = max(1e-9, max(latencies, default=0) / 1000 + (alerts - 1) * interval)
+    result = Fanout(
+        clients=sockets,
+        alerts=alerts,
+        deliveries=deliveries,
+        lost=lost,
+        p50_ms=round(pct(latencies, 0.50), 1),
+        p99_ms=round(pct(latencies, 0.99), 1),
+        max_ms=round(max(latencies, default=0), 1),
+        deliveries_per_s=round(deliveries / spent),
+        cpu_us_per_delivery=round(cpu * 1e6 / max(1, deliveries), 1),
+        latencies_ms=latencies,
+    )
+    say(
+        f"  {label}: {sockets} sockets, p50 {result.p50_ms} ms, p99 {result.p99_ms} ms, "
+        f"lost {lost}, {result.cpu_us_per_delivery} µs CPU/delivery"
+    )
+    return result
+
+
+async def run_floor(opts, steps: list[int]) -> dict:
+    say(f"floor: bare websockets broadcast server, {opts.clients} clients")
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "bench.floor", str(port)], cwd=ROOT)
+    fleet = None
+    try:
+        wait_port(port, proc=server)
+        fleet = Fleet(opts.client_procs)
+        pub = Publisher()
+        await pub.open(f"ws://127.0.0.1:{port}/pub", None)
+        sweep = []
+        for step in steps:
+            await fleet.connect([f"ws://127.0.0.1:{port}/"], [None], step, "floor connect")
+            alerts = opts.alerts if step == steps[-1] else opts.sweep_alerts
+            sweep.append(
+                await fanout(
+                    fleet,
+                    pub,
+                    sockets=step,
+                    alerts=alerts,
+                    interval=opts.interval,
+                    pids=[server.pid],
+                    label="floor",
+                )
+            )
+        await pub.close()
+        return {"final": sweep[-1], "sweep": sweep}
+    finally:
+        if fleet is not None:
+            await fleet.stop()
+        server.terminate()
+        server.wait(timeout=10)
+
+
+async def run_fieldops(opts, steps: list[int]) -> dict:
+    stack = Stack(workers=opts.workers, server=opts.server, env_extra=opts.env)
+    fleet = None
+    out: dict = {}
+    try:
+        say(f"fieldops: starting redis-server and {opts.workers} {opts.server} workers")
+        stack.start(log=lambda m: say(f"  {m}"))
+        urls = stack.ws_urls()
+        pids = stack.worker_pids()
+        tokens = [stack.join("marcher", f"bench-marcher-{i}") for i in range(opts.tokens)]
+        marshal_tokens = [stack.join("marshal", f"bench-marshal-{i}") for i in range(opts.marshals)]
+        pub = Publisher()
+        await pub.open(urls[0], stack.join("organizer", "bench-organizer"))
+        await pub.publish()  # warm the publish path before anything is measured
+        fleet = Fleet(opts.client_procs)
+        await fleet.connect(urls, tokens, 1, "warm-up")  # imports and first queries on a worker
+        rss0 = rss_bytes(pids)
+
+        sweep = []
+        for step in steps:
+            await fleet.connect(urls, tokens, step, "connect")
+            if step == steps[-1]:
+                await asyncio.sleep(1)
+                rss1 = rss_bytes(pids)
+                out["memory"] = {
+                    "connections": step,
+                    "rss_mb": round(rss1 / 2**20, 1),
+                    "kb_per_connection": round((rss1 - rss0) / 1024 / max(1, step - 1), 1),
+                }
+                say(f"  memory: {out['memory']['kb_per_connection']} KB of worker RSS per socket")
+            alerts = opts.alerts if step == steps[-1] else opts.sweep_alerts
+            sweep.append(
+                await fanout(
+                    fleet,
+                    pub,
+                    sockets=step,
+                    alerts=alerts,
+                    interval=opts.interval,
+                    pids=pids,
+                    label="fan-out",
+                )
+            )
+        out["fanout"], out["sweep"] = sweep[-1], sweep
+
+        if opts.profile:
+            out["profile"] = await profile_fanout(fleet, pub, opts, pids, steps[-1])
+
+        say(
+            f"ingest: {opts.marshals} marshals, {opts.rate:.0f} check-ins/s for "
+            f"{opts.duration:.0f} s, while alerts fan out"
+        )
+        lat, lng = 40.4253, -3.6903  # on the demo route: the safety rules stay quiet
+        ctx = multiprocessing.get_context("spawn")
+        parent, child = ctx.Pipe()
+        proc = ctx.Process(
+            target=clients.ingest_main,
+            args=(
+                child,
+                urls,
+                marshal_tokens,
+                {"rate": opts.rate, "duration": opts.duration, "lat": lat, "lng": lng},
+            ),
+            daemon=True,
+        )
+        proc.start()
+        loop = asyncio.get_running_loop()
+        ingest_result = loop.run_in_executor(None, parent.recv)
+        under = await fanout(
+            fleet,
+            pub,
+            sockets=steps[-1],
+            alerts=int(opts.duration / opts.interval),
+            interval=opts.interval,
+            pids=pids,
+            label="fan-out under ingest",
+            during=ingest_result,
+        )
+        got = await ingest_result
+        proc.join(timeout=10)
+        acks = [ns / 1e6 for ns in got["latencies"]]
+        out["ingest"] = {
+            "marshals": opts.marshals,
+            "rate": opts.rate,
+            "acks": len(acks),
+            "errors": got["errors"],
+            "acks_per_s": round(len(acks) / max(1e-9, opts.duration), 1),
+            "p50_ms": round(pct(acks, 0.5), 1),
+            "p99_ms": round(pct(acks, 0.99), 1),
+            "max_ms": round(max(acks, default=0), 1),
+            "fanout_p99_ms": under.p99_ms,
+            "fanout_lost": under.lost,
+        }
+        say(
+            f"  ingest: {len(acks)} acks, p50 {out['ingest']['p50_ms']} ms, "
+            f"p99 {out['ingest']['p99_ms']} ms, {got['errors']} errors"
+        )
+
+        out["storm"] = await storm(fleet, pub, sockets=steps[-1], missed=opts.storm_missed)
+        await pub.close()
+        return out
+    except Exception:
+        for i in range(stack.workers):
+            tail = stack.log_tail(f"worker{i}.log")
+            if tail:
+                say(f"worker{i} log:\n{tail}")
+        raise
+    finally:
+        if fleet is not None:
+            try:
+                await fleet.stop()
+            except TimeoutError:
+                say("load generators did not stop in time")
+        stack.stop()
+
+
+async def storm(fleet: Fleet, pub: Publisher, *, sockets: int, missed: int) -> dict:
+    """Every subscriber drops; entries are written meanwhile; all come back with `since`."""
+    say(f"storm: {sockets} sockets drop, {missed} entries are written, all resume at once")
+    await fleet.call("reset")
+    await fleet.call("drop")
+    seqs = [await pub.publish() for _ in range(missed)]
+    began = time.time_ns()
+    opened = sum(r["open"] for r in await fleet.call("resume"))
+    deadline = time.monotonic() + 120
+    while True:
+        states = await fleet.call("caught_up", seqs)
+        waiting = sum(s["waiting"] for s in states)
+        if waiting == 0 or time.monotonic() > deadline:
+            break
+        say(f"  storm: {sockets - waiting}/{sockets} caught up")
+        await asyncio.sleep(0.5)
+    last = max(s["last_done"] for s in states)
+    result = {
+        "clients": sockets,
+        "reopened": opened,
+        "missed_entries": missed,
+        "not_caught_up": waiting,
+        "replayed": sum(s["replayed"] for s in states),
+        "catch_up_s": round((last - began) / 1e9, 2),
+    }
+    say(f"  storm: all {sockets - waiting} caught up in {result['catch_up_s']} s")
+    return result
+
+
+async def profile_fanout(fleet, pub, opts, pids, sockets) -> dict:
+    """py-spy samples worker 0 during a fan-out; returns the functions holding the most samples."""
+    raw = ROOT / "bench" / "profile.txt"
+    seconds = max(3, int(opts.duration))
+    spy = subprocess.Popen(
+        [
+            "py-spy",
+            "record",
+            "--pid",
+            str(pids[0]),
+            "--duration",
+            str(seconds),
+            "--format",
+            "raw",
+            "--output",
+            str(raw),
+            "--rate",
+            "200",
+            "--nonblocking",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    await fanout(
+        fleet,
+        pub,
+        sockets=sockets,
+        alerts=int(seconds / opts.interval),
+        interval=opts.interval,
+        pids=pids,
+        label="profiled fan-out",
+    )
+    await asyncio.get_running_loop().run_in_executor(None, spy.wait)
+    return summarize_profile(raw)
+
+
+def summarize_profile(path) -> dict:
+    inclusive: dict[str, int] = {}
+    own: dict[str, int] = {}
+    total = 0
+    if not path.exists():
+        return {}
+    for line in path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue
+        n = int(count)
+        total += n
+        frames = [
+            f.split(" (")[0] + " (" + f.split(" (")[-1].split(":")[0].split("/")[-1] + ")"
+            for f in stack.split(";")
+        ]
+        for name in set(frames):
+            inclusive[name] = inclusive.get(name, 0) + n
+        own[frames[-1]] = own.get(frames[-1], 0) + n
+    top = sorted(inclusive.items(), key=lambda kv: -kv[1])[:25]
+    top_own = sorted(own.items(), key=lambda kv: -kv[1])[:15]
+    return {
+        "samples": total,
+        "inclusive_pct": {k: round(100 * v / total, 1) for k, v in top},
+        "self_pct": {k: round(100 * v / total, 1) for k, v in top_own},
+    }
+
+
+def sweep_steps(clients_total: int) -> list[int]:
+    steps = sorted({max(1, clients_total // 4), max(1, clients_total // 2), clients_total})
+    return steps
+
+
+async def main_async(opts) -> dict:
+    raise_fd_limit()
+    steps = [int(s) for s in opts.steps.split(",")] if opts.steps else sweep_steps(opts.clients)
+    steps = sorted({s for s in steps if s <= opts.clients} | {opts.clients})
+    began = time.monotonic()
+    floor = await run_floor(opts, steps) if not opts.no_floor else None
+    fieldops = await run_fieldops(opts, steps)
+    elapsed = time.monotonic() - began
+    return {"floor": floor, "fieldops": fieldops, "elapsed_s": round(elapsed, 1)}
