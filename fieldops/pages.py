@@ -8,7 +8,7 @@ import qrcode
 import qrcode.image.svg
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -154,11 +154,12 @@ def invite_new(request: HttpRequest, slug: str) -> HttpResponse:
             expires_in_hours=24,
         )
     except errors.ActionError as exc:
-        return render(request, "pages/invite.html", {"error": exc.message, "slug": slug}, status=400)
+        return render(
+            request, "pages/invite.html", {"error": exc.message, "slug": slug}, status=400
+        )
     url = f"{settings.PUBLIC_URL}{reverse('join', kwargs={'code': issued.code})}"
     return render(
         request,
         "pages/invite.html",
         {"slug": slug, "url": url, "qr": qr_svg(url), "invite": issued.invite},
     )
-

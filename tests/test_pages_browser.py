@@ -1,6 +1,11 @@
-"""The field pages in a real browser against a real daphne: live updates, offline, privacy."""
+"""The field pages in a real browser against a real daphne: live updates, offline, privacy,
+and a screenshot of each page at phone size (docs/screenshots/, shown in the README).
+
+One module on purpose: the session's server and browser fixtures are defined once per module.
+"""
 
 import re
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -11,6 +16,7 @@ from tests.browser import wait_live
 pytestmark = pytest.mark.browser
 
 MADRID = {"latitude": 40.4169, "longitude": -3.7035}
+SHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 
 
 def marker_position(page, participant: int):
@@ -27,30 +33,22 @@ def participant_id(page) -> int:
 
 def test_marshal_checkin_appears_on_the_command_map_at_its_position(field, organizer_state):
     _, command = field.open_as(organizer_state)
-    _, marshal = field.join(
-        "marshal", "Kestrel", permissions=["geolocation"], geolocation=MADRID
-    )
+    _, marshal = field.join("marshal", "Kestrel", permissions=["geolocation"], geolocation=MADRID)
     marshal.wait_for_selector("#position:has-text('GPS')")
     me = participant_id(marshal)
     marshal.click("label:has-text('Need help')")
     marshal.click("#checkin")
     # Within 2 s of the tap, the command map shows the marker at the marshal's position.
-    command.wait_for_function(
-        "(id) => !!window.FO.map.positions[String(id)]", arg=me, timeout=2000
-    )
+    command.wait_for_function("(id) => !!window.FO.map.positions[String(id)]", arg=me, timeout=2000)
     lat, lng = marker_position(command, me)
     assert lat == pytest.approx(MADRID["latitude"], abs=1e-6)
     assert lng == pytest.approx(MADRID["longitude"], abs=1e-6)
-    status = command.evaluate(
-        "(id) => window.FO.map.positions[String(id)].fieldops.status", me
-    )
+    status = command.evaluate("(id) => window.FO.map.positions[String(id)].fieldops.status", me)
     assert status == "need_help"
     assert command.locator("#feed li[data-kind=checkin]", has_text="Kestrel").count() == 1
 
 
-def test_route_drawn_on_the_command_page_is_redrawn_on_an_open_marcher_page(
-    field, organizer_state
-):
+def test_route_drawn_on_the_command_page_is_redrawn_on_an_open_marcher_page(field, organizer_state):
     _, marcher = field.join("marcher")
     _, command = field.open_as(organizer_state, viewport={"width": 1280, "height": 900})
     before = marcher.evaluate("() => Object.keys(window.FO.map.routes).length")
@@ -72,9 +70,7 @@ def test_route_drawn_on_the_command_page_is_redrawn_on_an_open_marcher_page(
         """() => { const r = window.FO.map.routes.event;
                    return r && r.fieldops.note === 'Detour by the park'; }"""
     )
-    shown = marcher.evaluate(
-        "() => window.FO.map.routes.event.fieldops.geometry.coordinates"
-    )
+    shown = marcher.evaluate("() => window.FO.map.routes.event.fieldops.geometry.coordinates")
     assert shown == [[pytest.approx(x, abs=1e-5), pytest.approx(y, abs=1e-5)] for x, y in drawn]
     assert marcher.evaluate("() => Object.keys(window.FO.map.routes).length") >= max(before, 1)
 
@@ -117,10 +113,30 @@ def test_marcher_page_requests_nothing_but_the_server(field, fieldops_server):
     page.click("#join")
     page.wait_for_url(f"**/e/{fieldops_server.event}/")
     wait_live(page)
-    page.locator("#map").click(position={"x": 150, "y": 120})  # position set by a tap
+    box = page.locator("#map").bounding_box()
+    page.mouse.click(box["x"] + 12, box["y"] + box["height"] - 12)  # position set by a tap
     page.wait_for_selector("#nearest li[data-kind=medic] span:has-text('m away')")
     server = urlsplit(fieldops_server.base_url).netloc
     hosts = {urlsplit(url).netloc for url in requested if not url.startswith(("data:", "blob:"))}
     assert hosts == {server}, requested
     # The map drew no tile layer: nothing of the page asked for a tile.
     assert not [url for url in requested if re.search(r"/\d+/\d+/\d+\.png", url)]
+
+
+@pytest.mark.parametrize("role", ["command", "marshal", "legal", "marcher"])
+def test_each_page_renders_live_at_phone_width(field, organizer_state, role):
+    if role == "command":
+        _, page = field.open_as(organizer_state)
+    else:
+        _, page = field.join(
+            role,
+            "" if role == "marcher" else f"{role.title()}-1",
+            permissions=["geolocation"],
+            geolocation={"latitude": 40.4172, "longitude": -3.7040},
+        )
+    page.wait_for_timeout(500)  # let the map settle before the picture
+    # Nothing wider than the phone: no sideways scrolling at 360 px.
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 360
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{role}.png"))
+    assert (SHOTS / f"{role}.png").stat().st_size > 5000
