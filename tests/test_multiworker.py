@@ -1,0 +1,268 @@
+"""Two real daphne workers sharing one real redis-server and one SQLite database.
+
+Clients are plain `websockets` connections holding bearer tokens from POST /api/join, as a phone would
+be. The scenario functions here take a running stack, so test_postgres.py runs them on PostgreSQL too.
+"""
+
+import asyncio
+import json
+import uuid
+
+import pytest
+import websockets
+from websockets.exceptions import ConnectionClosed
+
+from .servers import Stack, fieldops_stack
+
+pytestmark = pytest.mark.multiworker
+
+A, B = 0, 1
+TIMEOUT = 30.0  # liveness only: two shared cores, other test runs alongside
+ON_ROUTE = {"lat": 40.4193, "lng": -3.6932}  # a point of the demo route, away from its danger zone
+NEW_ROUTE = [[-3.6903, 40.4253], [-3.6886, 40.4200], [-3.6920, 40.4078]]
+FIELD_ONLY_KINDS = {"checkin", "incident.reported", "arrest.logged"}
+
+
+@pytest.fixture(scope="module")
+def stack():
+    with fieldops_stack(workers=2) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def organizer(stack) -> dict:
+    """One organizer for the module: the demo invite allows only a few joins."""
+    return stack.join("organizer", "org-mw")
+
+
+# --- client helpers ---------------------------------------------------------------------------------
+
+
+class Client:
+    """A websockets connection that keeps journal entries apart from replies to its own frames."""
+
+    def __init__(self, ws, hello: dict):
+        self.ws = ws
+        self.hello = hello
+        self.entries: list[dict] = []
+        self.replies: dict[str, dict] = {}
+
+    @property
+    def seqs(self) -> list[int]:
+        return [e["seq"] for e in self.entries]
+
+    async def _read(self) -> dict:
+        frame = json.loads(await asyncio.wait_for(self.ws.recv(), TIMEOUT))
+        if "seq" in frame and "data" in frame and frame["type"] not in {"hello", "ack"}:
+            self.entries.append(frame)
+        elif frame.get("id"):
+            self.replies[frame["id"]] = frame
+        return frame
+
+    async def request(self, type_: str, data: dict) -> dict:
+        """Send a frame and return the server's reply to it (ack, error, pong, replay.done)."""
+        frame_id = str(uuid.uuid4())
+        await self.ws.send(json.dumps({"type": type_, "id": frame_id, "data": data}))
+        while frame_id not in self.replies:
+            await self._read()
+        return self.replies.pop(frame_id)
+
+    async def act(self, type_: str, data: dict) -> int:
+        """Send an action and return the seq of its journal entry (the ack)."""
+        reply = await self.request(type_, data)
+        assert reply["type"] == "ack", reply
+        return reply["seq"]
+
+    async def wait_for(self, predicate) -> dict:
+        """Read until a journal entry matches; return it."""
+        for entry in self.entries:
+            if predicate(entry):
+                return entry
+        while True:
+            frame = await self._read()
+            if self.entries and self.entries[-1] is frame and predicate(frame):
+                return frame
+
+    async def wait_seq(self, seq: int) -> None:
+        while not self.entries or self.entries[-1]["seq"] < seq:
+            await self._read()
+
+    async def close(self) -> None:
+        await self.ws.close()
+
+
+async def connect(stack: Stack, worker: int, token: str) -> Client:
+    ws = await websockets.connect(
+        stack.ws_url(worker),
+        additional_headers={"Authorization": f"Bearer {token}"},
+        open_timeout=TIMEOUT,
+    )
+    hello = json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT))
+    assert hello["type"] == "hello", hello
+    return Client(ws, hello)
+
+
+# --- scenarios (also run on PostgreSQL) ------------------------------------------------------------
+
+
+async def checkin_on_a_reaches_organizer_on_b(stack: Stack, organizer_token: str) -> None:
+    marshal = stack.join("marshal", f"m-{uuid.uuid4().hex[:6]}")
+    watcher = await connect(stack, B, organizer_token)
+    sender = await connect(stack, A, marshal["token"])
+    try:
+        seq = await sender.act("checkin", {**ON_ROUTE, "status": "need_help", "note": "cross"})
+        entry = await watcher.wait_for(lambda e: e["seq"] == seq)
+        assert entry["type"] == "checkin"
+        assert entry["data"]["participant"] == marshal["participant"]
+        assert entry["data"]["status"] == "need_help"
+    finally:
+        await sender.close()
+        await watcher.close()
+
+
+async def marcher_on_b_gets_route_change_from_a_and_nothing_else(
+    stack: Stack, organizer_token: str
+) -> None:
+    marshal = stack.join("marshal", f"m-{uuid.uuid4().hex[:6]}")
+    legal = stack.join("legal", f"l-{uuid.uuid4().hex[:6]}")
+    marcher_token = stack.join("marcher", "")["token"]
+    marcher = await connect(stack, B, marcher_token)
+    org = await connect(stack, A, organizer_token)
+    field = await connect(stack, A, marshal["token"])
+    observer = await connect(stack, A, legal["token"])
+    try:
+        await field.act("checkin", ON_ROUTE)
+        await field.act(
+            "incident.report", {**ON_ROUTE, "kind": "crowd", "severity": "low", "description": "x"}
+        )
+        await observer.act("arrest.log", {**ON_ROUTE, "people_count": 1, "notes": "test"})
+        route_seq = await org.act("route.publish", {"geometry": {"type": "LineString",
+                                                                 "coordinates": NEW_ROUTE}})  # fmt: skip
+        entry = await marcher.wait_for(lambda e: e["seq"] >= route_seq)
+        assert entry["type"] == "route.published"
+        assert entry["data"]["geometry"]["coordinates"] == NEW_ROUTE
+        # Entries leave in seq order, so anything earlier would already have arrived.
+        assert [e["type"] for e in marcher.entries] == ["route.published"]
+        # And the journal agrees: a fresh marcher socket replaying the same span gets the same.
+        again = await connect(stack, A, marcher_token)
+        try:
+            done = await again.request("resume", {"since": marcher.hello["data"]["seq"]})
+            assert done["type"] == "replay.done"
+            replayed = [e for e in again.entries if e["seq"] <= route_seq]
+            assert [e["type"] for e in replayed] == ["route.published"]
+        finally:
+            await again.close()
+    finally:
+        for client in (marcher, org, field, observer):
+            await client.close()
+
+
+async def parallel_writers_get_gapless_ordered_seqs(
+    stack: Stack, organizer_token: str, *, writers: int = 6, each: int = 10
+) -> None:
+    tokens = [
+        stack.join("marshal", f"w{i}-{uuid.uuid4().hex[:4]}")["token"] for i in range(writers)
+    ]
+    watchers = [await connect(stack, A, organizer_token), await connect(stack, B, organizer_token)]
+    start = watchers[0].hello["data"]["seq"]
+    senders = [await connect(stack, i % 2, token) for i, token in enumerate(tokens)]
+
+    async def write(client: Client) -> list[int]:
+        return [await client.act("checkin", ON_ROUTE) for _ in range(each)]
+
+    try:
+        acked = [seq for seqs in await asyncio.gather(*(write(s) for s in senders)) for seq in seqs]
+        assert len(acked) == len(set(acked)) == writers * each
+        last = max(acked)
+        journal = stack.http(
+            A, "GET", f"/api/events/{stack.slug}/journal?since={start}", token=organizer_token
+        )["entries"]
+        seqs = [e["seq"] for e in journal if e["seq"] <= last]
+        assert seqs == list(range(start + 1, last + 1)), "journal has a gap or a duplicate"
+        assert set(acked) <= set(seqs)
+        for watcher in watchers:
+            await watcher.wait_seq(last)
+            seen = [s for s in watcher.seqs if s <= last]
+            assert seen == sorted(set(seen)), "a live client saw entries out of order or twice"
+            assert set(acked) <= set(seen)
+    finally:
+        for client in watchers + senders:
+            await client.close()
+
+
+# --- tests --------------------------------------------------------------------------------------------
+
+
+async def test_checkin_sent_to_worker_a_reaches_organizer_on_worker_b(stack, organizer):
+    await checkin_on_a_reaches_organizer_on_b(stack, organizer["token"])
+
+
+async def test_marcher_on_worker_b_gets_route_change_from_a_and_no_field_reports(stack, organizer):
+    await marcher_on_b_gets_route_change_from_a_and_nothing_else(stack, organizer["token"])
+
+
+async def test_dropped_client_resumes_without_gap_or_duplicate_while_traffic_continues(
+    stack, organizer
+):
+    marshal = stack.join("marshal", "m-steady")
+    sender = await connect(stack, A, marshal["token"])
+    watcher = await connect(stack, B, organizer["token"])
+    start = watcher.hello["data"]["seq"]
+    total = 40
+    acked: list[int] = []
+    halfway = asyncio.Event()
+
+    async def keep_writing() -> None:
+        for i in range(total):
+            acked.append(await sender.act("checkin", {**ON_ROUTE, "note": f"n{i}"}))
+            if i == total // 3:
+                halfway.set()
+
+    writing = asyncio.create_task(keep_writing())
+    try:
+        await asyncio.wait_for(halfway.wait(), TIMEOUT)
+        await watcher.wait_seq(acked[0])
+        before = list(watcher.entries)
+        await watcher.close()  # the phone loses its connection mid-march
+        await asyncio.sleep(0.3)  # entries keep being written on worker A meanwhile
+        resumed = await connect(stack, B, organizer["token"])
+        try:
+            done = await resumed.request("resume", {"since": before[-1]["seq"]})
+            assert done["type"] == "replay.done"
+            await writing
+            await resumed.wait_seq(max(acked))
+            seqs = [e["seq"] for e in before + resumed.entries]
+            assert len(seqs) == len(set(seqs)), "an entry arrived twice"
+            # The organizer may see everything, so what it got must be every seq, in order.
+            assert seqs == list(range(start + 1, seqs[-1] + 1))
+            assert set(acked) <= set(seqs)
+        finally:
+            await resumed.close()
+    finally:
+        writing.cancel()
+        await sender.close()
+
+
+async def test_revoking_a_participant_closes_their_socket_on_the_other_worker(stack, organizer):
+    marshal = stack.join("marshal", "m-revoked")
+    victim = await connect(stack, B, marshal["token"])
+    try:
+        stack.http(
+            A,
+            "POST",
+            f"/api/events/{stack.slug}/revocations",
+            token=organizer["token"],
+            body={"participant": marshal["participant"]},
+        )
+        with pytest.raises(ConnectionClosed):
+            while True:
+                await victim._read()
+        assert victim.ws.close_code == 4403
+    finally:
+        await victim.close()
+
+
+async def test_parallel_writers_through_two_workers_get_gapless_seqs_seen_in_order(
+    stack, organizer
+):
+    await parallel_writers_get_gapless_ordered_seqs(stack, organizer["token"])
