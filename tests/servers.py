@@ -18,7 +18,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -238,7 +238,7 @@ class Stack:
     ports: list[int]
     seed: dict
     tmp: Path
-    tokens: dict = field(default_factory=dict)
+    database_url: str
 
     @property
     def slug(self) -> str:
@@ -283,6 +283,6 @@ def fieldops_stack(*, workers: int = 2, postgres: bool = False) -> Iterator[Stac
             out = manage(env, "demo", "--json")
             seed = json.loads(out[out.index("{") :])
             ports = stack.enter_context(daphne_workers(workers, env=env, tmp=tmp))
-            yield Stack(ports=ports, seed=seed, tmp=tmp)
+            yield Stack(ports=ports, seed=seed, tmp=tmp, database_url=database_url)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
