@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from django.views.decorators.http import require_POST
 
 from fieldops import errors, selectors
@@ -28,6 +29,34 @@ TEMPLATES = {
     "marcher": "pages/marcher.html",
 }
 FEED_BACKLOG = 100  # entries a first visit replays so the feed is not empty
+
+# The models' choice labels, shown through {% trans label %}: listed so makemessages finds them.
+CHOICE_LABELS = (
+    gettext_noop("Medical"),
+    gettext_noop("Police action"),
+    gettext_noop("Crowd pressure"),
+    gettext_noop("Hostile group"),
+    gettext_noop("Hazard"),
+    gettext_noop("Lost person"),
+    gettext_noop("Other"),
+    gettext_noop("SOS"),
+    gettext_noop("Medic"),
+    gettext_noop("Legal support"),
+    gettext_noop("Water"),
+    gettext_noop("Toilets"),
+    gettext_noop("Exit"),
+    gettext_noop("Assembly point"),
+    gettext_noop("Information"),
+    gettext_noop("Danger zone"),
+    gettext_noop("Organizer"),
+    gettext_noop("Marshal"),
+    gettext_noop("Legal observer"),
+    gettext_noop("Marcher"),
+    gettext_noop("Unknown"),
+    gettext_noop("None given"),
+    gettext_noop("Given, audible"),
+    gettext_noop("Given, not audible"),
+)
 
 
 def client_strings() -> dict[str, str]:

@@ -140,3 +140,13 @@ def test_each_page_renders_live_at_phone_width(field, organizer_state, role):
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{role}.png"))
     assert (SHOTS / f"{role}.png").stat().st_size > 5000
+
+
+def test_pages_follow_the_browser_language_and_can_switch_it(field):
+    _, page = field.join("marcher", locale="es-ES")
+    assert page.inner_text("#fo-state").startswith("En directo")
+    assert page.locator("h2", has_text="Ayuda más cercana").count() == 1
+    page.click(".fo-lang button[value=en]")
+    page.wait_for_selector("h2:has-text('Nearest help')")
+    wait_live(page)
+    assert page.inner_text("#fo-state").startswith("Live")
