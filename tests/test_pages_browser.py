@@ -150,3 +150,34 @@ def test_pages_follow_the_browser_language_and_can_switch_it(field):
     page.wait_for_selector("h2:has-text('Nearest help')")
     wait_live(page)
     assert page.inner_text("#fo-state").startswith("Live")
+
+
+def test_organizer_creates_an_invite_with_a_qr_code_and_revokes_a_marshal(field, organizer_state):
+    _, marshal = field.join("marshal", "Plover")
+    _, command = field.open_as(organizer_state)
+    command.click("#people-panel summary")
+    command.select_option("#invite-role", "marshal")
+    command.click("#invite-create")
+    url = command.inner_text("#invite-url")
+    assert re.match(r"^http://127\.0\.0\.1:\d+/join/[\w-]{8,}/$", url)
+    assert command.locator(".fo-qr svg").count() == 1
+    command.go_back()
+    wait_live(command)
+    command.click("#people-panel summary")
+    command.click("#people-load")
+    command.once("dialog", lambda dialog: dialog.accept())
+    command.click("#people li:has-text('Plover') button:has-text('Revoke')")
+    # The marshal's socket is closed at once and the page says why.
+    marshal.wait_for_selector("#fo-state[data-state=stopped]:has-text('revoked')")
+    command.wait_for_selector("#feed li[data-kind='participant.revoked']:has-text('Plover')")
+
+
+def test_arrest_logged_by_a_legal_observer_is_counted_on_the_command_page(field, organizer_state):
+    _, command = field.open_as(organizer_state)
+    _, legal = field.join("legal", "Owl", permissions=["geolocation"], geolocation=MADRID)
+    legal.wait_for_selector("#position:has-text('GPS')")
+    legal.fill("#people_count", "3")
+    legal.click("#arrest-send")
+    legal.wait_for_selector("#arrests li:has-text('3 people')")
+    command.wait_for_selector("#feed li[data-kind='arrest.logged']:has-text('3 people')")
+    assert command.inner_text("#count-arrests") == "Arrests: 1 (3 people)"
