@@ -17,8 +17,9 @@ from django.views.decorators.http import require_POST
 from fieldops import errors, selectors
 from fieldops.models import ArrestRecord, Event, Incident, Place
 from fieldops.services.arrests import arrest_summary
+from fieldops.services.routes import route_active
 from marshals import services as marshal_services
-from marshals.models import Participant, Role
+from marshals.models import Participant, Role, RouteAck
 from marshals.sessions import session_participant
 
 TEMPLATES = {
@@ -137,6 +138,25 @@ def _arrests(participant: Participant) -> list[dict]:
     return [arrest_summary(r) for r in records.order_by("-occurred_at")[:200]]
 
 
+def _routes_to_acknowledge(participant: Participant) -> list[dict]:
+    """Active routes for this marshal (the event's and their group's) not yet acknowledged."""
+    mine = [
+        r
+        for r in route_active(event_id=participant.event_id)
+        if r.group_id in (None, participant.group_id)
+    ]
+    acked = set(
+        RouteAck.objects.filter(participant=participant, route__in=mine).values_list(
+            "route_id", flat=True
+        )
+    )
+    return [
+        {"route": r.pk, "version": r.version, "group": r.group_id, "note": r.note}
+        for r in mine
+        if r.pk not in acked
+    ]
+
+
 def event_home(request: HttpRequest, slug: str) -> HttpResponse:
     """The page for whoever this browser joined the event as."""
     participant = session_participant(request.session, event_slug=slug)
@@ -145,6 +165,8 @@ def event_home(request: HttpRequest, slug: str) -> HttpResponse:
     context = _page_context(request, participant)
     if participant.role in ("organizer", "legal"):
         context["page_config"]["arrests"] = _arrests(participant)
+    if participant.role == "marshal":
+        context["page_config"]["unacked_routes"] = _routes_to_acknowledge(participant)
     if participant.role == "organizer":
         context["incident_kinds"] = Incident.Kind.choices
         context["roles"] = Role.choices

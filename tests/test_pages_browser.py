@@ -181,3 +181,13 @@ def test_arrest_logged_by_a_legal_observer_is_counted_on_the_command_page(field,
     legal.wait_for_selector("#arrests li:has-text('3 people')")
     command.wait_for_selector("#feed li[data-kind='arrest.logged']:has-text('3 people')")
     assert command.inner_text("#count-arrests") == "Arrests: 1 (3 people)"
+
+
+def test_marshal_confirms_the_route_and_the_command_page_sees_it(field, organizer_state):
+    _, command = field.open_as(organizer_state)
+    _, marshal = field.join("marshal", "Wren")
+    button = marshal.locator("#alerts button:has-text('Understood')").first
+    route = int(button.get_attribute("data-route"))
+    button.click()
+    marshal.wait_for_selector(f"#route-ack-{route}", state="detached")
+    command.wait_for_selector("#feed li[data-kind='route.acked']:has-text('Wren')")

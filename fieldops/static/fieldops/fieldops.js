@@ -335,14 +335,25 @@
     var key = String(c.participant);
     var at = c.at || new Date().toISOString();
     var data = Object.assign({}, c, { at: at });
-    var html = '<span class="fo-pos fo-status-' + esc(c.status) + '">' + esc(c.callsign) + "</span>";
-    var icon = L.divIcon({ className: "fo-pos-icon", html: html, iconSize: null, iconAnchor: [0, 0] });
+    var icon = this.positionIcon(data);
     var m = this.positions[key];
     if (m) { m.setLatLng([c.lat, c.lng]); m.setIcon(icon); }
     else m = this.positions[key] = L.marker([c.lat, c.lng], { icon: icon, zIndexOffset: 500 }).addTo(this.map);
     m.fieldops = data;
     m.bindTooltip(this.positionText(data));
     return m;
+  };
+
+  FieldMap.prototype.positionIcon = function (c) {
+    var html = '<span class="fo-pos fo-status-' + esc(c.status) + (this.stale(c.at) ? " fo-stale" : "") + '">' +
+      esc(c.callsign) + ' <small class="fo-age">' + esc(ago(c.at, this.s)) + "</small></span>";
+    return L.divIcon({ className: "fo-pos-icon", html: html, iconSize: null, iconAnchor: [0, 0] });
+  };
+
+  /** Older than the event's check-in interval: drawn faded and dashed so nobody trusts it. */
+  FieldMap.prototype.stale = function (at) {
+    var interval = (this.cfg.checkin_interval_minutes || 10) * 60000;
+    return Date.now() - Date.parse(at) > interval;
   };
 
   FieldMap.prototype.positionText = function (c) {
@@ -353,6 +364,7 @@
     Object.keys(this.positions).forEach(function (k) {
       var m = this.positions[k];
       m.setTooltipContent(this.positionText(m.fieldops));
+      m.setIcon(this.positionIcon(m.fieldops));
     }, this);
     if (this.onAges) this.onAges();
   };

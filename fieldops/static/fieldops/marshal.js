@@ -42,6 +42,8 @@
     alerts.insertBefore(F.el("div", { class: "fo-alert level-" + (level || "info"), role: "alert", text: text }), alerts.firstChild);
   }
 
+  (cfg.unacked_routes || []).forEach(routeAckBox);
+
   var booted = F.boot({
     entry: function (entry) {
       fmap.apply(entry);
