@@ -2,11 +2,13 @@
 
 Clients are plain `websockets` connections holding bearer tokens from POST /api/join, as a phone would
 be. The scenario functions here take a running stack, so test_postgres.py runs them on PostgreSQL too.
+Each runs on its own event loop in a thread (`drive`), so no other loop in the session can interfere.
 """
 
 import asyncio
 import json
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import websockets
@@ -33,6 +35,12 @@ def stack():
 def organizer(stack) -> dict:
     """One organizer for the module: the demo invite allows only a few joins."""
     return stack.join("organizer", "org-mw")
+
+
+def drive(coro, *, timeout: float = 300):
+    """Run a scenario coroutine to completion on a fresh event loop in its own thread."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, asyncio.wait_for(coro, timeout)).result()
 
 
 # --- client helpers ---------------------------------------------------------------------------------
@@ -190,20 +198,7 @@ async def parallel_writers_get_gapless_ordered_seqs(
             await client.close()
 
 
-# --- tests --------------------------------------------------------------------------------------------
-
-
-async def test_checkin_sent_to_worker_a_reaches_organizer_on_worker_b(stack, organizer):
-    await checkin_on_a_reaches_organizer_on_b(stack, organizer["token"])
-
-
-async def test_marcher_on_worker_b_gets_route_change_from_a_and_no_field_reports(stack, organizer):
-    await marcher_on_b_gets_route_change_from_a_and_nothing_else(stack, organizer["token"])
-
-
-async def test_dropped_client_resumes_without_gap_or_duplicate_while_traffic_continues(
-    stack, organizer
-):
+async def dropped_client_resumes_while_traffic_continues(stack: Stack, organizer: dict) -> None:
     marshal = stack.join("marshal", "m-steady")
     sender = await connect(stack, A, marshal["token"])
     watcher = await connect(stack, B, organizer["token"])
@@ -243,7 +238,7 @@ async def test_dropped_client_resumes_without_gap_or_duplicate_while_traffic_con
         await sender.close()
 
 
-async def test_revoking_a_participant_closes_their_socket_on_the_other_worker(stack, organizer):
+async def revoked_participant_socket_closes_on_other_worker(stack: Stack, organizer: dict) -> None:
     marshal = stack.join("marshal", "m-revoked")
     victim = await connect(stack, B, marshal["token"])
     try:
@@ -262,7 +257,24 @@ async def test_revoking_a_participant_closes_their_socket_on_the_other_worker(st
         await victim.close()
 
 
-async def test_parallel_writers_through_two_workers_get_gapless_seqs_seen_in_order(
-    stack, organizer
-):
-    await parallel_writers_get_gapless_ordered_seqs(stack, organizer["token"])
+# --- tests --------------------------------------------------------------------------------------------
+
+
+def test_checkin_sent_to_worker_a_reaches_organizer_on_worker_b(stack, organizer):
+    drive(checkin_on_a_reaches_organizer_on_b(stack, organizer["token"]))
+
+
+def test_marcher_on_worker_b_gets_route_change_from_a_and_no_field_reports(stack, organizer):
+    drive(marcher_on_b_gets_route_change_from_a_and_nothing_else(stack, organizer["token"]))
+
+
+def test_dropped_client_resumes_without_gap_or_duplicate_while_traffic_continues(stack, organizer):
+    drive(dropped_client_resumes_while_traffic_continues(stack, organizer))
+
+
+def test_revoking_a_participant_closes_their_socket_on_the_other_worker(stack, organizer):
+    drive(revoked_participant_socket_closes_on_other_worker(stack, organizer))
+
+
+def test_parallel_writers_through_two_workers_get_gapless_seqs_seen_in_order(stack, organizer):
+    drive(parallel_writers_get_gapless_ordered_seqs(stack, organizer["token"]))

@@ -5,6 +5,7 @@ import pytest
 from .servers import fieldops_stack
 from .test_multiworker import (
     checkin_on_a_reaches_organizer_on_b,
+    drive,
     marcher_on_b_gets_route_change_from_a_and_nothing_else,
     parallel_writers_get_gapless_ordered_seqs,
 )
@@ -23,18 +24,16 @@ def organizer_token(pg_stack) -> str:
     return pg_stack.join("organizer", "org-pg")["token"]
 
 
-async def test_postgres_checkin_on_worker_a_reaches_organizer_on_worker_b(
-    pg_stack, organizer_token
-):
-    await checkin_on_a_reaches_organizer_on_b(pg_stack, organizer_token)
+def test_postgres_checkin_on_worker_a_reaches_organizer_on_worker_b(pg_stack, organizer_token):
+    drive(checkin_on_a_reaches_organizer_on_b(pg_stack, organizer_token))
 
 
-async def test_postgres_marcher_gets_route_change_and_no_field_reports(pg_stack, organizer_token):
-    await marcher_on_b_gets_route_change_from_a_and_nothing_else(pg_stack, organizer_token)
+def test_postgres_marcher_gets_route_change_and_no_field_reports(pg_stack, organizer_token):
+    drive(marcher_on_b_gets_route_change_from_a_and_nothing_else(pg_stack, organizer_token))
 
 
-async def test_postgres_parallel_writers_get_gapless_seqs_seen_in_order(pg_stack, organizer_token):
-    await parallel_writers_get_gapless_ordered_seqs(pg_stack, organizer_token)
+def test_postgres_parallel_writers_get_gapless_seqs_seen_in_order(pg_stack, organizer_token):
+    drive(parallel_writers_get_gapless_ordered_seqs(pg_stack, organizer_token))
 
 
 def test_postgres_stack_really_uses_postgresql(pg_stack):
