@@ -165,12 +165,17 @@ class Field:
         self.browser = browser
         self.server = server
         self.contexts = []
+        self.page_errors = []  # uncaught JavaScript errors on any page: each one fails the test
 
     def context(self, **kwargs):
         options = {"viewport": PHONE, "locale": "en-US", "base_url": self.server.base_url}
         options.update(kwargs)
         ctx = self.browser.new_context(**options)
         ctx.set_default_timeout(LIVE_TIMEOUT_MS)
+        ctx.on(
+            "page",
+            lambda page: page.on("pageerror", lambda error: self.page_errors.append(str(error))),
+        )
         self.contexts.append(ctx)
         return ctx
 
@@ -213,6 +218,7 @@ def field(chromium, fieldops_server):
         yield opened
     finally:
         opened.close()
+    assert not opened.page_errors, f"JavaScript errors: {opened.page_errors}"
 
 
 @pytest.fixture(scope="session")
