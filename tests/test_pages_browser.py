@@ -73,6 +73,12 @@ def test_route_drawn_on_the_command_page_is_redrawn_on_an_open_marcher_page(fiel
     shown = marcher.evaluate("() => window.FO.map.routes.event.fieldops.geometry.coordinates")
     assert shown == [[pytest.approx(x, abs=1e-5), pytest.approx(y, abs=1e-5)] for x, y in drawn]
     assert marcher.evaluate("() => Object.keys(window.FO.map.routes).length") >= max(before, 1)
+    # An alert to everyone reaches the marcher too.
+    command.click("#alert-panel summary")
+    command.fill("#alert-text", "Keep left at the fountain")
+    command.select_option("#alert-audience", "public")
+    command.click("#alert-send")
+    marcher.wait_for_selector("#alerts .fo-alert:has-text('Keep left at the fountain')")
 
 
 def test_incident_reported_offline_reaches_the_command_page_exactly_once(field, organizer_state):
@@ -102,6 +108,12 @@ def test_incident_reported_offline_reaches_the_command_page_exactly_once(field, 
     feed = command.locator("#feed li[data-kind='incident.reported']", has_text="Crush risk")
     assert feed.count() == 1
     assert command.locator("#incidents li", has_text="Crush risk at the bridge").count() == 1
+    # The organizer moves it along: acknowledged, then resolved (and off the open list).
+    item = "#incidents li:has-text('Crush risk at the bridge')"
+    command.click(f"{item} button[data-action=acknowledged]")
+    command.wait_for_selector(f"{item}[data-status=acknowledged]")
+    command.click(f"{item} button[data-action=resolved]")
+    command.wait_for_selector(item, state="detached")
 
 
 def test_marcher_page_requests_nothing_but_the_server(field, fieldops_server):
