@@ -65,7 +65,7 @@ def rss_bytes(pids: list[int]) -> int:
 @dataclass
 class Stack:
     workers: int = 2
-    server: str = "daphne"  # or "uvicorn"
+    server: str = "daphne"
     env_extra: dict = field(default_factory=dict)
     tmp: Path | None = None
     procs: list[subprocess.Popen] = field(default_factory=list)

@@ -17,6 +17,7 @@ from channels.sessions import SessionMiddlewareStack  # noqa: E402
 from django.conf import settings  # noqa: E402
 
 from marshals.watch import EmbeddedWatch  # noqa: E402
+from realtime.delivery import gc_tune  # noqa: E402
 from realtime.routing import websocket_urlpatterns  # noqa: E402
 
 
@@ -45,3 +46,5 @@ application = EmbeddedWatch(
         }
     )
 )
+# Everything imported so far lives as long as the worker (docs/performance.md).
+gc_tune()

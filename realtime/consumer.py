@@ -20,8 +20,9 @@ from fieldops import errors
 from fieldops.actions import action_allowed, action_perform
 from fieldops.schemas import ClientFrame, PingIn, ResumeIn, error_fields
 
-from . import frames, groups
+from . import fanout, frames, groups
 from .auth import credential_active, scope_participant
+from .delivery import Delivery, hub_for, server_send
 from .replay import latest_seq, replay_batch
 from .seen import LiveWindow
 
@@ -30,7 +31,10 @@ log = logging.getLogger(__name__)
 
 class EventConsumer(AsyncWebsocketConsumer):
     participant = None
-    joined: list[str] = []
+    joined: list[str] = []  # this socket's own groups: revocation of its participant or token
+    audience_groups: list[str] = []  # journal entries, delivered by the worker's hub
+    delivery: Delivery | None = None
+    frame_send = None  # the server's send, for journal frames (see delivery.server_send)
 
     async def connect(self):
         await self.accept()
@@ -44,12 +48,15 @@ class EventConsumer(AsyncWebsocketConsumer):
             return
         p = self.participant
         self.tags = groups.tags_for(role=p.role, group_id=p.group_id, participant_id=p.pk)
-        self.joined = [groups.event_group(p.event_id, tag) for tag in self.tags]
-        self.joined.append(groups.participant_group(p.pk))
+        self.audience_groups = [groups.event_group(p.event_id, tag) for tag in self.tags]
+        self.joined = [groups.participant_group(p.pk)]
         if token_id is not None:
             self.joined.append(groups.token_group(token_id))
         for name in self.joined:
             await self.channel_layer.group_add(name, self.channel_name)
+        hub = hub_for(self.channel_layer)
+        for name in self.audience_groups:
+            await hub.join(name, self.delivery)
         self.covered = await database_sync_to_async(latest_seq)(event_id=p.event_id)
         # One entry can reach a socket through two of its groups, and a resume must not repeat
         # what went out live: remember which entries did.
@@ -59,17 +66,44 @@ class EventConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=frames.hello(participant=p, seq=self.covered))
 
     async def disconnect(self, code):
+        if self.delivery is not None:
+            self.delivery.close()
+        hub = hub_for(self.channel_layer)
+        for name in self.audience_groups:
+            await hub.leave(name, self.delivery)
         for name in self.joined:
             await self.channel_layer.group_discard(name, self.channel_name)
 
     # --- from the channel layer -------------------------------------------------------------
+
+    async def dispatch(self, message):
+        # Stock dispatch awaits aclose_old_connections() before every handler: a hop to the shared
+        # sync thread, queued behind all database work, per message and per socket. A journal
+        # entry arrives pre-serialized and its delivery touches no database, so it skips the hop
+        # (docs/performance.md); every other message keeps it.
+        if message["type"] == fanout.ENTRY_MESSAGE:
+            await self.journal_entry(message)
+            return
+        # Entries from the hub wait while this socket handles anything else (connecting, a frame,
+        # a replay), exactly as they waited in its channel when it had one per socket.
+        if self.delivery is None:
+            self.delivery = Delivery(self.journal_entry)
+        self.delivery.busy += 1
+        try:
+            await super().dispatch(message)
+        finally:
+            self.delivery.busy -= 1
+            if not self.delivery.busy:
+                await self.delivery.flush()
 
     async def journal_entry(self, message):
         seq = message["seq"]
         if seq <= self.covered or seq in self.recent:
             return
         self.recent.add(seq)
-        await self.send(text_data=message["frame"])
+        if self.frame_send is None:
+            self.frame_send = server_send(self.base_send)
+        await self.frame_send({"type": "websocket.send", "text": message["frame"]})
 
     async def session_revoke(self, message):
         await self.close(code=frames.CLOSE_REVOKED)

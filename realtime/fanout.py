@@ -24,7 +24,9 @@ def publish_entry(*, event_id: int, seq: int, audience: list[str], frame: str) -
     layer = get_channel_layer()
     send = async_to_sync(layer.group_send)
     for tag in audience:
-        send(groups.event_group(event_id, tag), message)
+        # The group rides along: a worker's hub reads all its groups from one channel.
+        name = groups.event_group(event_id, tag)
+        send(name, {**message, "group": name})
 
 
 def publish_revocation(*, participant_id: int | None = None, token_id: int | None = None) -> None:

@@ -1,0 +1,132 @@
+"""Per-delivery cost at worker level: garbage-collector settings for a process holding many sockets.
+
+Each delivery allocates a handful of short-lived objects; with the default thresholds (700, 10, 10)
+the collector runs every few hundred deliveries and its older generations walk every live object,
+and a worker holding thousands of sockets holds millions of them. Freezing what exists once the
+worker has started (modules, settings, URL patterns) and collecting the young generation less often
+keeps the cost per delivery flat as sockets are added (docs/performance.md).
+"""
+
+import asyncio
+import gc
+import logging
+import weakref
+
+from channels.sessions import InstanceSessionWrapper
+
+log = logging.getLogger(__name__)
+
+YOUNG_THRESHOLD = 50_000
+
+
+def gc_tune() -> None:
+    """Move everything alive now out of the collector's sight and raise the young threshold."""
+    gc.collect()
+    gc.freeze()
+    _, older, oldest = gc.get_threshold()
+    gc.set_threshold(YOUNG_THRESHOLD, older, oldest)
+
+
+class Hub:
+    """One channel-layer subscription per audience group for this worker, fed to its local sockets.
+
+    Stock Channels gives every socket its own channel: a group message is copied into each member's
+    queue, and each consumer wakes up (`asyncio.wait` on its queue and its socket), dispatches and
+    sends. Here a worker subscribes once per group on one channel of its own and writes each entry's
+    text to the sockets that joined the group, in the order the layer delivers them, one after the
+    other on the event loop. A socket that is busy (connecting, answering a frame, replaying) holds
+    entries and sends them when it is done, as its own channel would have (see `Delivery`).
+    """
+
+    def __init__(self, layer) -> None:
+        self.layer = layer
+        self.members: dict[str, set] = {}
+        self.channel: str | None = None
+        self.lock = asyncio.Lock()
+        self.task: asyncio.Task | None = None
+
+    async def join(self, group: str, sink) -> None:
+        """Once this returns, every entry published to `group` reaches `sink.deliver`."""
+        async with self.lock:
+            if self.channel is None:
+                self.channel = await self.layer.new_channel(prefix="hub")
+                self.task = asyncio.get_running_loop().create_task(self._pump())
+            members = self.members.get(group)
+            if members is None:
+                await self.layer.group_add(group, self.channel)
+                members = self.members[group] = set()
+            members.add(sink)
+
+    async def leave(self, group: str, sink) -> None:
+        async with self.lock:
+            members = self.members.get(group)
+            if members is None:
+                return
+            members.discard(sink)
+            if not members:
+                del self.members[group]
+                await self.layer.group_discard(group, self.channel)
+
+    async def _pump(self) -> None:
+        while True:
+            message = await self.layer.receive(self.channel)
+            for sink in tuple(self.members.get(message.get("group"), ())):
+                try:
+                    await sink.deliver(message)
+                except Exception:
+                    # One broken socket must not stop delivery to the others; its own
+                    # disconnect removes it from the hub.
+                    log.exception("delivery to one socket failed")
+
+
+_hubs: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub]" = weakref.WeakKeyDictionary()
+
+
+def hub_for(layer) -> Hub:
+    """The hub of the running event loop (a worker has one loop; each test has its own)."""
+    loop = asyncio.get_running_loop()
+    hub = _hubs.get(loop)
+    if hub is None or hub.layer is not layer:
+        hub = _hubs[loop] = Hub(layer)
+    return hub
+
+
+class Delivery:
+    """A socket's side of the hub: hold entries while the socket is busy, then send them in order."""
+
+    def __init__(self, send) -> None:
+        self.send = send  # async callable taking the journal message
+        self.busy = 0
+        self.held: list[dict] = []
+        self.closed = False
+
+    def close(self) -> None:
+        """The socket is gone: drop what is held and ignore what still arrives."""
+        self.closed = True
+        self.held = []
+
+    async def deliver(self, message: dict) -> None:
+        if self.closed:
+            return
+        if self.busy:
+            self.held.append(message)
+        else:
+            await self.send(message)
+
+    async def flush(self) -> None:
+        """Send what was held, including what arrives meanwhile; then deliver directly again."""
+        while self.held and not self.closed:
+            await self.send(self.held.pop(0))
+
+
+def server_send(send):
+    """The server's own send beneath channels' session middleware, for journal frames.
+
+    `InstanceSessionWrapper.send` inspects the session (two lazy-object lookups) on every message
+    so that it can save it on `websocket.accept`; a journal frame never needs that, and at
+    thousands of frames per entry the lookups showed up in the profile.
+    """
+    owner = getattr(send, "__self__", None)
+    if isinstance(owner, InstanceSessionWrapper):
+        return owner.real_send
+    return send

@@ -1,0 +1,45 @@
+"""The benchmark harness end to end, at a tiny size: real redis-server, two daphne workers, the floor.
+
+No timing is asserted; what must hold at any size is that every alert reaches every socket once,
+every check-in is acknowledged and every dropped client catches up.
+"""
+
+import json
+
+import pytest
+
+from bench.__main__ import main
+
+pytestmark = pytest.mark.multiworker
+
+CLIENTS = 12
+
+
+def test_bench_runs_end_to_end_and_loses_nothing(tmp_path):
+    out = tmp_path / "results.json"
+    chart = tmp_path / "latency.png"
+    main(
+        [
+            "--clients", str(CLIENTS), "--workers", "2", "--duration", "1", "--interval", "0.25",
+            "--rate", "8", "--marshals", "2", "--tokens", "2", "--client-procs", "1",
+            "--steps", f"{CLIENTS // 2},{CLIENTS}", "--sweep-alerts", "2", "--storm-missed", "2",
+            "--out", str(out), "--chart", str(chart),
+        ]
+    )  # fmt: skip
+    results = json.loads(out.read_text())
+
+    assert results["fanout"]["clients"] == CLIENTS
+    assert results["fanout"]["deliveries"] == CLIENTS * 4
+    assert results["fanout"]["lost"] == 0
+    assert results["floor"]["lost"] == 0
+    assert results["fanout"]["cpu_us_per_delivery"] > 0
+    assert results["floor"]["cpu_us_per_delivery"] >= 0
+    assert results["ingest"]["errors"] == 0
+    assert results["ingest"]["acks"] == results["ingest"]["acks_per_s"] * 1
+    assert results["storm"]["clients"] == CLIENTS
+    assert results["storm"]["not_caught_up"] == 0
+    assert results["storm"]["replayed"] == CLIENTS * 2
+    assert results["memory"]["kb_per_connection"] is not None
+    assert [s["clients"] for s in results["sweep"]] == [CLIENTS // 2, CLIENTS]
+    assert results["settings"]["workers"] == 2
+    assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
