@@ -94,6 +94,8 @@ def client_strings() -> dict[str, str]:
         "people": _("people"),
         "sos": _("SOS"),
         "all": _("All"),
+        "open_incidents": _("Open incidents"),
+        "marshals": _("Marshals"),
     }
 
 

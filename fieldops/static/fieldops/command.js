@@ -24,10 +24,10 @@
     var sosBox = document.getElementById("count-sos");
     sosBox.hidden = sos === 0;
     sosBox.textContent = s.sos + ": " + sos;
-    document.getElementById("count-incidents").textContent = "⚠ " + open;
+    document.getElementById("count-incidents").textContent = s.open_incidents + ": " + open;
     var a = fmap.arrestCount();
     document.getElementById("count-arrests").textContent = s.arrests + ": " + a.records + " (" + a.people + " " + s.people + ")";
-    document.getElementById("count-marshals").textContent = "◎ " + Object.keys(fmap.positions).length;
+    document.getElementById("count-marshals").textContent = s.marshals + ": " + Object.keys(fmap.positions).length;
   }
 
   /* --- incidents ---------------------------------------------------------------------------- */
