@@ -96,6 +96,12 @@ def client_strings() -> dict[str, str]:
         "all": _("All"),
         "open_incidents": _("Open incidents"),
         "marshals": _("Marshals"),
+        "overdue": _("no check-in for %(n)s min"),
+        "back": _("checked in again"),
+        "off_route": _("%(d)s m off the route"),
+        "on_route": _("back on the route"),
+        "zone_on": _("Danger zone on"),
+        "zone_off": _("Danger zone off"),
     }
 
 

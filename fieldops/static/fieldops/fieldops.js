@@ -442,6 +442,12 @@
       case "alert.sent": return d.text;
       case "participant.joined": return "+ " + (d.callsign || "") + " (" + d.role + ")";
       case "participant.revoked": return "− " + (d.callsign || "") + " (" + d.role + ")";
+      case "marshal.overdue": return who + ": " + fmt(s.overdue, { n: Math.round(d.silent_minutes) });
+      case "marshal.back": return who + ": " + s.back;
+      case "marshal.off_route": return who + ": " + fmt(s.off_route, { d: Math.round(d.distance_m) });
+      case "marshal.on_route": return who + ": " + s.on_route;
+      case "zone.activated": return s.zone_on + ": " + d.name;
+      case "zone.deactivated": return s.zone_off + ": " + d.name;
       case "sos.nearby": return "SOS · " + d.sender + " · " + fmt(s.away, { d: Math.round(d.distance_m), dir: d.direction });
       default:
         if (d.text) return (who ? who + ": " : "") + d.text;
