@@ -22,7 +22,6 @@ A, B = 0, 1
 TIMEOUT = 30.0  # liveness only: two shared cores, other test runs alongside
 ON_ROUTE = {"lat": 40.4193, "lng": -3.6932}  # a point of the demo route, away from its danger zone
 NEW_ROUTE = [[-3.6903, 40.4253], [-3.6886, 40.4200], [-3.6920, 40.4078]]
-FIELD_ONLY_KINDS = {"checkin", "incident.reported", "arrest.logged"}
 
 
 @pytest.fixture(scope="module")
@@ -205,25 +204,44 @@ async def dropped_client_resumes_while_traffic_continues(stack: Stack, organizer
     start = watcher.hello["data"]["seq"]
     total = 40
     acked: list[int] = []
-    halfway = asyncio.Event()
+    halfway, dropped, resuming = asyncio.Event(), asyncio.Event(), asyncio.Event()
 
     async def keep_writing() -> None:
+        # Some entries before the drop, some while disconnected, the last ones during the replay.
         for i in range(total):
-            acked.append(await sender.act("checkin", {**ON_ROUTE, "note": f"n{i}"}))
             if i == total // 3:
                 halfway.set()
+                await dropped.wait()
+            if i == total - 10:
+                await resuming.wait()
+            acked.append(await sender.act("checkin", {**ON_ROUTE, "note": f"n{i}"}))
+
+    async def written(count: int) -> None:
+        while len(acked) < count:
+            if writing.done():
+                writing.result()  # re-raise the writer's failure here
+            await asyncio.sleep(0.05)
 
     writing = asyncio.create_task(keep_writing())
     try:
         await asyncio.wait_for(halfway.wait(), TIMEOUT)
-        await watcher.wait_seq(acked[0])
+        await watcher.wait_seq(acked[-1])
         before = list(watcher.entries)
         await watcher.close()  # the phone loses its connection mid-march
-        await asyncio.sleep(0.3)  # entries keep being written on worker A meanwhile
+        dropped.set()
+        await asyncio.wait_for(written(total - 10), TIMEOUT)  # written on A while we are away
         resumed = await connect(stack, B, organizer["token"])
         try:
-            done = await resumed.request("resume", {"since": before[-1]["seq"]})
-            assert done["type"] == "replay.done"
+            resume_id = str(uuid.uuid4())
+            await resumed.ws.send(
+                json.dumps(
+                    {"type": "resume", "id": resume_id, "data": {"since": before[-1]["seq"]}}
+                )
+            )
+            resuming.set()
+            while resume_id not in resumed.replies:
+                await resumed._read()
+            assert resumed.replies[resume_id]["type"] == "replay.done"
             await writing
             await resumed.wait_seq(max(acked))
             seqs = [e["seq"] for e in before + resumed.entries]
