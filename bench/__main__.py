@@ -16,7 +16,7 @@ def parse(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     p.add_argument("--clients", type=int, default=2000, help="marcher sockets held open")
     p.add_argument("--workers", type=int, default=2, help="ASGI worker processes")
-    p.add_argument("--server", choices=["daphne"], default="daphne")
+    p.add_argument("--server", choices=["daphne", "uvicorn"], default="daphne")
     p.add_argument("--rate", type=float, default=200, help="check-ins per second, all marshals")
     p.add_argument("--duration", type=float, default=10, help="seconds of the fan-out and ingest")
     p.add_argument("--interval", type=float, default=0.5, help="seconds between two alerts")

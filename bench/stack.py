@@ -65,7 +65,7 @@ def rss_bytes(pids: list[int]) -> int:
 @dataclass
 class Stack:
     workers: int = 2
-    server: str = "daphne"
+    server: str = "daphne"  # or "uvicorn"
     env_extra: dict = field(default_factory=dict)
     tmp: Path | None = None
     procs: list[subprocess.Popen] = field(default_factory=list)
@@ -145,6 +145,29 @@ class Stack:
         return env
 
     def _worker_cmd(self, port: int) -> list[str]:
+        if self.server == "uvicorn":
+            # Per-message compression is off: it costs CPU and ~64 KB of zlib state per socket.
+            return [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "fieldops.asgi:application",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--no-access-log",
+                "--ws",
+                "websockets",
+                "--ws-per-message-deflate",
+                "false",
+                "--backlog",
+                "4096",
+                "--lifespan",
+                "off",
+                "--log-level",
+                "warning",
+            ]
         if self.server == "uvicorn":
             return [
                 sys.executable,
