@@ -20,12 +20,6 @@ TEST_PACKAGES := $(RUN_PACKAGES) redis-server postgresql chromium fonts-dejavu-c
 RUN_TILES_URL ?= https://tile.openstreetmap.org/{z}/{x}/{y}.png
 RUN_TILES_ATTRIBUTION ?= &copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors
 
-# ---- Overdue watch -------------------------------------------------------------------------------
-# Arguments to the virtualenv's python that `make run` starts in the background next to the server
-# and stops with it (for example `manage.py watch`). Empty: nothing extra is started.
-WATCH_CMD ?=
-# ---------------------------------------------------------------------------------------------------
-
 # Installs the named Debian packages that are missing; runs `apt-get update` once, only if needed.
 define apt_ensure
 	@missing=""; \
@@ -79,12 +73,9 @@ run: system-run $(VENV)/.installed-run
 	@echo
 	@echo "Open the organizer link above in a browser (or the admin login to see the map)."
 	@echo "Serving on http://$(HOST):$(PORT)/ - stop with Ctrl-C."
-	@watch_cmd='$(WATCH_CMD)'; \
-	if [ -n "$$watch_cmd" ]; then \
-	  $(BIN)/python $$watch_cmd & watch_pid=$$!; \
-	  trap 'kill $$watch_pid 2>/dev/null; wait $$watch_pid 2>/dev/null' EXIT; \
-	fi; \
-	$(BIN)/daphne -b $(HOST) -p $(PORT) fieldops.asgi:application
+	@# The overdue watch runs inside the worker (docs/safety.md). No access log: invite codes are
+	@# part of /join/ paths and must not land in a log.
+	$(BIN)/daphne --access-log /dev/null -b $(HOST) -p $(PORT) fieldops.asgi:application
 
 # Tests pick their own database and services: a DATABASE_URL or REDIS_URL from the shell would
 # point them at real data.

@@ -177,3 +177,9 @@ def an_incident(cast):
         participant=cast.marshal_a, lat=40.4193, lng=-3.6932, kind="crowd", severity="medium"
     )
     return orjson.loads(entry.frame)["data"]["incident"]
+
+
+def pytest_collection_modifyitems(config, items):
+    """Run the browser tests last: Playwright's sync API leaves an event loop running in the test
+    process, which would trip any asyncio test that came after it."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
