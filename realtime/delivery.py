@@ -1,4 +1,9 @@
-"""Per-delivery cost at worker level: garbage-collector settings for a process holding many sockets.
+"""Delivering journal entries to a worker's sockets cheaply (docs/performance.md).
+
+- `Hub` / `Delivery`: one channel-layer subscription per audience group per worker, instead of a
+  channel and a wake-up per socket;
+- `server_send`: journal frames skip channels' per-message session checks;
+- `gc_tune`: garbage-collector settings for a process holding many sockets.
 
 Each delivery allocates a handful of short-lived objects; with the default thresholds (700, 10, 10)
 the collector runs every few hundred deliveries and its older generations walk every live object,
@@ -51,11 +56,11 @@ class Hub:
             if self.channel is None:
                 self.channel = await self.layer.new_channel(prefix="hub")
                 self.task = asyncio.get_running_loop().create_task(self._pump())
-            members = self.members.get(group)
-            if members is None:
-                await self.layer.group_add(group, self.channel)
-                members = self.members[group] = set()
-            members.add(sink)
+            # Every join renews the membership, as each socket's own group_add used to: the
+            # in-memory layer expires members after its group_expiry; for the Redis layer, once
+            # subscribed, it is a set lookup.
+            await self.layer.group_add(group, self.channel)
+            self.members.setdefault(group, set()).add(sink)
 
     async def leave(self, group: str, sink) -> None:
         async with self.lock:
