@@ -74,7 +74,16 @@ class Hub:
 
     async def _pump(self) -> None:
         while True:
-            message = await self.layer.receive(self.channel)
+            try:
+                message = await self.layer.receive(self.channel)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # A lost Redis connection must not end delivery for the whole worker: the layer
+                # reconnects, and clients repair what was missed by resuming from the journal.
+                log.exception("receiving from the channel layer failed; retrying")
+                await asyncio.sleep(0.5)
+                continue
             for sink in tuple(self.members.get(message.get("group"), ())):
                 try:
                     await sink.deliver(message)
