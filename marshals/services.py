@@ -16,6 +16,7 @@ from realtime import fanout, groups
 
 from . import tokens
 from .models import CheckIn, DeviceToken, Invite, Participant, RouteAck
+from .payloads import participant_payload
 
 
 @dataclass
@@ -104,15 +105,6 @@ def participant_for_staff(*, event, user) -> Participant:
     return participant
 
 
-def participant_payload(participant: Participant) -> dict:
-    return {
-        "participant": participant.pk,
-        "callsign": participant.callsign,
-        "role": participant.role,
-        "group": participant.group_id,
-    }
-
-
 def participant_revoke(*, participant, target: int, client_id: uuid.UUID | None = None):
     """Revoke a participant and every token of theirs; their sockets close at once."""
     with journal_writer(event_id=participant.event_id) as journal:
@@ -179,10 +171,7 @@ def checkin_create(
             audience=checkin_audience(participant),
             data={
                 "checkin": checkin.pk,
-                "participant": participant.pk,
-                "callsign": participant.callsign,
-                "role": participant.role,
-                "group": participant.group_id,
+                **participant_payload(participant),
                 "lat": lat,
                 "lng": lng,
                 "accuracy_m": accuracy_m,

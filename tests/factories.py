@@ -5,18 +5,13 @@ from datetime import timedelta
 import factory
 from django.utils import timezone
 
+from fieldops.demo import ROUTE as DEMO_ROUTE
 from fieldops.models import Event, MarchGroup, Place, Route
 from marshals.models import Participant
 from marshals.tokens import digest, new_token
 
-MADRID_ROUTE = [
-    [-3.6903, 40.4253],
-    [-3.6924, 40.4215],
-    [-3.6932, 40.4193],
-    [-3.6941, 40.4153],
-    [-3.6930, 40.4128],
-    [-3.6920, 40.4078],
-]
+# The demo's real route through central Madrid, [longitude, latitude].
+MADRID_ROUTE = DEMO_ROUTE
 
 
 class EventFactory(factory.django.DjangoModelFactory):

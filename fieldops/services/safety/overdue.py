@@ -17,6 +17,7 @@ from django.utils import timezone
 from fieldops.models import Event, JournalEntry, OverdueLapse
 from fieldops.services.journal import journal_writer
 from marshals.models import CheckIn, Participant
+from marshals.payloads import participant_payload
 from realtime import groups
 
 # Roles whose silence is watched: the people who check in from the field.
@@ -100,10 +101,7 @@ def overdue_raise(
             kind="marshal.overdue",
             audience=overdue_audience(participant),
             data={
-                "participant": participant.pk,
-                "callsign": participant.callsign,
-                "role": participant.role,
-                "group": participant.group_id,
+                **participant_payload(participant),
                 "silent_since": since.isoformat(),
                 "silent_minutes": round((now - since).total_seconds() / 60, 1),
                 "interval_minutes": event.checkin_interval_minutes,
@@ -142,10 +140,7 @@ def overdue_clear(*, journal, participant: Participant, checkin: CheckIn) -> Jou
         kind="marshal.back",
         audience=overdue_audience(participant),
         data={
-            "participant": participant.pk,
-            "callsign": participant.callsign,
-            "role": participant.role,
-            "group": participant.group_id,
+            **participant_payload(participant),
             "silent_since": lapse.silent_since.isoformat(),
             "back_at": checkin.server_time.isoformat(),
             "lat": checkin.lat,

@@ -12,6 +12,7 @@ from fieldops import errors
 from fieldops.models import Place, ZoneActivation, ZonePresence
 from fieldops.services.journal import journal_writer
 from marshals.models import CheckIn, Participant
+from marshals.payloads import participant_payload
 from realtime import groups
 
 from .geo import LatLng, covers
@@ -133,10 +134,7 @@ def zone_check(*, journal, participant: Participant, checkin: CheckIn) -> list:
                 # The participant is warned; organizers are always in an audience.
                 audience=[groups.participant_tag(participant.pk)],
                 data={
-                    "participant": participant.pk,
-                    "callsign": participant.callsign,
-                    "role": participant.role,
-                    "group": participant.group_id,
+                    **participant_payload(participant),
                     "place": zone.pk,
                     "name": zone.name,
                     "lat": checkin.lat,
