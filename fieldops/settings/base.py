@@ -149,11 +149,14 @@ FIELDOPS = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"redact": {"()": "fieldops.logfilters.RedactInviteCodes"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact"]}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
         # daphne logs every request line, and query strings may hold codes: keep it to warnings.
         "daphne": {"level": "WARNING"},
         "django.channels.server": {"level": "WARNING"},
+        # "Not Found: /join/<code>/" for an expired or used-up invite would log the code.
+        "django.request": {"filters": ["redact"]},
     },
 }
