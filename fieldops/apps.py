@@ -4,3 +4,6 @@ from django.apps import AppConfig
 class FieldopsConfig(AppConfig):
     name = "fieldops"
     verbose_name = "Fieldops"
+
+    def ready(self):
+        from fieldops import signals  # noqa: F401  (connects the receivers)

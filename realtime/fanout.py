@@ -4,6 +4,8 @@ A journal entry is serialized once, at write time; what travels is that text, so
 the same bytes to each of its local sockets without touching the ORM.
 """
 
+import asyncio
+
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
@@ -16,17 +18,28 @@ REVOKE_MESSAGE = "session.revoke"
 listeners: list = []
 
 
-def publish_entry(*, event_id: int, seq: int, audience: list[str], frame: str) -> None:
-    """Send one journal entry to the group of every tag in its audience (one PUBLISH each)."""
-    message = {"type": ENTRY_MESSAGE, "seq": seq, "frame": frame}
-    for listener in listeners:
-        listener(event_id=event_id, seq=seq, audience=audience, frame=frame)
-    layer = get_channel_layer()
-    send = async_to_sync(layer.group_send)
-    for tag in audience:
+def publish_entries(entries: list[tuple[int, int, list[str], str]]) -> None:
+    """Send journal entries, each as (event_id, seq, audience, frame), to the group of every tag in
+    its audience, in order.
+
+    One hop to the event loop for the whole commit, and one entry's PUBLISHes go out together: this
+    runs while the event's write lock is held, so its time is every other writer's wait.
+    """
+    for event_id, seq, audience, frame in entries:
+        for listener in listeners:
+            listener(event_id=event_id, seq=seq, audience=audience, frame=frame)
+    async_to_sync(_send_entries)(get_channel_layer(), entries)
+
+
+async def _send_entries(layer, entries) -> None:
+    for event_id, seq, audience, frame in entries:
+        message = {"type": ENTRY_MESSAGE, "seq": seq, "frame": frame}
         # The group rides along: a worker's hub reads all its groups from one channel.
-        name = groups.event_group(event_id, tag)
-        send(name, {**message, "group": name})
+        names = [groups.event_group(event_id, tag) for tag in audience]
+        # Entries stay in seq order (the next one waits); one entry's groups need no order.
+        await asyncio.gather(
+            *(layer.group_send(name, {**message, "group": name}) for name in names)
+        )
 
 
 def publish_revocation(*, participant_id: int | None = None, token_id: int | None = None) -> None:

@@ -133,3 +133,22 @@ def test_a_marshal_late_to_acknowledge_gets_one_reminder_of_their_own(cast, publ
         ]
     )
     assert {e.kind for e in first} == {"route.ack_reminder"}
+
+
+def test_a_route_edited_outside_the_services_is_measured_at_the_next_check_in(cast):
+    # The worker keeps a copy of the map; an edit made in the admin (a plain save) must not be
+    # measured against the stale copy.
+    go(cast.marshal_a, VERTEX)
+    assert not OffRoute.objects.exists()
+    east = beside_route(400)
+    route = Route.objects.get(pk=cast.route.pk)
+    route.geometry = {
+        "type": "LineString",
+        "coordinates": [[east.lng, east.lat - 0.002], [east.lng, east.lat + 0.002]],
+    }
+    route.save()
+    go(cast.marshal_a, VERTEX)
+    assert OffRoute.objects.filter(participant=cast.marshal_a).exists()
+    route.delete()  # no route left at all: nobody can be off it
+    go(cast.marshal_a, VERTEX)
+    assert not OffRoute.objects.exists()

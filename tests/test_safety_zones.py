@@ -171,3 +171,12 @@ async def test_zone_alert_and_warning_arrive_live_to_the_right_people_once(cast,
         frames = await receive_until(client, lambda f: f.get("seq") == sentinel.seq)
         assert [f["type"] for f in frames[:-1]] == expected[name], name
         await client.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_zone_switched_on_in_the_admin_warns_at_the_next_check_in(cast, zone, published):
+    go(cast.marshal_a, IN_RING)  # the worker's copy of the map now has no active zone
+    zone.active = True
+    zone.save()  # as the admin does: no service, no journal entry
+    go(cast.marshal_a, IN_RING)
+    assert [d["place"] for _, d in warnings(published)] == [zone.pk]

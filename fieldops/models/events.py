@@ -1,11 +1,16 @@
 """The event and its geography: march groups, versioned routes, places and zones."""
 
+import secrets
 import zoneinfo
 
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.urls import reverse
 from djgeojson.fields import GeometryField, LineStringField
+
+
+def new_map_stamp() -> int:
+    return secrets.randbits(62)
 
 
 def validate_time_zone(value: str) -> None:
@@ -25,6 +30,10 @@ class Event(models.Model):
     checkin_interval_minutes = models.PositiveIntegerField(default=10)
     # The journal's last sequence number; bumped under a row lock so numbers stay gapless.
     last_seq = models.PositiveBigIntegerField(default=0, editable=False)
+    # Drawn anew at every save or delete of one of its routes or places, so that workers can keep a
+    # copy of the map and know when it is stale (fieldops/services/safety/eventmap.py). Random, not
+    # a counter: a rolled-back event's id may be reused, and its copy must not pass for the new one's.
+    map_stamp = models.PositiveBigIntegerField(default=new_map_stamp, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

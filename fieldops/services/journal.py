@@ -7,11 +7,10 @@ from dataclasses import dataclass, field
 from functools import partial
 
 import orjson
-from django.db import transaction
-from django.db.models import F
+from django.db import connection, transaction
 from django.utils import timezone
 
-from fieldops.models import Event, JournalEntry
+from fieldops.models import JournalEntry
 from realtime import fanout, groups
 
 from .locks import event_lock
@@ -21,6 +20,8 @@ from .locks import event_lock
 class JournalWriter:
     event_id: int
     entries: list[JournalEntry] = field(default_factory=list)
+    # The event's map stamp as of this transaction (see safety/eventmap.py), read with the seq.
+    map_stamp: int | None = None
 
     def append(
         self,
@@ -32,8 +33,7 @@ class JournalWriter:
         client_id: uuid.UUID | None = None,
     ) -> JournalEntry:
         """Add one entry inside the current transaction and return it (its seq is final)."""
-        Event.objects.filter(pk=self.event_id).update(last_seq=F("last_seq") + 1)
-        seq = Event.objects.values_list("last_seq", flat=True).get(pk=self.event_id)
+        seq, self.map_stamp = _next_seq(self.event_id)
         at = timezone.now()
         frame = orjson.dumps(
             {"type": kind, "seq": seq, "at": at.isoformat(), "data": data}, default=str
@@ -52,6 +52,19 @@ class JournalWriter:
         return entry
 
 
+def _next_seq(event_id: int) -> tuple[int, int]:
+    """Take the event's next seq, and read its map stamp, in one statement (SQLite 3.35+ and
+    PostgreSQL both have RETURNING): it runs under the event's write lock, once per entry."""
+    with connection.cursor() as cursor:
+        cursor.execute(_NEXT_SEQ, [event_id])
+        return cursor.fetchone()
+
+
+_NEXT_SEQ = (
+    "UPDATE fieldops_event SET last_seq = last_seq + 1 WHERE id = %s RETURNING last_seq, map_stamp"
+)
+
+
 @contextmanager
 def journal_writer(*, event_id: int) -> Iterator[JournalWriter]:
     """Run writes and their journal entries in one transaction; publish the entries on commit.
@@ -65,13 +78,9 @@ def journal_writer(*, event_id: int) -> Iterator[JournalWriter]:
 
 
 def _publish(entries: list[JournalEntry]) -> None:
-    for entry in entries:
-        fanout.publish_entry(
-            event_id=entry.event_id,
-            seq=entry.seq,
-            audience=entry.audience_tags,
-            frame=entry.frame,
-        )
+    fanout.publish_entries(
+        [(entry.event_id, entry.seq, entry.audience_tags, entry.frame) for entry in entries]
+    )
 
 
 def journal_find_action(*, actor, client_id: uuid.UUID) -> JournalEntry | None:

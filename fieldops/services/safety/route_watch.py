@@ -8,6 +8,7 @@ from fieldops.models import OffRoute, Route
 from marshals.models import CheckIn, Participant
 from realtime import groups
 
+from .eventmap import journal_map
 from .geo import LatLng, distance_to_shape_m
 
 OFF_ROUTE_AUDIENCE = [groups.ORGANIZERS]
@@ -32,7 +33,7 @@ def offroute_check(*, journal, participant: Participant, checkin: CheckIn):
     """Inside a check-in's transaction: raise or clear the marshal's off-route state."""
     if participant.role != "marshal":
         return None
-    route = route_for(participant=participant)
+    route = journal_map(journal).route_for(participant.group_id)
     state = OffRoute.objects.filter(participant=participant).first()
     if route is None:
         if state is not None:

@@ -15,6 +15,7 @@ from marshals.models import CheckIn, Participant
 from marshals.payloads import participant_payload
 from realtime import groups
 
+from .eventmap import ZONE_SHAPES, journal_map
 from .geo import LatLng, covers
 
 MSG_NO_SUCH_ZONE = "No such danger zone at this event."
@@ -22,7 +23,6 @@ MSG_ZONE_ALREADY_ACTIVE = "This zone is already active."
 MSG_ZONE_NOT_ACTIVE = "This zone is not active."
 MSG_PLACE_OR_GEOMETRY = "Give either an existing zone (place) or a new polygon (geometry)."
 FIELD_TEAMS = [groups.MARSHALS, groups.LEGAL, groups.MEDICS]
-ZONE_SHAPES = ("Polygon", "MultiPolygon")
 
 
 def zone_audience(place: Place) -> list[str]:
@@ -116,13 +116,12 @@ def zones_active(*, event_id: int) -> list[Place]:
 def zone_check(*, journal, participant: Participant, checkin: CheckIn) -> list:
     """Inside a check-in's transaction: warn on entering an active zone; forget zones left."""
     point = LatLng(checkin.lat, checkin.lng)
-    inside = {
-        z.pk: z for z in zones_active(event_id=participant.event_id) if covers(z.geometry, point)
-    }
-    ZonePresence.objects.filter(participant=participant).exclude(place_id__in=inside).delete()
+    inside = {z.pk: z for z in journal_map(journal).zones if covers(z.geometry, point)}
     known = set(
         ZonePresence.objects.filter(participant=participant).values_list("place_id", flat=True)
     )
+    if known - inside.keys():
+        ZonePresence.objects.filter(participant=participant).exclude(place_id__in=inside).delete()
     written = []
     for zone in inside.values():
         if zone.pk in known:
