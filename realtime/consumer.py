@@ -6,6 +6,7 @@ database; later ones are sent as they arrive. Channels handles one message per c
 so live entries that arrive during a replay wait in the channel until `replay.done` has gone out.
 """
 
+import asyncio
 import logging
 import time
 import uuid
@@ -27,6 +28,8 @@ from .replay import latest_seq, replay_batch
 from .seen import LiveWindow
 
 log = logging.getLogger(__name__)
+
+REVOKED = object()  # what a database trip returns when the socket's credential was revoked
 
 
 class EventConsumer(AsyncWebsocketConsumer):
@@ -52,8 +55,9 @@ class EventConsumer(AsyncWebsocketConsumer):
         self.joined = [groups.participant_group(p.pk)]
         if token_id is not None:
             self.joined.append(groups.token_group(token_id))
-        for name in self.joined:
-            await self.channel_layer.group_add(name, self.channel_name)
+        await asyncio.gather(
+            *(self.channel_layer.group_add(name, self.channel_name) for name in self.joined)
+        )
         hub = hub_for(self.channel_layer)
         for name in self.audience_groups:
             await hub.join(name, self.delivery)
@@ -145,21 +149,15 @@ class EventConsumer(AsyncWebsocketConsumer):
         if frame.type == "ping":
             await self.ping(frame)
         elif frame.type == "resume":
-            if not await self.revoked():
-                await self.resume(frame)
+            await self.resume(frame)
         elif not action_allowed(role=self.participant.role, verb=frame.type):
             await self.reply_error(frame.id, errors.FORBIDDEN, errors.MSG_FORBIDDEN_VERB)
-        elif not await self.revoked():
+        else:
             await self.act(frame)
 
     async def act(self, frame: ClientFrame):
         try:
-            entry = await database_sync_to_async(action_perform)(
-                participant=self.participant,
-                verb=frame.type,
-                data=frame.data,
-                client_id=frame.id,
-            )
+            entry = await database_sync_to_async(self.act_sync)(frame)
         except errors.ActionError as exc:
             await self.reply_error(frame.id, exc.code, exc.message, exc.fields)
             return
@@ -168,7 +166,19 @@ class EventConsumer(AsyncWebsocketConsumer):
             log.exception("action %s failed", frame.type)
             await self.reply_error(frame.id, errors.UNAVAILABLE, "Could not save; send again.")
             return
+        if entry is REVOKED:
+            await self.close_revoked()
+            return
         await self.send(text_data=frames.ack(frame_id=frame.id, seq=entry.seq))
+
+    def act_sync(self, frame: ClientFrame):
+        # One trip to the database thread per action: every trip queues behind all the worker's
+        # other database work, so the credential check rides with the action it guards.
+        if not self.credential_active():
+            return REVOKED
+        return action_perform(
+            participant=self.participant, verb=frame.type, data=frame.data, client_id=frame.id
+        )
 
     async def ping(self, frame: ClientFrame):
         try:
@@ -186,35 +196,44 @@ class EventConsumer(AsyncWebsocketConsumer):
             fields = [{**f, "field": f"data.{f['field']}"} for f in error_fields(exc)]
             await self.reply_error(frame.id, errors.INVALID, "The resume is not valid.", fields)
             return
-        event_id = self.participant.event_id
-        upto = await database_sync_to_async(latest_seq)(event_id=event_id)
+        batch_size = settings.FIELDOPS["REPLAY_BATCH"]
+        read = await database_sync_to_async(self.resume_read)(since)
+        if read is REVOKED:
+            await self.close_revoked()
+            return
+        upto, batch = read
         self.covered = max(self.covered, upto)
-        cursor, count = since, 0
+        count = 0
         while True:
-            batch = await database_sync_to_async(replay_batch)(
-                event_id=event_id, since=cursor, upto=upto, tags=self.tags
-            )
             for seq, text in batch:
-                cursor = seq
                 if seq in self.recent:  # already delivered live just before this resume
                     continue
                 await self.send(text_data=text)
                 count += 1
-            if len(batch) < settings.FIELDOPS["REPLAY_BATCH"]:
+            if len(batch) < batch_size:
                 break
+            batch = await database_sync_to_async(replay_batch)(
+                event_id=self.participant.event_id, since=seq, upto=upto, tags=self.tags
+            )
         await self.send(text_data=frames.replay_done(frame_id=frame.id, seq=upto, count=count))
+
+    def resume_read(self, since: int):
+        """The credential check, the seq to replay up to, and the first batch: one trip."""
+        if not self.credential_active():
+            return REVOKED
+        event_id = self.participant.event_id
+        upto = latest_seq(event_id=event_id)
+        return upto, replay_batch(event_id=event_id, since=since, upto=upto, tags=self.tags)
 
     # --- helpers ----------------------------------------------------------------------------
 
-    async def revoked(self) -> bool:
-        """Close at once if this socket's credential was revoked and the close order never came."""
-        active = await database_sync_to_async(credential_active)(
-            participant_id=self.participant.pk, token_id=self.token_id
-        )
-        if not active:
-            self.participant = None  # ignore whatever else arrives before the close
-            await self.close(code=frames.CLOSE_REVOKED)
-        return not active
+    def credential_active(self) -> bool:
+        """Whether this socket's credential still holds (see realtime.auth; database thread)."""
+        return credential_active(participant_id=self.participant.pk, token_id=self.token_id)
+
+    async def close_revoked(self):
+        self.participant = None  # ignore whatever else arrives before the close
+        await self.close(code=frames.CLOSE_REVOKED)
 
     def spend(self) -> bool:
         """A token bucket per socket: RATE_LIMIT_PER_MINUTE frames, refilled continuously."""
