@@ -2,11 +2,10 @@
 
 Delivery rule: on connect the socket joins its audience groups, then reads the event's latest seq
 (`covered`). Live entries up to `covered` are dropped because a `resume` replays them from the
-database; later ones are sent as they arrive. Channels handles one message per consumer at a time,
-so live entries that arrive during a replay wait in the channel until `replay.done` has gone out.
+database; later ones are sent as they arrive. A socket handles one message at a time, so live
+entries that arrive during a replay wait (realtime/delivery.py) until `replay.done` has gone out.
 """
 
-import asyncio
 import logging
 import time
 import uuid
@@ -14,7 +13,9 @@ import uuid
 import orjson
 import pydantic
 from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.layers import get_channel_layer
 from django.conf import settings
 
 from fieldops import errors
@@ -34,8 +35,9 @@ REVOKED = object()  # what a database trip returns when the socket's credential 
 
 class EventConsumer(AsyncWebsocketConsumer):
     participant = None
-    joined: list[str] = []  # this socket's own groups: revocation of its participant or token
-    audience_groups: list[str] = []  # journal entries, delivered by the worker's hub
+    # The worker's hub brings this socket journal entries through its audience groups, and the
+    # order to close through the groups of its participant and device token.
+    hub_groups: list[str] = []
     delivery: Delivery | None = None
     frame_send = None  # the server's send, for journal frames (see delivery.server_send)
 
@@ -51,15 +53,12 @@ class EventConsumer(AsyncWebsocketConsumer):
             return
         p = self.participant
         self.tags = groups.tags_for(role=p.role, group_id=p.group_id, participant_id=p.pk)
-        self.audience_groups = [groups.event_group(p.event_id, tag) for tag in self.tags]
-        self.joined = [groups.participant_group(p.pk)]
+        self.hub_groups = [groups.event_group(p.event_id, tag) for tag in self.tags]
+        self.hub_groups.append(groups.participant_group(p.pk))
         if token_id is not None:
-            self.joined.append(groups.token_group(token_id))
-        await asyncio.gather(
-            *(self.channel_layer.group_add(name, self.channel_name) for name in self.joined)
-        )
+            self.hub_groups.append(groups.token_group(token_id))
         hub = hub_for(self.channel_layer)
-        for name in self.audience_groups:
+        for name in self.hub_groups:
             await hub.join(name, self.delivery)
         self.covered = await database_sync_to_async(latest_seq)(event_id=p.event_id)
         # One entry can reach a socket through two of its groups, and a resume must not repeat
@@ -73,25 +72,30 @@ class EventConsumer(AsyncWebsocketConsumer):
         if self.delivery is not None:
             self.delivery.close()
         hub = hub_for(self.channel_layer)
-        for name in self.audience_groups:
+        for name in self.hub_groups:
             await hub.leave(name, self.delivery)
-        for name in self.joined:
-            await self.channel_layer.group_discard(name, self.channel_name)
 
-    # --- from the channel layer -------------------------------------------------------------
+    # --- from the worker's hub --------------------------------------------------------------
+
+    async def __call__(self, scope, receive, send):
+        # Unlike stock Channels, a socket has no channel of its own: everything the channel
+        # layer brings it comes through the worker's hub (realtime/delivery.py). A channel per
+        # socket cost a Redis SUBSCRIBE when it opened and an UNSUBSCRIBE when it closed, a queue,
+        # and a task racing the socket for every message (docs/performance.md).
+        self.scope = scope
+        self.channel_layer = get_channel_layer(self.channel_layer_alias)
+        self.base_send = send
+        try:
+            while True:
+                await self.dispatch(await receive())
+        except StopConsumer:
+            pass
 
     async def dispatch(self, message):
-        # Stock dispatch awaits aclose_old_connections() before every handler: a hop to the shared
-        # sync thread, queued behind all database work, per message and per socket. A journal
-        # entry arrives pre-serialized and its delivery touches no database, so it skips the hop
-        # (docs/performance.md); every other message keeps it.
-        if message["type"] == fanout.ENTRY_MESSAGE:
-            await self.journal_entry(message)
-            return
-        # Entries from the hub wait while this socket handles anything else (connecting, a frame,
-        # a replay), exactly as they waited in its channel when it had one per socket.
+        # Messages from the hub wait while this socket handles anything from its client
+        # (connecting, a frame, a replay), as they would have waited in a channel of its own.
         if self.delivery is None:
-            self.delivery = Delivery(self.journal_entry)
+            self.delivery = Delivery(self.from_hub)
         self.delivery.busy += 1
         try:
             await super().dispatch(message)
@@ -99,6 +103,14 @@ class EventConsumer(AsyncWebsocketConsumer):
             self.delivery.busy -= 1
             if not self.delivery.busy:
                 await self.delivery.flush()
+
+    async def from_hub(self, message):
+        # Journal entries skip stock dispatch, which awaits aclose_old_connections() (a hop to
+        # the shared database thread) before every handler: delivery touches no database.
+        if message["type"] == fanout.ENTRY_MESSAGE:
+            await self.journal_entry(message)
+        elif message["type"] == fanout.REVOKE_MESSAGE:
+            await self.close_revoked()
 
     async def journal_entry(self, message):
         seq = message["seq"]
@@ -108,9 +120,6 @@ class EventConsumer(AsyncWebsocketConsumer):
         if self.frame_send is None:
             self.frame_send = server_send(self.base_send)
         await self.frame_send({"type": "websocket.send", "text": message["frame"]})
-
-    async def session_revoke(self, message):
-        await self.close(code=frames.CLOSE_REVOKED)
 
     # --- from the client --------------------------------------------------------------------
 

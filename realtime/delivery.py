@@ -15,6 +15,7 @@ keeps the cost per delivery flat as sockets are added (docs/performance.md).
 import asyncio
 import gc
 import logging
+import time
 import weakref
 
 from channels.sessions import InstanceSessionWrapper
@@ -22,6 +23,7 @@ from channels.sessions import InstanceSessionWrapper
 log = logging.getLogger(__name__)
 
 YOUNG_THRESHOLD = 50_000
+RENEW_SECONDS = 600.0
 
 
 def gc_tune() -> None:
@@ -46,6 +48,7 @@ class Hub:
     def __init__(self, layer) -> None:
         self.layer = layer
         self.members: dict[str, set] = {}
+        self.renewed: dict[str, float] = {}  # group: when the layer last heard of it
         self.channel: str | None = None
         self.lock = asyncio.Lock()
         self.task: asyncio.Task | None = None
@@ -56,10 +59,13 @@ class Hub:
             if self.channel is None:
                 self.channel = await self.layer.new_channel(prefix="hub")
                 self.task = asyncio.get_running_loop().create_task(self._pump())
-            # Every join renews the membership, as each socket's own group_add used to: the
-            # in-memory layer expires members after its group_expiry; for the Redis layer, once
-            # subscribed, it is a set lookup.
-            await self.layer.group_add(group, self.channel)
+            # The layer hears of a group when it is new to this worker, and again now and then:
+            # the in-memory layer forgets members after its group_expiry. Asking it at every
+            # join queued each connect behind the Redis layer's publishes (one lock per shard).
+            now = time.monotonic()
+            if now - self.renewed.get(group, -RENEW_SECONDS) >= RENEW_SECONDS:
+                await self.layer.group_add(group, self.channel)
+                self.renewed[group] = now
             self.members.setdefault(group, set()).add(sink)
 
     async def leave(self, group: str, sink) -> None:
@@ -70,6 +76,7 @@ class Hub:
             members.discard(sink)
             if not members:
                 del self.members[group]
+                self.renewed.pop(group, None)
                 await self.layer.group_discard(group, self.channel)
 
     async def _pump(self) -> None:

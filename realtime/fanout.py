@@ -4,12 +4,11 @@ A journal entry is serialized once, at write time; what travels is that text, so
 the same bytes to each of its local sockets without touching the ORM.
 """
 
-import asyncio
-
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
 from . import groups
+from .redis_publish import redis_publisher
 
 ENTRY_MESSAGE = "journal.entry"
 REVOKE_MESSAGE = "session.revoke"
@@ -20,33 +19,39 @@ listeners: list = []
 
 def publish_entries(entries: list[tuple[int, int, list[str], str]]) -> None:
     """Send journal entries, each as (event_id, seq, audience, frame), to the group of every tag in
-    its audience, in order.
-
-    One hop to the event loop for the whole commit, and one entry's PUBLISHes go out together: this
-    runs while the event's write lock is held, so its time is every other writer's wait.
+    its audience, in order. This runs while the event's write lock is held: its time is every other
+    writer's wait, so the Redis layer is written to straight from this thread (redis_publish.py).
     """
+    sends = []
     for event_id, seq, audience, frame in entries:
         for listener in listeners:
             listener(event_id=event_id, seq=seq, audience=audience, frame=frame)
-    async_to_sync(_send_entries)(get_channel_layer(), entries)
-
-
-async def _send_entries(layer, entries) -> None:
-    for event_id, seq, audience, frame in entries:
         message = {"type": ENTRY_MESSAGE, "seq": seq, "frame": frame}
-        # The group rides along: a worker's hub reads all its groups from one channel.
-        names = [groups.event_group(event_id, tag) for tag in audience]
-        # Entries stay in seq order (the next one waits); one entry's groups need no order.
-        await asyncio.gather(
-            *(layer.group_send(name, {**message, "group": name}) for name in names)
-        )
+        for tag in audience:
+            # The group rides along: a worker's hub reads all its groups from one channel.
+            name = groups.event_group(event_id, tag)
+            sends.append((name, {**message, "group": name}))
+    layer = get_channel_layer()
+    publisher = redis_publisher(layer)
+    if publisher is not None:
+        publisher.publish(sends)
+    else:
+        async_to_sync(_send_all)(layer, sends)
+
+
+async def _send_all(layer, sends) -> None:
+    for name, message in sends:
+        await layer.group_send(name, message)
 
 
 def publish_revocation(*, participant_id: int | None = None, token_id: int | None = None) -> None:
     """Tell every worker to close the sockets of a revoked participant or device at once."""
     layer = get_channel_layer()
     send = async_to_sync(layer.group_send)
+    names = []
     if participant_id is not None:
-        send(groups.participant_group(participant_id), {"type": REVOKE_MESSAGE})
+        names.append(groups.participant_group(participant_id))
     if token_id is not None:
-        send(groups.token_group(token_id), {"type": REVOKE_MESSAGE})
+        names.append(groups.token_group(token_id))
+    for name in names:
+        send(name, {"type": REVOKE_MESSAGE, "group": name})
