@@ -16,7 +16,11 @@ def parse(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     p.add_argument("--clients", type=int, default=2000, help="marcher sockets held open")
     p.add_argument("--workers", type=int, default=2, help="ASGI worker processes")
-    p.add_argument("--server", choices=["daphne", "uvicorn"], default="daphne")
+    p.add_argument(
+        "--server",
+        default="uvicorn,daphne",
+        help="ASGI servers to run the workers under, each in turn (default uvicorn,daphne)",
+    )
     p.add_argument("--rate", type=float, default=200, help="check-ins per second, all marshals")
     p.add_argument("--duration", type=float, default=10, help="seconds of the fan-out and ingest")
     p.add_argument("--interval", type=float, default=0.5, help="seconds between two alerts")
@@ -41,6 +45,10 @@ def parse(argv=None) -> argparse.Namespace:
     opts = p.parse_args(argv)
     opts.alerts = max(1, int(opts.duration / opts.interval))
     opts.env = dict(item.split("=", 1) for item in opts.env)
+    opts.servers = [name.strip() for name in opts.server.split(",") if name.strip()]
+    unknown = sorted(set(opts.servers) - {"daphne", "uvicorn"})
+    if unknown or not opts.servers:
+        p.error(f"--server: choose from daphne, uvicorn (got {', '.join(unknown) or 'none'})")
     return opts
 
 
@@ -48,7 +56,7 @@ def main(argv=None) -> dict:
     opts = parse(argv)
     began = time.monotonic()
     say(
-        f"bench: {opts.clients} clients, {opts.workers} {opts.server} workers, "
+        f"bench: {opts.clients} clients, {opts.workers} workers under {' then '.join(opts.servers)}, "
         f"{opts.rate:.0f} check-ins/s, {opts.duration:.0f} s phases"
     )
     raw = asyncio.run(main_async(opts))

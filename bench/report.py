@@ -18,16 +18,19 @@ def _ratio(a, b):
 
 
 def results_json(raw: dict, opts) -> dict:
-    f = raw["fieldops"]
+    """The first server's figures at the top level (the keys the issue names), every server's
+    under `servers`."""
     floor = raw["floor"]
-    fan = f["fanout"].public()
-    out = {
+    sections = {name: _section(f, floor) for name, f in raw["servers"].items()}
+    first = sections[opts.servers[0]]
+    return {
         "label": opts.label,
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "settings": {
             "clients": opts.clients,
             "workers": opts.workers,
-            "server": opts.server,
+            "server": opts.servers[0],
+            "servers": opts.servers,
             "rate": opts.rate,
             "duration": opts.duration,
             "interval": opts.interval,
@@ -37,8 +40,17 @@ def results_json(raw: dict, opts) -> dict:
             "env": opts.env,
             "machine": f"{platform.machine()}, {_cores()} cores, Python {platform.python_version()}",
         },
-        "fanout": fan,
+        **first,
         "floor": floor["final"].public() if floor else None,
+        "servers": sections,
+        "elapsed_s": raw["elapsed_s"],
+    }
+
+
+def _section(f: dict, floor: dict | None) -> dict:
+    fan = f["fanout"].public()
+    out = {
+        "fanout": fan,
         "ratio": {},
         "sweep": [
             {
@@ -57,15 +69,12 @@ def results_json(raw: dict, opts) -> dict:
         "ingest": f["ingest"],
         "storm": f["storm"],
         "memory": f["memory"],
-        "elapsed_s": raw["elapsed_s"],
     }
     if floor:
-        fl = out["floor"]
+        fl = floor["final"].public()
         out["ratio"] = {
-            "cpu_us_per_delivery": _ratio(fan["cpu_us_per_delivery"], fl["cpu_us_per_delivery"]),
-            "p50_ms": _ratio(fan["p50_ms"], fl["p50_ms"]),
-            "p99_ms": _ratio(fan["p99_ms"], fl["p99_ms"]),
-            "deliveries_per_s": _ratio(fan["deliveries_per_s"], fl["deliveries_per_s"]),
+            key: _ratio(fan[key], fl[key])
+            for key in ("cpu_us_per_delivery", "p50_ms", "p99_ms", "deliveries_per_s")
         }
     if "profile" in f:
         out["profile"] = f["profile"]
@@ -83,42 +92,54 @@ def _verdict(ok: bool | None) -> str:
 
 
 def table(r: dict) -> str:
-    fan, fl, ing, st, mem = r["fanout"], r["floor"], r["ingest"], r["storm"], r["memory"]
-    ratio = r.get("ratio", {})
+    """One column per server, then the floor; each server's ratio to the floor beside it."""
+    names = list(r["servers"])
+    fl = r["floor"] or {}
     rows = [
-        ("fan-out clients", fan["clients"], fl["clients"] if fl else "", ""),
-        ("fan-out deliveries", fan["deliveries"], fl["deliveries"] if fl else "", ""),
-        ("fan-out lost", fan["lost"], fl["lost"] if fl else "", "must be 0"),
-        ("fan-out p50 ms", fan["p50_ms"], fl["p50_ms"] if fl else "", ratio.get("p50_ms", "")),
-        ("fan-out p99 ms", fan["p99_ms"], fl["p99_ms"] if fl else "", ratio.get("p99_ms", "")),
-        ("fan-out max ms", fan["max_ms"], fl["max_ms"] if fl else "", ""),
-        (
-            "deliveries / s",
-            fan["deliveries_per_s"],
-            fl["deliveries_per_s"] if fl else "",
-            ratio.get("deliveries_per_s", ""),
-        ),
-        (
-            "server CPU µs / delivery",
-            fan["cpu_us_per_delivery"],
-            fl["cpu_us_per_delivery"] if fl else "",
-            ratio.get("cpu_us_per_delivery", ""),
-        ),
-        ("ingest acks / s", ing["acks_per_s"], "", f"{ing['marshals']} marshals"),
-        ("ingest ack p50 ms", ing["p50_ms"], "", ""),
-        ("ingest ack p99 ms", ing["p99_ms"], "", f"{ing['errors']} errors"),
-        ("fan-out p99 ms under ingest", ing["fanout_p99_ms"], "", f"lost {ing['fanout_lost']}"),
-        ("storm clients", st["clients"], "", f"{st['missed_entries']} entries missed each"),
-        ("storm catch-up s", st["catch_up_s"], "", f"{st['not_caught_up']} not caught up"),
-        ("memory KB / connection", mem["kb_per_connection"], "", f"{mem['connections']} sockets"),
+        ("fan-out clients", "fanout", "clients", None),
+        ("fan-out deliveries", "fanout", "deliveries", None),
+        ("fan-out lost (must be 0)", "fanout", "lost", None),
+        ("fan-out p50 ms", "fanout", "p50_ms", "p50_ms"),
+        ("fan-out p99 ms", "fanout", "p99_ms", "p99_ms"),
+        ("fan-out max ms", "fanout", "max_ms", None),
+        ("deliveries / s", "fanout", "deliveries_per_s", "deliveries_per_s"),
+        ("server CPU µs / delivery", "fanout", "cpu_us_per_delivery", "cpu_us_per_delivery"),
+        ("ingest check-ins offered / s", "ingest", "rate", None),
+        ("ingest acks / s", "ingest", "acks_per_s", None),
+        ("ingest ack p50 ms", "ingest", "p50_ms", None),
+        ("ingest ack p99 ms", "ingest", "p99_ms", None),
+        ("ingest errors", "ingest", "errors", None),
+        ("fan-out p99 ms under ingest", "ingest", "fanout_p99_ms", None),
+        ("storm clients", "storm", "clients", None),
+        ("storm catch-up s", "storm", "catch_up_s", None),
+        ("storm not caught up", "storm", "not_caught_up", None),
+        ("memory KB / connection", "memory", "kb_per_connection", None),
     ]
-    width = max(len(r[0]) for r in rows)
-    lines = [f"{'':{width}}  {'fieldops':>10}  {'floor':>10}  ratio / note", "-" * (width + 40)]
-    lines += [f"{a:{width}}  {b!s:>10}  {c!s:>10}  {d}" for a, b, c, d in rows]
+    width = max(len(row[0]) for row in rows)
+    head = f"{'':{width}}" + "".join(f"  {n:>10}" for n in names) + f"  {'floor':>10}"
+    head += "".join(f"  {n + '/floor':>13}" for n in names) if fl else ""
+    lines = [head, "-" * len(head)]
+    for label, part, key, ratio in rows:
+        line = f"{label:{width}}"
+        line += "".join(f"  {r['servers'][n][part].get(key, '')!s:>10}" for n in names)
+        line += f"  {fl.get(key, '') if part == 'fanout' else ''!s:>10}"
+        if fl and ratio:
+            line += "".join(f"  {r['servers'][n]['ratio'].get(ratio)!s:>13}" for n in names)
+        lines.append(line)
     lines += ["", "targets (issue 5 §2; the full-size ones need --clients 10000 / 20000):"]
-    cpu_ratio = ratio.get("cpu_us_per_delivery")
-    checks = [
-        ("CPU/delivery ≤ 2x floor", cpu_ratio, cpu_ratio is not None and cpu_ratio <= 2),
+    for name in names:
+        lines += [
+            f"  {_verdict(ok):8} {name:8} {what}: {value}" for what, value, ok in _checks(r, name)
+        ]
+    return "\n".join(lines)
+
+
+def _checks(r: dict, name: str) -> list[tuple[str, object, bool | None]]:
+    sec = r["servers"][name]
+    fan, ing, st, mem = sec["fanout"], sec["ingest"], sec["storm"], sec["memory"]
+    cpu_ratio = sec["ratio"].get("cpu_us_per_delivery")
+    return [
+        ("CPU/delivery ≤ 2x floor", cpu_ratio, None if cpu_ratio is None else cpu_ratio <= 2),
         (
             f"p99 < 500 ms at {fan['clients']} clients, 0 lost",
             fan["p99_ms"],
@@ -142,8 +163,6 @@ def table(r: dict) -> str:
             st["catch_up_s"] < TARGETS["storm_catch_up_s"] and st["not_caught_up"] == 0,
         ),
     ]
-    lines += [f"  {_verdict(ok):8} {name}: {value}" for name, value, ok in checks]
-    return "\n".join(lines)
 
 
 def chart(raw: dict, path) -> None:
@@ -154,10 +173,19 @@ def chart(raw: dict, path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
-    sweep = raw["fieldops"]["sweep"]
-    xs = [s.clients for s in sweep]
-    ax.plot(xs, [s.p99_ms for s in sweep], "o-", color="#c0392b", label="Fieldops p99")
-    ax.plot(xs, [s.p50_ms for s in sweep], "o--", color="#c0392b", alpha=0.6, label="Fieldops p50")
+    colours = {"uvicorn": "#c0392b", "daphne": "#e67e22"}
+    for name, f in raw["servers"].items():
+        xs = [s.clients for s in f["sweep"]]
+        colour = colours.get(name, "#8e44ad")
+        ax.plot(xs, [s.p99_ms for s in f["sweep"]], "o-", color=colour, label=f"{name} p99")
+        ax.plot(
+            xs,
+            [s.p50_ms for s in f["sweep"]],
+            "o--",
+            color=colour,
+            alpha=0.6,
+            label=f"{name} p50",
+        )
     if raw["floor"]:
         fs = raw["floor"]["sweep"]
         ax.plot(

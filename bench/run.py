@@ -249,12 +249,12 @@ async def run_floor(opts, steps: list[int]) -> dict:
         server.wait(timeout=10)
 
 
-async def run_fieldops(opts, steps: list[int]) -> dict:
-    stack = Stack(workers=opts.workers, server=opts.server, env_extra=opts.env)
+async def run_fieldops(opts, steps: list[int], server: str) -> dict:
+    stack = Stack(workers=opts.workers, server=server, env_extra=opts.env)
     fleet = None
     out: dict = {}
     try:
-        say(f"fieldops: starting redis-server and {opts.workers} {opts.server} workers")
+        say(f"fieldops: starting redis-server and {opts.workers} {server} workers")
         stack.start(log=lambda m: say(f"  {m}"))
         urls = stack.ws_urls()
         pids = stack.worker_pids()
@@ -471,6 +471,6 @@ async def main_async(opts) -> dict:
     steps = sorted({s for s in steps if s <= opts.clients} | {opts.clients})
     began = time.monotonic()
     floor = await run_floor(opts, steps) if not opts.no_floor else None
-    fieldops = await run_fieldops(opts, steps)
+    servers = {name: await run_fieldops(opts, steps, name) for name in opts.servers}
     elapsed = time.monotonic() - began
-    return {"floor": floor, "fieldops": fieldops, "elapsed_s": round(elapsed, 1)}
+    return {"floor": floor, "servers": servers, "elapsed_s": round(elapsed, 1)}
