@@ -1,4 +1,4 @@
-"""Real processes for the cross-process tests: redis-server, a throwaway PostgreSQL, daphne workers.
+"""Real processes for the cross-process tests: redis-server, a throwaway PostgreSQL, ASGI workers.
 
 Each helper is a context manager that binds to 127.0.0.1 on a free port and stops what it started on
 the way out, failure or not. Output goes to a log file in a temporary directory, and a startup failure
@@ -166,7 +166,7 @@ def postgres_server(tmp: Path) -> Iterator[str]:
 
 
 def project_env(*, database_url: str, redis_url: str | None) -> dict:
-    """Environment for manage.py and daphne: local settings pointed at the given services."""
+    """Environment for manage.py and the workers: local settings pointed at the given services."""
     env = dict(os.environ)
     env.pop("DJANGO_SETTINGS_MODULE", None)
     env.update(
@@ -208,23 +208,34 @@ def _healthy(port: int) -> bool:
         return False
 
 
+def _worker_cmd(server: str, port: int) -> list[str]:
+    if server == "uvicorn":  # as docs/deployment.md runs it
+        return [
+            sys.executable, "-m", "uvicorn", "fieldops.asgi:application", "--host", "127.0.0.1",
+            "--port", str(port), "--ws", "websockets-sansio", "--ws-per-message-deflate", "false",
+            "--no-access-log",
+        ]  # fmt: skip
+    return [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
+            "fieldops.asgi:application"]  # fmt: skip
+
+
 @contextmanager
-def daphne_workers(count: int, *, env: dict, tmp: Path) -> Iterator[list[int]]:
-    """`count` daphne processes serving fieldops.asgi; yields their ports once each answers /healthz."""
+def asgi_workers(servers: list[str], *, env: dict, tmp: Path) -> Iterator[list[int]]:
+    """One process per entry of `servers` ("daphne" or "uvicorn") serving fieldops.asgi; yields
+    their ports once each answers /healthz."""
     procs: list[tuple[subprocess.Popen, int, Path]] = []
     try:
-        for i in range(count):
+        for i, server in enumerate(servers):
             port = free_port()
-            log = tmp / f"daphne-{i}.log"
+            log = tmp / f"{server}-{i}.log"
             with open(log, "wb") as out:
                 proc = subprocess.Popen(
-                    [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-                     "fieldops.asgi:application"],
+                    _worker_cmd(server, port),
                     cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
                 )  # fmt: skip
             procs.append((proc, port, log))
         for proc, port, log in procs:
-            _wait(lambda p=port: _healthy(p), proc=proc, what=f"daphne on {port}", log=log)
+            _wait(lambda p=port: _healthy(p), proc=proc, what=f"worker on {port}", log=log)
         yield [port for _, port, _ in procs]
     finally:
         for proc, _, _ in procs:
@@ -268,8 +279,10 @@ class Stack:
 
 
 @contextmanager
-def fieldops_stack(*, workers: int = 2, postgres: bool = False) -> Iterator[Stack]:
-    """Redis, a database (SQLite file or PostgreSQL), migrate + demo, then `workers` daphnes."""
+def fieldops_stack(
+    *, servers: tuple[str, ...] = ("daphne", "daphne"), postgres: bool = False
+) -> Iterator[Stack]:
+    """Redis, a database (SQLite file or PostgreSQL), migrate + demo, then a worker per server."""
     tmp = Path(tempfile.mkdtemp(prefix="fieldops-test-"))
     try:
         with ExitStack() as stack:
@@ -282,7 +295,7 @@ def fieldops_stack(*, workers: int = 2, postgres: bool = False) -> Iterator[Stac
             manage(env, "migrate", "--noinput")
             out = manage(env, "demo", "--json")
             seed = json.loads(out[out.index("{") :])
-            ports = stack.enter_context(daphne_workers(workers, env=env, tmp=tmp))
+            ports = stack.enter_context(asgi_workers(list(servers), env=env, tmp=tmp))
             yield Stack(ports=ports, seed=seed, tmp=tmp, database_url=database_url)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -26,7 +26,7 @@ NEW_ROUTE = [[-3.6903, 40.4253], [-3.6886, 40.4200], [-3.6920, 40.4078]]
 
 @pytest.fixture(scope="module")
 def stack():
-    with fieldops_stack(workers=2) as running:
+    with fieldops_stack(servers=("daphne", "daphne")) as running:
         yield running
 
 

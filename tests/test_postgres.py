@@ -1,4 +1,5 @@
-"""The cross-worker scenarios on PostgreSQL: a throwaway cluster, real Redis, two daphne workers."""
+"""The cross-worker scenarios as a deployment runs them: a throwaway PostgreSQL cluster, real Redis,
+worker A under daphne and worker B under uvicorn (docs/deployment.md offers both)."""
 
 import pytest
 
@@ -15,7 +16,7 @@ pytestmark = pytest.mark.multiworker
 
 @pytest.fixture(scope="module")
 def pg_stack():
-    with fieldops_stack(workers=2, postgres=True) as running:
+    with fieldops_stack(servers=("daphne", "uvicorn"), postgres=True) as running:
         yield running
 
 
@@ -43,3 +44,14 @@ def test_postgres_stack_really_uses_postgresql(pg_stack):
     env = project_env(database_url=pg_stack.database_url, redis_url=None)
     out = manage(env, "shell", "-c", "from django.db import connection; print(connection.vendor)")
     assert out.strip().splitlines()[-1] == "postgresql"
+
+
+def test_postgres_stack_runs_one_worker_under_each_server(pg_stack):
+    """Guards the scenarios above against silently running both workers under daphne."""
+    import urllib.request
+
+    names = []
+    for port in pg_stack.ports:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as response:
+            names.append(response.headers.get("server", "").split("/")[0].lower())
+    assert names == ["daphne", "uvicorn"]
