@@ -208,17 +208,6 @@ def _healthy(port: int) -> bool:
         return False
 
 
-def _worker_cmd(server: str, port: int) -> list[str]:
-    if server == "uvicorn":  # as docs/deployment.md runs it
-        return [
-            sys.executable, "-m", "uvicorn", "fieldops.asgi:application", "--host", "127.0.0.1",
-            "--port", str(port), "--ws", "websockets-sansio", "--ws-per-message-deflate", "false",
-            "--no-access-log",
-        ]  # fmt: skip
-    return [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-            "fieldops.asgi:application"]  # fmt: skip
-
-
 @contextmanager
 def asgi_workers(servers: list[str], *, env: dict, tmp: Path) -> Iterator[list[int]]:
     """One process per entry of `servers` ("daphne" or "uvicorn") serving fieldops.asgi; yields
@@ -228,10 +217,12 @@ def asgi_workers(servers: list[str], *, env: dict, tmp: Path) -> Iterator[list[i
         for i, server in enumerate(servers):
             port = free_port()
             log = tmp / f"{server}-{i}.log"
+            # deploy/worker, as the systemd unit runs it, with this interpreter.
+            worker_env = {**env, "FIELDOPS_SERVER": server, "PYTHON": sys.executable}
             with open(log, "wb") as out:
                 proc = subprocess.Popen(
-                    _worker_cmd(server, port),
-                    cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+                    [str(ROOT / "deploy" / "worker"), str(port)],
+                    cwd=ROOT, env=worker_env, stdout=out, stderr=subprocess.STDOUT,
                 )  # fmt: skip
             procs.append((proc, port, log))
         for proc, port, log in procs:
