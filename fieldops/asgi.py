@@ -13,7 +13,6 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import OriginValidator  # noqa: E402
-from channels.sessions import SessionMiddlewareStack  # noqa: E402
 from django.conf import settings  # noqa: E402
 
 from marshals.watch import EmbeddedWatch  # noqa: E402
@@ -40,9 +39,9 @@ application = EmbeddedWatch(
     ProtocolTypeRouter(
         {
             "http": django_asgi_app,
-            "websocket": AllowedOriginValidator(
-                SessionMiddlewareStack(URLRouter(websocket_urlpatterns)), _origins()
-            ),
+            # No session middleware: sockets read the session cookie themselves, once
+            # (realtime/auth.py), rather than keep channels' wrapper for their whole life.
+            "websocket": AllowedOriginValidator(URLRouter(websocket_urlpatterns), _origins()),
         }
     )
 )

@@ -23,17 +23,22 @@ def digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def token_authenticate(raw: str):
-    """The (participant, token) for a bearer token, or None if unknown, revoked or not active."""
+def token_authenticate(raw: str, *, event_slug: str | None = None):
+    """The (participant, token) for a bearer token, or None if unknown, revoked or not active.
+
+    With `event_slug`, only a token of that event is accepted, and the participant comes without
+    its event: a socket keeps the participant for as long as it is open.
+    """
     from .models import DeviceToken
 
     if not raw or len(raw) > 200:
         return None
-    token = (
-        DeviceToken.objects.select_related("participant", "participant__event")
-        .filter(token_hash=digest(raw), revoked_at__isnull=True)
-        .first()
-    )
+    tokens = DeviceToken.objects.filter(token_hash=digest(raw), revoked_at__isnull=True)
+    if event_slug is None:
+        tokens = tokens.select_related("participant", "participant__event")
+    else:
+        tokens = tokens.select_related("participant").filter(participant__event__slug=event_slug)
+    token = tokens.first()
     if token is None or not token.participant.is_active:
         return None
     now = timezone.now()

@@ -1,6 +1,6 @@
 """Who is on the other end of a socket: a device's bearer token, or a browser's session."""
 
-from marshals.sessions import session_participant
+from marshals.sessions import cookie_session, session_participant
 from marshals.tokens import token_authenticate
 
 
@@ -8,7 +8,7 @@ def scope_participant(scope, *, event_slug: str):
     """(participant, token_id) for a WebSocket scope, or (None, None).
 
     Devices send `Authorization: Bearer <token>`; tokens never travel in the URL, where proxies log
-    them. Browsers send the session cookie a join link set.
+    them. Browsers send the session cookie a join link set. The participant comes without its event.
     """
     headers = dict(scope.get("headers") or [])
     authorization = headers.get(b"authorization", b"").decode("latin-1")
@@ -16,13 +16,14 @@ def scope_participant(scope, *, event_slug: str):
         scheme, _, raw = authorization.partition(" ")
         if scheme.lower() != "bearer":
             return None, None
-        found = token_authenticate(raw.strip())
-        if found is None or found[0].event.slug != event_slug:
+        found = token_authenticate(raw.strip(), event_slug=event_slug)
+        if found is None:
             return None, None
         return found[0], found[1].pk
-    session = scope.get("session")
-    participant = session_participant(session, event_slug=event_slug) if session else None
-    return participant, None
+    session = cookie_session(headers)
+    if session is None:
+        return None, None
+    return session_participant(session, event_slug=event_slug, with_event=False), None
 
 
 def credential_active(*, participant_id: int, token_id: int | None) -> bool:

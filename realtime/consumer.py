@@ -24,7 +24,7 @@ from fieldops.schemas import ClientFrame, PingIn, ResumeIn, error_fields
 
 from . import fanout, frames, groups
 from .auth import credential_active, scope_participant
-from .delivery import Delivery, hub_for, server_send
+from .delivery import Delivery, hub_for
 from .replay import latest_seq, replay_batch
 from .seen import LiveWindow
 
@@ -39,7 +39,6 @@ class EventConsumer(AsyncWebsocketConsumer):
     # order to close through the groups of its participant and device token.
     hub_groups: list[str] = []
     delivery: Delivery | None = None
-    frame_send = None  # the server's send, for journal frames (see delivery.server_send)
 
     async def connect(self):
         await self.accept()
@@ -66,7 +65,7 @@ class EventConsumer(AsyncWebsocketConsumer):
         self.recent = LiveWindow()
         self.budget = float(settings.FIELDOPS["RATE_LIMIT_PER_MINUTE"])
         self.budget_at = time.monotonic()
-        await self.send(text_data=frames.hello(participant=p, seq=self.covered))
+        await self.send(text_data=frames.hello(participant=p, event_slug=slug, seq=self.covered))
 
     async def disconnect(self, code):
         if self.delivery is not None:
@@ -117,9 +116,7 @@ class EventConsumer(AsyncWebsocketConsumer):
         if seq <= self.covered or seq in self.recent:
             return
         self.recent.add(seq)
-        if self.frame_send is None:
-            self.frame_send = server_send(self.base_send)
-        await self.frame_send({"type": "websocket.send", "text": message["frame"]})
+        await self.base_send({"type": "websocket.send", "text": message["frame"]})
 
     # --- from the client --------------------------------------------------------------------
 

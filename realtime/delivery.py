@@ -2,7 +2,6 @@
 
 - `Hub` / `Delivery`: one channel-layer subscription per audience group per worker, instead of a
   channel and a wake-up per socket;
-- `server_send`: journal frames skip channels' per-message session checks;
 - `gc_tune`: garbage-collector settings for a process holding many sockets.
 
 Each delivery allocates a handful of short-lived objects; with the default thresholds (700, 10, 10)
@@ -17,8 +16,6 @@ import gc
 import logging
 import time
 import weakref
-
-from channels.sessions import InstanceSessionWrapper
 
 log = logging.getLogger(__name__)
 
@@ -138,16 +135,3 @@ class Delivery:
         """Send what was held, including what arrives meanwhile; then deliver directly again."""
         while self.held and not self.closed:
             await self.send(self.held.pop(0))
-
-
-def server_send(send):
-    """The server's own send beneath channels' session middleware, for journal frames.
-
-    `InstanceSessionWrapper.send` inspects the session (two lazy-object lookups) on every message
-    so that it can save it on `websocket.accept`; a journal frame never needs that, and at
-    thousands of frames per entry the lookups showed up in the profile.
-    """
-    owner = getattr(send, "__self__", None)
-    if isinstance(owner, InstanceSessionWrapper):
-        return owner.real_send
-    return send

@@ -10,13 +10,13 @@ def dumps(frame: dict) -> str:
     return orjson.dumps(frame, default=str).decode()
 
 
-def hello(*, participant, seq: int) -> str:
+def hello(*, participant, event_slug: str, seq: int) -> str:
     return dumps(
         {
             "type": "hello",
             "data": {
                 "protocol": 1,
-                "event": participant.event.slug,
+                "event": event_slug,
                 "participant": participant.pk,
                 "callsign": participant.callsign,
                 "role": participant.role,
