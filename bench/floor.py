@@ -2,7 +2,8 @@
 
 Subscribers get a `hello` with the latest seq; a publisher on /pub sends `alert.send` frames and each
 one is numbered, serialized once and handed to `websockets.broadcast()` for every subscriber, then
-acknowledged. Same clients, same frame shapes, no Django, no Redis, no database: what Python and the
+acknowledged. A subscriber's `resume` gets the entries after its `since` from memory, then
+`replay.done`: the reconnect storm's floor. Same clients, same frame shapes, no Django, no Redis, no database: what Python and the
 `websockets` library cost per delivery on this machine.
 """
 
@@ -19,6 +20,7 @@ from .stack import raise_fd_limit
 async def serve(port: int) -> None:
     subscribers: set = set()
     state = {"seq": 0}
+    entries: list[str] = []  # entries[seq - 1] is the text of entry seq
 
     async def handler(ws) -> None:
         hello = {"type": "hello", "data": {"protocol": 1, "role": "marcher", "seq": state["seq"]}}
@@ -34,12 +36,22 @@ async def serve(port: int) -> None:
                     "at": datetime.now(UTC).isoformat(),
                     "data": {"audience": "public", "level": "info", "text": frame["data"]["text"]},
                 }
-                websockets.broadcast(subscribers, orjson.dumps(entry).decode())
+                entries.append(orjson.dumps(entry).decode())
+                websockets.broadcast(subscribers, entries[-1])
                 await ws.send(orjson.dumps({"type": "ack", "id": frame["id"], "seq": seq}).decode())
             return
         subscribers.add(ws)
         try:
-            await ws.wait_closed()
+            async for text in ws:
+                frame = orjson.loads(text)
+                if frame.get("type") != "resume":
+                    continue
+                upto = state["seq"]
+                missed = entries[frame["data"]["since"] : upto]
+                for entry in missed:
+                    await ws.send(entry)
+                done = {"type": "replay.done", "id": frame["id"], "seq": upto, "count": len(missed)}
+                await ws.send(orjson.dumps(done).decode())
         finally:
             subscribers.discard(ws)
 

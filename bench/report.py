@@ -42,6 +42,7 @@ def results_json(raw: dict, opts) -> dict:
         },
         **first,
         "floor": floor["final"].public() if floor else None,
+        "floor_storm": floor.get("storm") if floor else None,
         "servers": sections,
         "elapsed_s": raw["elapsed_s"],
     }
@@ -76,6 +77,10 @@ def _section(f: dict, floor: dict | None) -> dict:
             key: _ratio(fan[key], fl[key])
             for key in ("cpu_us_per_delivery", "p50_ms", "p99_ms", "deliveries_per_s")
         }
+        if floor.get("storm"):
+            out["ratio"]["storm_catch_up_s"] = _ratio(
+                f["storm"]["catch_up_s"], floor["storm"]["catch_up_s"]
+            )
     if "profile" in f:
         out["profile"] = f["profile"]
     return out
@@ -111,7 +116,7 @@ def table(r: dict) -> str:
         ("ingest errors", "ingest", "errors", None),
         ("fan-out p99 ms under ingest", "ingest", "fanout_p99_ms", None),
         ("storm clients", "storm", "clients", None),
-        ("storm catch-up s", "storm", "catch_up_s", None),
+        ("storm catch-up s", "storm", "catch_up_s", "storm_catch_up_s"),
         ("storm not caught up", "storm", "not_caught_up", None),
         ("memory KB / connection", "memory", "kb_per_connection", None),
     ]
@@ -122,7 +127,7 @@ def table(r: dict) -> str:
     for label, part, key, ratio in rows:
         line = f"{label:{width}}"
         line += "".join(f"  {r['servers'][n][part].get(key, '')!s:>10}" for n in names)
-        line += f"  {fl.get(key, '') if part == 'fanout' else ''!s:>10}"
+        line += f"  {_floor_value(r, part, key)!s:>10}"
         if fl and ratio:
             line += "".join(f"  {r['servers'][n]['ratio'].get(ratio)!s:>13}" for n in names)
         lines.append(line)
@@ -132,6 +137,14 @@ def table(r: dict) -> str:
             f"  {_verdict(ok):8} {name:8} {what}: {value}" for what, value, ok in _checks(r, name)
         ]
     return "\n".join(lines)
+
+
+def _floor_value(r: dict, part: str, key: str):
+    if part == "fanout":
+        return (r["floor"] or {}).get(key, "")
+    if part == "storm":
+        return (r.get("floor_storm") or {}).get(key, "")
+    return ""
 
 
 def _checks(r: dict, name: str) -> list[tuple[str, object, bool | None]]:

@@ -240,8 +240,10 @@ async def run_floor(opts, steps: list[int]) -> dict:
                     label="floor",
                 )
             )
+        out = {"final": sweep[-1], "sweep": sweep}
+        out["storm"] = await storm(fleet, pub, sockets=steps[-1], missed=opts.storm_missed)
         await pub.close()
-        return {"final": sweep[-1], "sweep": sweep}
+        return out
     finally:
         if fleet is not None:
             await fleet.stop()

@@ -12,6 +12,7 @@ import uuid
 
 import orjson
 import pydantic
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -97,15 +98,20 @@ class EventConsumer(AsyncWebsocketConsumer):
             self.delivery = Delivery(self.from_hub)
         self.delivery.busy += 1
         try:
-            await super().dispatch(message)
+            # Stock dispatch first awaits aclose_old_connections(), a trip to the shared database
+            # thread, for every message. Every database call here goes through
+            # database_sync_to_async, which closes old connections itself, on the same thread: the
+            # extra trip only queued each connect and frame behind all the worker's database work.
+            handler = getattr(self, get_handler_name(message), None)
+            if handler is None:
+                raise ValueError(f"No handler for message type {message['type']}")
+            await handler(message)
         finally:
             self.delivery.busy -= 1
             if not self.delivery.busy:
                 await self.delivery.flush()
 
     async def from_hub(self, message):
-        # Journal entries skip stock dispatch, which awaits aclose_old_connections() (a hop to
-        # the shared database thread) before every handler: delivery touches no database.
         if message["type"] == fanout.ENTRY_MESSAGE:
             await self.journal_entry(message)
         elif message["type"] == fanout.REVOKE_MESSAGE:

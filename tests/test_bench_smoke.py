@@ -33,6 +33,9 @@ def test_bench_runs_end_to_end_and_loses_nothing(tmp_path):
     assert results["fanout"] == results["servers"]["uvicorn"]["fanout"]
     assert results["floor"]["lost"] == 0
     assert results["floor"]["cpu_us_per_delivery"] >= 0
+    assert results["floor_storm"]["clients"] == CLIENTS
+    assert results["floor_storm"]["not_caught_up"] == 0
+    assert results["floor_storm"]["replayed"] == CLIENTS * 2
     for server in results["servers"].values():
         assert server["fanout"]["clients"] == CLIENTS
         assert server["fanout"]["deliveries"] == CLIENTS * 4
