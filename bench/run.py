@@ -2,12 +2,14 @@
 
 import asyncio
 import multiprocessing
+import shutil
 import subprocess
 import sys
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import orjson
 import websockets
@@ -296,7 +298,7 @@ async def run_fieldops(opts, steps: list[int], server: str) -> dict:
         out["fanout"], out["sweep"] = sweep[-1], sweep
 
         if opts.profile:
-            out["profile"] = await profile_fanout(fleet, pub, opts, pids, steps[-1])
+            out["profile"] = await profile_fanout(fleet, pub, opts, pids, steps[-1], server)
 
         # Before the ingest: check-ins still queued for a worker's database thread would be
         # measured as the storm's catch-up time.
@@ -398,13 +400,16 @@ async def storm(fleet: Fleet, pub: Publisher, *, sockets: int, missed: int) -> d
     return result
 
 
-async def profile_fanout(fleet, pub, opts, pids, sockets) -> dict:
+async def profile_fanout(fleet, pub, opts, pids, sockets, server) -> dict:
     """py-spy samples worker 0 during a fan-out; returns the functions holding the most samples."""
-    raw = ROOT / "bench" / "profile.txt"
+    raw = ROOT / "bench" / f"profile-{server}.txt"
+    # The virtualenv's py-spy, whether or not the virtualenv is on PATH.
+    beside = Path(sys.executable).with_name("py-spy")
+    spy_bin = str(beside) if beside.exists() else (shutil.which("py-spy") or "py-spy")
     seconds = max(3, int(opts.duration))
     spy = subprocess.Popen(
         [
-            "py-spy",
+            spy_bin,
             "record",
             "--pid",
             str(pids[0]),
