@@ -114,7 +114,9 @@ class EventConsumer(AsyncWebsocketConsumer):
     async def from_hub(self, message):
         if message["type"] == fanout.ENTRY_MESSAGE:
             await self.journal_entry(message)
-        elif message["type"] == fanout.REVOKE_MESSAGE:
+        elif message["type"] == fanout.REVOKE_MESSAGE and self.participant is not None:
+            # A close order can come twice (a device revoked, then its participant); the second
+            # must not close a socket that is closing already.
             await self.close_revoked()
 
     async def journal_entry(self, message):

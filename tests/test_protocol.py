@@ -295,6 +295,24 @@ async def test_a_revoked_token_closes_that_device_only(cast, tokens):
     await tablet.disconnect()
 
 
+@pytest.mark.django_db(transaction=True)
+async def test_a_device_revoked_then_its_participant_is_closed_once(cast, tokens, caplog):
+    phone, _ = await connect(cast.medic, tokens["medic"])
+    phone_token = await database_sync_to_async(
+        lambda: DeviceToken.objects.filter(participant=cast.medic).order_by("pk").first()
+    )()
+
+    await database_sync_to_async(token_revoke)(token=phone_token)
+    await database_sync_to_async(participant_revoke)(
+        participant=cast.organizer, target=cast.medic.pk
+    )
+
+    await expect_close(phone, 4403)
+    assert await phone.receive_nothing(timeout=0.3)
+    assert "delivery to one socket failed" not in caplog.text
+    await phone.disconnect()
+
+
 def _other_event_token():
     event = EventFactory()
     return issue_token(ParticipantFactory(event=event, role="organizer"))
