@@ -19,9 +19,7 @@ def scope_participant(scope, *, event_slug: str):
         if scheme.lower() != "bearer":
             return None, None
         found = token_authenticate(raw.strip(), event_slug=event_slug)
-        if found is None:
-            return None, None
-        return found[0], found[1].pk
+        return found if found is not None else (None, None)
     session = cookie_session(headers)
     if session is None:
         return None, None
