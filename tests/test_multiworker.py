@@ -127,6 +127,25 @@ async def checkin_on_a_reaches_organizer_on_b(stack: Stack, organizer_token: str
         await watcher.close()
 
 
+async def resend_to_the_other_worker_gets_the_original_ack(stack: Stack, organizer_token: str):
+    """A phone that lost the ack resends the same frame, reconnected to another worker."""
+    marshal = stack.join("marshal", f"m-{uuid.uuid4().hex[:6]}")
+    frame = {"type": "checkin", "id": str(uuid.uuid4()), "data": {**ON_ROUTE, "status": "ok"}}
+    first = await connect(stack, A, marshal["token"])
+    again = await connect(stack, B, marshal["token"])
+    try:
+        acks = []
+        for client in (first, again):
+            await client.ws.send(json.dumps(frame))
+            while frame["id"] not in client.replies:
+                await client._read()
+            acks.append(client.replies.pop(frame["id"]))
+        assert acks[0]["type"] == "ack" and acks[1] == acks[0]
+    finally:
+        await first.close()
+        await again.close()
+
+
 async def marcher_on_b_gets_route_change_from_a_and_nothing_else(
     stack: Stack, organizer_token: str
 ) -> None:
@@ -280,6 +299,10 @@ async def revoked_participant_socket_closes_on_other_worker(stack: Stack, organi
 
 def test_checkin_sent_to_worker_a_reaches_organizer_on_worker_b(stack, organizer):
     drive(checkin_on_a_reaches_organizer_on_b(stack, organizer["token"]))
+
+
+def test_a_resend_through_the_other_worker_gets_the_original_ack(stack, organizer):
+    drive(resend_to_the_other_worker_gets_the_original_ack(stack, organizer["token"]))
 
 
 def test_marcher_on_worker_b_gets_route_change_from_a_and_no_field_reports(stack, organizer):

@@ -9,6 +9,7 @@ from .test_multiworker import (
     drive,
     marcher_on_b_gets_route_change_from_a_and_nothing_else,
     parallel_writers_get_gapless_ordered_seqs,
+    resend_to_the_other_worker_gets_the_original_ack,
 )
 
 pytestmark = pytest.mark.multiworker
@@ -31,6 +32,10 @@ def test_postgres_checkin_on_worker_a_reaches_organizer_on_worker_b(pg_stack, or
 
 def test_postgres_marcher_gets_route_change_and_no_field_reports(pg_stack, organizer_token):
     drive(marcher_on_b_gets_route_change_from_a_and_nothing_else(pg_stack, organizer_token))
+
+
+def test_postgres_resend_through_the_other_worker_gets_the_original_ack(pg_stack, organizer_token):
+    drive(resend_to_the_other_worker_gets_the_original_ack(pg_stack, organizer_token))
 
 
 def test_postgres_parallel_writers_get_gapless_seqs_seen_in_order(pg_stack, organizer_token):
