@@ -63,9 +63,11 @@ class Subscribers:
 
     async def _open(self, sub: Sub, gate: asyncio.Semaphore, resume: bool) -> None:
         async with gate:
+            # A resume is asked for in the connect request (`?since=`), as the pages do.
+            url = f"{sub.url}?since={sub.last}" if resume else sub.url
             for attempt in range(20):
                 try:
-                    sub.ws = await websockets.connect(sub.url, **connect_kwargs(sub.token))
+                    sub.ws = await websockets.connect(url, **connect_kwargs(sub.token))
                     break
                 except (OSError, websockets.InvalidHandshake, TimeoutError):
                     await asyncio.sleep(0.2 * (attempt + 1))
@@ -75,12 +77,6 @@ class Subscribers:
             hello = orjson.loads(await sub.ws.recv())
             if not resume:
                 sub.last = hello["data"]["seq"]
-            else:
-                await sub.ws.send(
-                    orjson.dumps(
-                        {"type": "resume", "id": str(uuid.uuid4()), "data": {"since": sub.last}}
-                    ).decode()
-                )
         sub.task = asyncio.create_task(self._read(sub))
 
     async def _read(self, sub: Sub) -> None:

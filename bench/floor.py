@@ -2,14 +2,15 @@
 
 Subscribers get a `hello` with the latest seq; a publisher on /pub sends `alert.send` frames and each
 one is numbered, serialized once and handed to `websockets.broadcast()` for every subscriber, then
-acknowledged. A subscriber's `resume` gets the entries after its `since` from memory, then
-`replay.done`: the reconnect storm's floor. Same clients, same frame shapes, no Django, no Redis, no database: what Python and the
+acknowledged. A subscriber's `resume` (or `?since=` in its connect request) gets the entries after
+its `since` from memory, then `replay.done`: the reconnect storm's floor. Same clients, same frame shapes, no Django, no Redis, no database: what Python and the
 `websockets` library cost per delivery on this machine.
 """
 
 import asyncio
 import sys
 from datetime import UTC, datetime
+from urllib.parse import parse_qs, urlsplit
 
 import orjson
 import websockets
@@ -41,17 +42,23 @@ async def serve(port: int) -> None:
                 await ws.send(orjson.dumps({"type": "ack", "id": frame["id"], "seq": seq}).decode())
             return
         subscribers.add(ws)
+
+        async def replay(frame_id, since: int) -> None:
+            upto = state["seq"]
+            missed = entries[since:upto]
+            for entry in missed:
+                await ws.send(entry)
+            done = {"type": "replay.done", "id": frame_id, "seq": upto, "count": len(missed)}
+            await ws.send(orjson.dumps(done).decode())
+
         try:
+            since = parse_qs(urlsplit(ws.request.path).query).get("since")
+            if since:  # asked for in the connect request
+                await replay(None, int(since[-1]))
             async for text in ws:
                 frame = orjson.loads(text)
-                if frame.get("type") != "resume":
-                    continue
-                upto = state["seq"]
-                missed = entries[frame["data"]["since"] : upto]
-                for entry in missed:
-                    await ws.send(entry)
-                done = {"type": "replay.done", "id": frame["id"], "seq": upto, "count": len(missed)}
-                await ws.send(orjson.dumps(done).decode())
+                if frame.get("type") == "resume":
+                    await replay(frame["id"], frame["data"]["since"])
         finally:
             subscribers.discard(ws)
 

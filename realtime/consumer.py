@@ -9,6 +9,7 @@ entries that arrive during a replay wait (realtime/delivery.py) until `replay.do
 import logging
 import time
 import uuid
+from urllib.parse import parse_qs
 
 import orjson
 import pydantic
@@ -32,6 +33,19 @@ from .seen import LiveWindow
 log = logging.getLogger(__name__)
 
 REVOKED = object()  # what a database trip returns when the socket's credential was revoked
+
+
+def since_in_url(scope) -> tuple[int | None, list[dict] | None]:
+    """`?since=<seq>` from the connect request: (seq, None), (None, None) when absent, or
+    (None, fields) naming what is wrong with it."""
+    query = scope.get("query_string", b"").decode("latin-1")
+    values = parse_qs(query, keep_blank_values=True).get("since")
+    if not values:
+        return None, None
+    text = values[-1]
+    if not text.isdigit() or len(text) > 18:
+        return None, [{"field": "since", "message": "A whole number of 0 or more."}]
+    return int(text), None
 
 
 class EventConsumer(AsyncWebsocketConsumer):
@@ -60,13 +74,31 @@ class EventConsumer(AsyncWebsocketConsumer):
         hub = hub_for(self.channel_layer)
         for name in self.hub_groups:
             await hub.join(name, self.delivery)
-        self.covered = await database_sync_to_async(latest_seq)(event_id=p.event_id)
         # One entry can reach a socket through two of its groups, and a resume must not repeat
         # what went out live: remember which entries did.
         self.recent = LiveWindow()
         self.budget = float(settings.FIELDOPS["RATE_LIMIT_PER_MINUTE"])
         self.budget_at = time.monotonic()
-        await self.send(text_data=frames.hello(participant=p, event_slug=slug, seq=self.covered))
+        since, since_error = since_in_url(self.scope)
+        if since is None:
+            self.covered = await database_sync_to_async(latest_seq)(event_id=p.event_id)
+            hello = frames.hello(participant=p, event_slug=slug, seq=self.covered)
+            await self.send(text_data=hello)
+            if since_error:
+                await self.reply_error(
+                    None, errors.INVALID, "The resume is not valid.", since_error
+                )
+            return
+        # `?since=` asks for the resume in the connect request: one database trip and one round
+        # trip fewer than hello, then `resume` (docs/protocol.md).
+        read = await database_sync_to_async(self.resume_read)(since)
+        if read is REVOKED:
+            await self.close_revoked()
+            return
+        self.covered = 0
+        hello = frames.hello(participant=p, event_slug=slug, seq=read[0])
+        await self.send(text_data=hello)
+        await self.replay(None, read)
 
     async def disconnect(self, code):
         if self.delivery is not None:
@@ -210,11 +242,14 @@ class EventConsumer(AsyncWebsocketConsumer):
             fields = [{**f, "field": f"data.{f['field']}"} for f in error_fields(exc)]
             await self.reply_error(frame.id, errors.INVALID, "The resume is not valid.", fields)
             return
-        batch_size = settings.FIELDOPS["REPLAY_BATCH"]
         read = await database_sync_to_async(self.resume_read)(since)
         if read is REVOKED:
             await self.close_revoked()
             return
+        await self.replay(frame.id, read)
+
+    async def replay(self, frame_id, read):
+        """Send what resume_read found, then the rest in batches, then `replay.done`."""
         upto, batch = read
         self.covered = max(self.covered, upto)
         count = 0
@@ -224,12 +259,12 @@ class EventConsumer(AsyncWebsocketConsumer):
                     continue
                 await self.send(text_data=text)
                 count += 1
-            if len(batch) < batch_size:
+            if len(batch) < settings.FIELDOPS["REPLAY_BATCH"]:
                 break
             batch = await database_sync_to_async(replay_batch)(
                 event_id=self.participant.event_id, since=seq, upto=upto, tags=self.tags
             )
-        await self.send(text_data=frames.replay_done(frame_id=frame.id, seq=upto, count=count))
+        await self.send(text_data=frames.replay_done(frame_id=frame_id, seq=upto, count=count))
 
     def resume_read(self, since: int):
         """The credential check, the seq to replay up to, and the first batch: one trip."""

@@ -36,7 +36,9 @@ def pong(*, frame_id) -> str:
 
 
 def replay_done(*, frame_id, seq: int, count: int) -> str:
-    return dumps({"type": "replay.done", "id": str(frame_id), "seq": seq, "count": count})
+    # `id` is null for a resume asked for in the connect request (`?since=`).
+    frame_id = str(frame_id) if frame_id is not None else None
+    return dumps({"type": "replay.done", "id": frame_id, "seq": seq, "count": count})
 
 
 def error(*, frame_id, code: str, message: str, fields: list[dict] | None = None) -> str:

@@ -101,6 +101,8 @@ def test_incident_reported_offline_reaches_the_command_page_exactly_once(field, 
     assert outbox == 1
     context.set_offline(False)
     wait_live(marshal)
+    # The reconnect asked for its resume in the connect request.
+    assert marshal.evaluate("() => window.FO.client.urlSince") is not None
     marshal.wait_for_selector("#fo-state[data-pending='0']")
     command.wait_for_selector("#incidents li:has-text('Crush risk at the bridge')")
     # Let any duplicate that was on its way arrive before counting.
