@@ -13,6 +13,7 @@ from fieldops.api import EntryOut, ErrorOut, auth, caller, entry_reply, require_
 from fieldops.models import ActiveSos, OffRoute, OverdueLapse
 from fieldops.services.incidents import incident_payload
 from fieldops.services.safety import acks, geo, nearest, zones
+from fieldops.services.safety.eventmap import zones_active
 
 router = Router(auth=auth, tags=["safety"])
 
@@ -107,7 +108,7 @@ def safety_board(request, slug: str):
         )
     board = {
         "sos": [incident_payload(a.incident) for a in active_sos.distinct()],
-        "zones": [zones.zone_payload(z) for z in zones.zones_active(event_id=p.event_id)],
+        "zones": [zones.zone_payload(z) for z in zones_active(event_id=p.event_id)],
     }
     if p.role == "organizer":
         board["overdue"] = [

@@ -13,6 +13,12 @@ from django.utils import timezone
 
 USE_RECORDED_EVERY = timedelta(minutes=1)
 
+# A token holds while neither it nor its participant is revoked: every lookup below says so here.
+_ACTIVE_TOKENS = (
+    " FROM marshals_devicetoken t JOIN marshals_participant p ON p.id = t.participant_id"
+    " WHERE t.revoked_at IS NULL AND p.revoked_at IS NULL"
+)
+
 
 def new_token() -> str:
     return secrets.token_urlsafe(32)
@@ -40,19 +46,13 @@ def token_authenticate(raw: str, *, event_slug: str | None = None):
     if not raw or len(raw) > 200:
         return None
     now = timezone.now()
-    sql = (
-        "SELECT t.id, t.participant_id,"
-        " (t.last_used_at IS NULL OR t.last_used_at < %s)"
-        " FROM marshals_devicetoken t"
-        " JOIN marshals_participant p ON p.id = t.participant_id"
-        " JOIN fieldops_event e ON e.id = p.event_id"
-        " WHERE t.token_hash = %s AND t.revoked_at IS NULL AND p.revoked_at IS NULL"
-    )
+    sql = "SELECT t.id, t.participant_id, (t.last_used_at IS NULL OR t.last_used_at < %s)"
+    sql += _ACTIVE_TOKENS + " AND t.token_hash = %s"
     # Datetimes go in as the ORM would store them (text in SQLite, timestamptz in PostgreSQL).
     adapt = connection.ops.adapt_datetimefield_value
     params = [adapt(now - USE_RECORDED_EVERY), digest(raw)]
     if event_slug is not None:
-        sql += " AND e.slug = %s"
+        sql += " AND p.event_id = (SELECT id FROM fieldops_event WHERE slug = %s)"
         params.append(event_slug)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -75,3 +75,19 @@ def token_authenticate(raw: str, *, event_slug: str | None = None):
                 [adapt(now), token_id],
             )
     return participant, token_id
+
+
+def credential_active(*, participant_id: int, token_id: int | None) -> bool:
+    """Whether a participant, and the device token it used if any, is still not revoked.
+
+    Revocation closes sockets through the channel layer, which may drop the message (at-most-once);
+    sockets ask this again before each action and replay, so it is one short SQL statement.
+    """
+    if token_id is not None:
+        sql, params = "SELECT 1" + _ACTIVE_TOKENS + " AND t.id = %s", [token_id]
+    else:
+        sql = "SELECT 1 FROM marshals_participant WHERE id = %s AND revoked_at IS NULL"
+        params = [participant_id]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone() is not None

@@ -23,9 +23,10 @@ from django.conf import settings
 from fieldops import errors
 from fieldops.actions import action_allowed, action_perform
 from fieldops.schemas import ClientFrame, PingIn, ResumeIn, error_fields
+from marshals.tokens import credential_active
 
 from . import fanout, frames, groups
-from .auth import credential_active, scope_participant
+from .auth import scope_participant
 from .delivery import Delivery, hub_for
 from .replay import latest_seq, replay_batch
 from .seen import LiveWindow
@@ -79,26 +80,24 @@ class EventConsumer(AsyncWebsocketConsumer):
         self.recent = LiveWindow()
         self.budget = float(settings.FIELDOPS["RATE_LIMIT_PER_MINUTE"])
         self.budget_at = time.monotonic()
+        # `?since=` asks for the resume in the connect request: the seq for `hello` and the replay
+        # come in one database trip, and the client saves a round trip (docs/protocol.md).
         since, since_error = since_in_url(self.scope)
         if since is None:
-            self.covered = await database_sync_to_async(latest_seq)(event_id=p.event_id)
-            hello = frames.hello(participant=p, event_slug=slug, seq=self.covered)
-            await self.send(text_data=hello)
-            if since_error:
-                await self.reply_error(
-                    None, errors.INVALID, "The resume is not valid.", since_error
-                )
-            return
-        # `?since=` asks for the resume in the connect request: one database trip and one round
-        # trip fewer than hello, then `resume` (docs/protocol.md).
-        read = await database_sync_to_async(self.resume_read)(since)
-        if read is REVOKED:
-            await self.close_revoked()
-            return
-        self.covered = 0
-        hello = frames.hello(participant=p, event_slug=slug, seq=read[0])
-        await self.send(text_data=hello)
-        await self.replay(None, read)
+            read = None
+            upto = await database_sync_to_async(latest_seq)(event_id=p.event_id)
+        else:
+            read = await database_sync_to_async(self.resume_read)(since)
+            if read is REVOKED:
+                await self.close_revoked()
+                return
+            upto = read[0]
+        self.covered = upto
+        await self.send(text_data=frames.hello(participant=p, event_slug=slug, seq=upto))
+        if since_error:
+            await self.reply_error(None, errors.INVALID, "The resume is not valid.", since_error)
+        if read is not None:
+            await self.replay(None, read)
 
     async def disconnect(self, code):
         if self.delivery is not None:
@@ -146,9 +145,7 @@ class EventConsumer(AsyncWebsocketConsumer):
     async def from_hub(self, message):
         if message["type"] == fanout.ENTRY_MESSAGE:
             await self.journal_entry(message)
-        elif message["type"] == fanout.REVOKE_MESSAGE and self.participant is not None:
-            # A close order can come twice (a device revoked, then its participant); the second
-            # must not close a socket that is closing already.
+        elif message["type"] == fanout.REVOKE_MESSAGE:
             await self.close_revoked()
 
     async def journal_entry(self, message):
@@ -277,11 +274,15 @@ class EventConsumer(AsyncWebsocketConsumer):
     # --- helpers ----------------------------------------------------------------------------
 
     def credential_active(self) -> bool:
-        """Whether this socket's credential still holds (see realtime.auth; database thread)."""
+        """Whether this socket's credential still holds (marshals.tokens; database thread)."""
         return credential_active(participant_id=self.participant.pk, token_id=self.token_id)
 
     async def close_revoked(self):
-        self.participant = None  # ignore whatever else arrives before the close
+        # Nothing more reaches a revoked socket: no frame it sends is read, and the hub stops
+        # feeding it entries (and a second close order) between the close and the disconnect.
+        self.participant = None
+        if self.delivery is not None:
+            self.delivery.close()
         await self.close(code=frames.CLOSE_REVOKED)
 
     def spend(self) -> bool:

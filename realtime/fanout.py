@@ -31,6 +31,22 @@ def publish_entries(entries: list[tuple[int, int, list[str], str]]) -> None:
             # The group rides along: a worker's hub reads all its groups from one channel.
             name = groups.event_group(event_id, tag)
             sends.append((name, {**message, "group": name}))
+    _send(sends)
+
+
+def publish_revocation(*, participant_id: int | None = None, token_id: int | None = None) -> None:
+    """Tell every worker to close the sockets of a revoked participant or device at once."""
+    names = []
+    if participant_id is not None:
+        names.append(groups.participant_group(participant_id))
+    if token_id is not None:
+        names.append(groups.token_group(token_id))
+    _send([(name, {"type": REVOKE_MESSAGE, "group": name}) for name in names])
+
+
+def _send(sends: list[tuple[str, dict]]) -> None:
+    """Send each (group, message) in order: straight to Redis from this thread when the layer is
+    channels_redis' pub/sub layer, else through the layer."""
     layer = get_channel_layer()
     publisher = redis_publisher(layer)
     if publisher is not None:
@@ -42,16 +58,3 @@ def publish_entries(entries: list[tuple[int, int, list[str], str]]) -> None:
 async def _send_all(layer, sends) -> None:
     for name, message in sends:
         await layer.group_send(name, message)
-
-
-def publish_revocation(*, participant_id: int | None = None, token_id: int | None = None) -> None:
-    """Tell every worker to close the sockets of a revoked participant or device at once."""
-    layer = get_channel_layer()
-    send = async_to_sync(layer.group_send)
-    names = []
-    if participant_id is not None:
-        names.append(groups.participant_group(participant_id))
-    if token_id is not None:
-        names.append(groups.token_group(token_id))
-    for name in names:
-        send(name, {"type": REVOKE_MESSAGE, "group": name})

@@ -46,3 +46,19 @@ def test_use_is_recorded_at_most_once_a_minute(cast):
     DeviceToken.objects.filter(pk=token_id).update(last_used_at=long_ago)
     token_authenticate(raw)
     assert DeviceToken.objects.get(pk=token_id).last_used_at > long_ago + timedelta(minutes=1)
+
+
+def test_a_credential_holds_until_its_token_or_its_participant_is_revoked(cast):
+    from marshals.tokens import credential_active
+
+    raw = issue_token(cast.marshal_a)
+    _, token_id = token_authenticate(raw)
+    holds = {"participant_id": cast.marshal_a.pk, "token_id": token_id}
+    assert credential_active(**holds)
+    assert credential_active(participant_id=cast.marshal_a.pk, token_id=None)
+    DeviceToken.objects.filter(pk=token_id).update(revoked_at=timezone.now())
+    assert not credential_active(**holds)
+    assert credential_active(participant_id=cast.marshal_a.pk, token_id=None)
+    cast.marshal_a.revoked_at = timezone.now()
+    cast.marshal_a.save()
+    assert not credential_active(participant_id=cast.marshal_a.pk, token_id=None)

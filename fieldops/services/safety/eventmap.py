@@ -28,27 +28,28 @@ class EventMap:
 _maps: dict[int, EventMap] = {}
 
 
-def event_map(*, event_id: int, stamp: int) -> EventMap:
-    """The event's map for `stamp` (read from the database only when the copy is stale)."""
+def zones_active(*, event_id: int) -> list[Place]:
+    """The event's active danger zones that have an area."""
+    zones = Place.objects.filter(event_id=event_id, kind=Place.Kind.DANGER, active=True)
+    return [z for z in zones if (z.geometry or {}).get("type") in ZONE_SHAPES]
+
+
+def event_map(*, event_id: int, stamp: int | None = None) -> EventMap:
+    """The event's map for `stamp` (read from the database only when the copy is stale); without a
+    stamp, as the database has it now."""
+    if stamp is None:
+        stamp = Event.objects.values_list("map_stamp", flat=True).get(pk=event_id)
     found = _maps.get(event_id)
     if found is not None and found.stamp == stamp:
         return found
     routes: dict[int | None, Route] = {}
     for route in Route.objects.filter(event_id=event_id).order_by("version"):
         routes[route.group_id] = route  # the newest version of each scope wins
-    zones = tuple(
-        zone
-        for zone in Place.objects.filter(event_id=event_id, kind=Place.Kind.DANGER, active=True)
-        if (zone.geometry or {}).get("type") in ZONE_SHAPES
-    )
-    found = EventMap(stamp=stamp, routes=routes, zones=zones)
+    found = EventMap(stamp=stamp, routes=routes, zones=tuple(zones_active(event_id=event_id)))
     _maps[event_id] = found
     return found
 
 
 def journal_map(journal) -> EventMap:
-    """The map as of a journal writer's transaction."""
-    stamp = journal.map_stamp
-    if stamp is None:  # nothing appended yet in this transaction
-        stamp = Event.objects.values_list("map_stamp", flat=True).get(pk=journal.event_id)
-    return event_map(event_id=journal.event_id, stamp=stamp)
+    """The map as of a journal writer's transaction (its stamp was read with the seq)."""
+    return event_map(event_id=journal.event_id, stamp=journal.map_stamp)

@@ -8,7 +8,7 @@ from fieldops.models import OffRoute, Route
 from marshals.models import CheckIn, Participant
 from realtime import groups
 
-from .eventmap import journal_map
+from .eventmap import event_map, journal_map
 from .geo import LatLng, distance_to_shape_m
 
 OFF_ROUTE_AUDIENCE = [groups.ORGANIZERS]
@@ -16,12 +16,7 @@ OFF_ROUTE_AUDIENCE = [groups.ORGANIZERS]
 
 def route_for(*, participant: Participant) -> Route | None:
     """The route a participant follows: their group's newest version, else the whole march's."""
-    routes = Route.objects.filter(event_id=participant.event_id).order_by("-version")
-    if participant.group_id is not None:
-        own = routes.filter(group_id=participant.group_id).first()
-        if own is not None:
-            return own
-    return routes.filter(group__isnull=True).first()
+    return event_map(event_id=participant.event_id).route_for(participant.group_id)
 
 
 def route_distance_m(*, route: Route, lat: float, lng: float) -> float:

@@ -107,12 +107,6 @@ def _zone(*, participant: Participant, place: int) -> Place:
     return zone
 
 
-def zones_active(*, event_id: int) -> list[Place]:
-    """The event's active danger zones that have an area."""
-    zones = Place.objects.filter(event_id=event_id, kind=Place.Kind.DANGER, active=True)
-    return [z for z in zones if (z.geometry or {}).get("type") in ZONE_SHAPES]
-
-
 def zone_check(*, journal, participant: Participant, checkin: CheckIn) -> list:
     """Inside a check-in's transaction: warn on entering an active zone; forget zones left."""
     point = LatLng(checkin.lat, checkin.lng)
