@@ -123,7 +123,9 @@ def participant_revoke(*, participant, target: int, client_id: uuid.UUID | None 
             actor=participant,
             client_id=client_id,
         )
-        transaction.on_commit(lambda: fanout.publish_revocation(participant_id=found.pk))
+        transaction.on_commit(
+            lambda: fanout.publish_revocation(event_id=found.event_id, participant_id=found.pk)
+        )
         return entry
 
 
@@ -132,7 +134,10 @@ def token_revoke(*, token: DeviceToken) -> None:
     DeviceToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
         revoked_at=timezone.now()
     )
-    fanout.publish_revocation(token_id=token.pk)
+    event_id = Participant.objects.filter(pk=token.participant_id).values_list(
+        "event_id", flat=True
+    )
+    fanout.publish_revocation(event_id=event_id.first(), token_id=token.pk)
 
 
 def checkin_audience(participant: Participant) -> list[str]:

@@ -91,3 +91,30 @@ def credential_active(*, participant_id: int, token_id: int | None) -> bool:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchone() is not None
+
+
+def credentials_revoked(
+    *, participant_ids: list[int], token_ids: list[int]
+) -> tuple[set[int], set[int]]:
+    """Which of these participants and device tokens are revoked: a worker asks after it may have
+    missed revocation messages (realtime/hub.py), for all its sockets of an event at once."""
+    participants: set[int] = set()
+    tokens: set[int] = set()
+    with connection.cursor() as cursor:
+        if participant_ids:
+            marks = ", ".join(["%s"] * len(participant_ids))
+            cursor.execute(
+                f"SELECT id FROM marshals_participant WHERE id IN ({marks})"  # noqa: S608
+                " AND revoked_at IS NOT NULL",
+                participant_ids,
+            )
+            participants = {row[0] for row in cursor.fetchall()}
+        if token_ids:
+            marks = ", ".join(["%s"] * len(token_ids))
+            cursor.execute(
+                f"SELECT id FROM marshals_devicetoken WHERE id IN ({marks})"  # noqa: S608
+                " AND revoked_at IS NOT NULL",
+                token_ids,
+            )
+            tokens = {row[0] for row in cursor.fetchall()}
+    return participants, tokens

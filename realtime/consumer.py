@@ -1,11 +1,13 @@
 """The event socket: validate frames, authorize verbs, hand actions to services, relay the journal.
 
-Delivery rule: on connect the socket joins its audience groups, then reads the event's latest seq
-(`covered`). Live entries up to `covered` are dropped because a `resume` replays them from the
-database; later ones are sent as they arrive. A socket handles one message at a time, so live
-entries that arrive during a replay wait (realtime/delivery.py) until `replay.done` has gone out.
+Delivery rule: on connect the socket registers with its worker's hub (realtime/hub.py), then reads
+the event's latest seq (`covered`). The hub brings every later entry the socket may see, once and in
+seq order; entries up to `covered` are dropped because a resume replays them from the database. A
+socket handles one message at a time, so entries that arrive during a replay wait
+(realtime/delivery.py) until `replay.done` has gone out.
 """
 
+import asyncio
 import logging
 import time
 import uuid
@@ -25,11 +27,13 @@ from fieldops.actions import action_allowed, action_perform
 from fieldops.schemas import ClientFrame, PingIn, ResumeIn, error_fields
 from marshals.tokens import credential_active
 
-from . import fanout, frames, groups
+from . import frames, groups
 from .auth import scope_participant
-from .delivery import Delivery, hub_for
+from .delivery import Delivery
+from .hub import hub_for
 from .replay import latest_seq, replay_batch
 from .seen import LiveWindow
+from .transport import transport_of
 
 log = logging.getLogger(__name__)
 
@@ -51,10 +55,9 @@ def since_in_url(scope) -> tuple[int | None, list[dict] | None]:
 
 class EventConsumer(AsyncWebsocketConsumer):
     participant = None
-    # The worker's hub brings this socket journal entries through its audience groups, and the
-    # order to close through the groups of its participant and device token.
-    hub_groups: list[str] = []
+    joined = False  # registered with the worker's hub
     delivery: Delivery | None = None
+    CLOSE_GRACE_SECONDS = 2.0  # a socket closed for not reading gets this long to take the close
 
     async def connect(self):
         await self.accept()
@@ -68,15 +71,19 @@ class EventConsumer(AsyncWebsocketConsumer):
             return
         p = self.participant
         self.tags = groups.tags_for(role=p.role, group_id=p.group_id, participant_id=p.pk)
-        self.hub_groups = [groups.event_group(p.event_id, tag) for tag in self.tags]
-        self.hub_groups.append(groups.participant_group(p.pk))
-        if token_id is not None:
-            self.hub_groups.append(groups.token_group(token_id))
-        hub = hub_for(self.channel_layer)
-        for name in self.hub_groups:
-            await hub.join(name, self.delivery)
-        # One entry can reach a socket through two of its groups, and a resume must not repeat
-        # what went out live: remember which entries did.
+        self.hub_key = {
+            "event_id": p.event_id,
+            "tags": self.tags,
+            "participant_id": p.pk,
+            "token_id": token_id,
+        }
+        self.joined = await hub_for(self.channel_layer).join(self.delivery, **self.hub_key)
+        if not self.joined:
+            self.participant = None
+            await self.close(code=frames.CLOSE_TOO_MANY)
+            return
+        # An entry can reach a socket twice (through two of its tags), and a `resume` frame must
+        # not repeat what went out live: remember which entries did.
         self.recent = LiveWindow()
         self.budget = float(settings.FIELDOPS["RATE_LIMIT_PER_MINUTE"])
         self.budget_at = time.monotonic()
@@ -102,17 +109,17 @@ class EventConsumer(AsyncWebsocketConsumer):
     async def disconnect(self, code):
         if self.delivery is not None:
             self.delivery.close()
-        hub = hub_for(self.channel_layer)
-        for name in self.hub_groups:
-            await hub.leave(name, self.delivery)
+        if self.joined:
+            self.joined = False
+            await hub_for(self.channel_layer).leave(self.delivery, **self.hub_key)
 
     # --- from the worker's hub --------------------------------------------------------------
 
     async def __call__(self, scope, receive, send):
         # Unlike stock Channels, a socket has no channel of its own: everything the channel
-        # layer brings it comes through the worker's hub (realtime/delivery.py). A channel per
-        # socket cost a Redis SUBSCRIBE when it opened and an UNSUBSCRIBE when it closed, a queue,
-        # and a task racing the socket for every message (docs/performance.md).
+        # layer brings it comes through the worker's hub (realtime/hub.py). A channel per socket
+        # cost a Redis SUBSCRIBE when it opened and an UNSUBSCRIBE when it closed, a queue, and a
+        # task racing the socket for every message (docs/performance.md).
         self.scope = scope
         self.channel_layer = get_channel_layer(self.channel_layer_alias)
         self.base_send = send
@@ -123,10 +130,21 @@ class EventConsumer(AsyncWebsocketConsumer):
             pass
 
     async def dispatch(self, message):
-        # Messages from the hub wait while this socket handles anything from its client
-        # (connecting, a frame, a replay), as they would have waited in a channel of its own.
+        # Entries wait while this socket handles anything from its client (connecting, a frame,
+        # a replay), as they would have waited in a channel of its own.
         if self.delivery is None:
-            self.delivery = Delivery(self.from_hub)
+            fieldops = settings.FIELDOPS
+            self.delivery = Delivery(
+                self.journal_entry,
+                transport=transport_of(self.base_send),
+                on_behind=self.close_behind,
+                on_revoke=self.close_revoked,
+                limits=(
+                    fieldops["SOCKET_BACKLOG_ENTRIES"],
+                    fieldops["SOCKET_BACKLOG_BYTES"],
+                    fieldops["SOCKET_STALL_SECONDS"],
+                ),
+            )
         self.delivery.busy += 1
         try:
             # Stock dispatch first awaits aclose_old_connections(), a trip to the shared database
@@ -142,18 +160,12 @@ class EventConsumer(AsyncWebsocketConsumer):
             if not self.delivery.busy:
                 await self.delivery.flush()
 
-    async def from_hub(self, message):
-        if message["type"] == fanout.ENTRY_MESSAGE:
-            await self.journal_entry(message)
-        elif message["type"] == fanout.REVOKE_MESSAGE:
-            await self.close_revoked()
-
-    async def journal_entry(self, message):
-        seq = message["seq"]
+    async def journal_entry(self, entry):
+        seq = entry.seq
         if seq <= self.covered or seq in self.recent:
             return
         self.recent.add(seq)
-        await self.base_send({"type": "websocket.send", "text": message["frame"]})
+        await self.base_send({"type": "websocket.send", "text": entry.frame})
 
     # --- from the client --------------------------------------------------------------------
 
@@ -246,19 +258,26 @@ class EventConsumer(AsyncWebsocketConsumer):
         await self.replay(frame.id, read)
 
     async def replay(self, frame_id, read):
-        """Send what resume_read found, then the rest in batches, then `replay.done`."""
-        upto, batch = read
+        """Send what resume_read found, then the rest in batches, then `replay.done`.
+
+        The replay goes at the pace the socket takes it: a frame is handed to the server only
+        while the socket's buffer there is low, and the next batch is read only when this one has
+        gone, so a phone asking for the whole journal holds one batch in the worker's memory.
+        """
+        upto, (batch, more) = read
         self.covered = max(self.covered, upto)
         count = 0
         while True:
             for seq, text in batch:
                 if seq in self.recent:  # already delivered live just before this resume
                     continue
+                if not self.delivery.ready() and not await self.delivery.wait_ready():
+                    return  # closed as behind, or gone
                 await self.send(text_data=text)
                 count += 1
-            if len(batch) < settings.FIELDOPS["REPLAY_BATCH"]:
+            if not more:
                 break
-            batch = await database_sync_to_async(replay_batch)(
+            batch, more = await database_sync_to_async(replay_batch)(
                 event_id=self.participant.event_id, since=seq, upto=upto, tags=self.tags
             )
         await self.send(text_data=frames.replay_done(frame_id=frame_id, seq=upto, count=count))
@@ -283,7 +302,26 @@ class EventConsumer(AsyncWebsocketConsumer):
         self.participant = None
         if self.delivery is not None:
             self.delivery.close()
-        await self.close(code=frames.CLOSE_REVOKED)
+        await self.close_now(frames.CLOSE_REVOKED)
+
+    async def close_behind(self):
+        """The phone stopped reading and its backlog is full: close, so that it reconnects and
+        resumes from the journal, where everything it missed is."""
+        self.participant = None
+        await self.close_now(frames.CLOSE_BEHIND)
+
+    async def close_now(self, code: int):
+        """Close with `code` without waiting on a socket that does not read: the close frame goes
+        out if the server can take it now, and the connection is dropped after a grace anyway."""
+        transport = self.delivery.transport if self.delivery is not None else None
+        if transport is None:
+            await self.close(code=code)
+            return
+        grace = 0.0
+        if transport.can_send():
+            await self.close(code=code)
+            grace = self.CLOSE_GRACE_SECONDS
+        asyncio.get_running_loop().call_later(grace, transport.abort)
 
     def spend(self) -> bool:
         """A token bucket per socket: RATE_LIMIT_PER_MINUTE frames, refilled continuously."""

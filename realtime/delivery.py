@@ -1,7 +1,11 @@
-"""Delivering journal entries to a worker's sockets cheaply (docs/performance.md).
+"""One socket's side of delivery: entries in order, never waiting on a socket that does not read.
 
-- `Hub` / `Delivery`: one channel-layer subscription per audience group per worker, instead of a
-  channel and a wake-up per socket;
+- `Delivery`: what a socket holds between the worker's hub (realtime/hub.py) and the ASGI server. An
+  entry goes straight to the server when the socket is free and its server buffer is low; otherwise
+  it waits in a bounded backlog that a task of the socket's own drains as the phone reads. A socket
+  whose backlog outgrows its bounds has fallen behind: it is closed (CLOSE_BEHIND) and its client
+  resumes from the journal. So no socket delays another, and a worker's memory per socket is
+  bounded whatever its phones do (docs/protocol.md, "Slow sockets").
 - `gc_tune`: garbage-collector settings for a process holding many sockets.
 
 Each delivery allocates a handful of short-lived objects; with the default thresholds (700, 10, 10)
@@ -15,12 +19,14 @@ import asyncio
 import gc
 import logging
 import time
-import weakref
+from collections import deque
+
+from . import counters
 
 log = logging.getLogger(__name__)
 
 YOUNG_THRESHOLD = 50_000
-RENEW_SECONDS = 600.0
+POLL_SECONDS = 0.05  # how often a backlog looks whether its socket reads again
 
 
 def gc_tune() -> None:
@@ -31,107 +37,110 @@ def gc_tune() -> None:
     gc.set_threshold(YOUNG_THRESHOLD, older, oldest)
 
 
-class Hub:
-    """One channel-layer subscription per audience group for this worker, fed to its local sockets.
+class Delivery:
+    """Hold entries while the socket is busy or not reading, then send them in order.
 
-    Stock Channels gives every socket its own channel: a group message is copied into each member's
-    queue, and each consumer wakes up (`asyncio.wait` on its queue and its socket), dispatches and
-    sends. Here a worker subscribes once per group on one channel of its own and writes each entry's
-    text to the sockets that joined the group, in the order the layer delivers them, one after the
-    other on the event loop. A socket that is busy (connecting, answering a frame, replaying) holds
-    entries and sends them when it is done, as its own channel would have (see `Delivery`).
+    `send(entry)` writes one entry to the socket; `on_behind()` and `on_revoke()` are the socket's
+    own reactions, called at most once each. `busy` counts the socket's own handlers running
+    (connecting, a frame, a replay): entries wait until they are done, as they would have waited in
+    a channel of its own.
     """
 
-    def __init__(self, layer) -> None:
-        self.layer = layer
-        self.members: dict[str, set] = {}
-        self.renewed: dict[str, float] = {}  # group: when the layer last heard of it
-        self.channel: str | None = None
-        self.lock = asyncio.Lock()
-        self.task: asyncio.Task | None = None
+    __slots__ = (
+        "send", "transport", "on_behind", "on_revoke", "limits", "busy", "backlog",
+        "backlog_bytes", "closed", "drainer",
+    )  # fmt: skip
 
-    async def join(self, group: str, sink) -> None:
-        """Once this returns, every entry published to `group` reaches `sink.deliver`."""
-        async with self.lock:
-            if self.channel is None:
-                self.channel = await self.layer.new_channel(prefix="hub")
-                self.task = asyncio.get_running_loop().create_task(self._pump())
-            # The layer hears of a group when it is new to this worker, and again now and then:
-            # the in-memory layer forgets members after its group_expiry. Asking it at every
-            # join queued each connect behind the Redis layer's publishes (one lock per shard).
-            now = time.monotonic()
-            if now - self.renewed.get(group, -RENEW_SECONDS) >= RENEW_SECONDS:
-                await self.layer.group_add(group, self.channel)
-                self.renewed[group] = now
-            self.members.setdefault(group, set()).add(sink)
-
-    async def leave(self, group: str, sink) -> None:
-        async with self.lock:
-            members = self.members.get(group)
-            if members is None:
-                return
-            members.discard(sink)
-            if not members:
-                del self.members[group]
-                self.renewed.pop(group, None)
-                await self.layer.group_discard(group, self.channel)
-
-    async def _pump(self) -> None:
-        while True:
-            try:
-                message = await self.layer.receive(self.channel)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                # A lost Redis connection must not end delivery for the whole worker: the layer
-                # reconnects, and clients repair what was missed by resuming from the journal.
-                log.exception("receiving from the channel layer failed; retrying")
-                await asyncio.sleep(0.5)
-                continue
-            for sink in tuple(self.members.get(message.get("group"), ())):
-                try:
-                    await sink.deliver(message)
-                except Exception:
-                    # One broken socket must not stop delivery to the others; its own
-                    # disconnect removes it from the hub.
-                    log.exception("delivery to one socket failed")
-
-
-_hubs: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub]" = weakref.WeakKeyDictionary()
-
-
-def hub_for(layer) -> Hub:
-    """The hub of the running event loop (a worker has one loop; each test has its own)."""
-    loop = asyncio.get_running_loop()
-    hub = _hubs.get(loop)
-    if hub is None or hub.layer is not layer:
-        hub = _hubs[loop] = Hub(layer)
-    return hub
-
-
-class Delivery:
-    """A socket's side of the hub: hold entries while the socket is busy, then send them in order."""
-
-    def __init__(self, send) -> None:
-        self.send = send  # async callable taking the journal message
+    def __init__(self, send, *, transport, on_behind, on_revoke, limits) -> None:
+        self.send = send
+        self.transport = transport  # realtime.transport.Transport, or None (unbounded)
+        self.on_behind = on_behind
+        self.on_revoke = on_revoke
+        self.limits = limits  # (max entries, max bytes, seconds a socket may take nothing)
         self.busy = 0
-        self.held: list[dict] = []
+        self.backlog: deque | None = None  # made on first use: most sockets never need one
+        self.backlog_bytes = 0
         self.closed = False
+        self.drainer: asyncio.Task | None = None
 
     def close(self) -> None:
-        """The socket is gone: drop what is held and ignore what still arrives."""
+        """The socket is gone or going: drop what is held and ignore what still arrives."""
         self.closed = True
-        self.held = []
+        self.backlog = None
+        self.backlog_bytes = 0
 
-    async def deliver(self, message: dict) -> None:
+    def ready(self) -> bool:
+        transport = self.transport
+        return transport is None or transport.ready()
+
+    async def deliver(self, entry) -> None:
         if self.closed:
             return
-        if self.busy:
-            self.held.append(message)
-        else:
-            await self.send(message)
+        if self.busy or self.backlog or not self.ready():
+            self.hold(entry)
+            return
+        await self.send(entry)
+
+    def revoke(self) -> None:
+        if not self.closed:
+            self.close()
+            asyncio.ensure_future(self.on_revoke())
+
+    def hold(self, entry) -> None:
+        if self.backlog is None:
+            self.backlog = deque()
+        self.backlog.append(entry)
+        self.backlog_bytes += len(entry.frame)
+        max_entries, max_bytes, _ = self.limits
+        if len(self.backlog) > max_entries or self.backlog_bytes > max_bytes:
+            self.fall_behind()
+        elif not self.busy:
+            self.drain_soon()
+
+    def fall_behind(self) -> None:
+        if self.closed:
+            return
+        self.close()
+        counters.add("sockets_behind")
+        asyncio.ensure_future(self.on_behind())
 
     async def flush(self) -> None:
-        """Send what was held, including what arrives meanwhile; then deliver directly again."""
-        while self.held and not self.closed:
-            await self.send(self.held.pop(0))
+        """The socket's own handlers are done: send what was held while the socket takes it."""
+        while self.backlog and not self.closed and not self.busy and self.drainer is None:
+            if not self.ready():
+                self.drain_soon()
+                return
+            entry = self.backlog.popleft()
+            self.backlog_bytes -= len(entry.frame)
+            await self.send(entry)
+
+    def drain_soon(self) -> None:
+        """Send what is held from a task of the socket's own, as the phone reads."""
+        if self.backlog and self.drainer is None and not self.closed:
+            self.drainer = asyncio.ensure_future(self._drain())
+
+    async def _drain(self) -> None:
+        try:
+            while self.backlog and not self.closed and not self.busy:
+                if not self.ready():
+                    if not await self.wait_ready():
+                        return
+                    continue
+                entry = self.backlog.popleft()
+                self.backlog_bytes -= len(entry.frame)
+                await self.send(entry)
+        except Exception:
+            log.exception("delivery to one socket failed")
+        finally:
+            self.drainer = None
+
+    async def wait_ready(self) -> bool:
+        """Wait until the socket's server buffer is low again; False (and the socket is closed as
+        behind) if it takes nothing for the stall limit, or if it is closed meanwhile."""
+        deadline = time.monotonic() + self.limits[2]
+        while not self.closed and not self.ready():
+            if time.monotonic() >= deadline:
+                self.fall_behind()
+                return False
+            await asyncio.sleep(POLL_SECONDS)
+        return not self.closed

@@ -1,60 +1,67 @@
-"""Publishing journal entries and control messages to channel-layer groups.
+"""Publishing journal entries and revocations after commit, without waiting for anything.
 
-A journal entry is serialized once, at write time; what travels is that text, so every worker writes
-the same bytes to each of its local sockets without touching the ORM.
+`publish_entries` runs on commit, in the committing thread, while the event's write lock is held. It
+hands the entries to this process's hubs (a thread-safe call into their event loops) and queues them
+for the publisher thread, which PUBLISHes each once, to its event's stream, for the other workers
+(realtime/redis_publish.py). Nothing here waits for Redis or raises: what Redis does not take, every
+hub repairs from the journal (realtime/hub.py), so an `ack` means committed whatever the broker does.
+Each entry travels as the text it was serialized to at write time: every worker writes the same
+bytes to each of its sockets without touching the ORM.
 """
 
-from asgiref.sync import async_to_sync
+import logging
+
 from channels.layers import get_channel_layer
 
-from . import groups
-from .redis_publish import redis_publisher
+from . import counters, groups
+from .local import ENTRY, REVOKE, hubs_take
+from .redis_publish import publisher_for
 
-ENTRY_MESSAGE = "journal.entry"
-REVOKE_MESSAGE = "session.revoke"
+log = logging.getLogger(__name__)
 
 # Tests register callables here to capture what leaves after commit.
 listeners: list = []
 
 
 def publish_entries(entries: list[tuple[int, int, list[str], str]]) -> None:
-    """Send journal entries, each as (event_id, seq, audience, frame), to the group of every tag in
-    its audience, in order. This runs while the event's write lock is held: its time is every other
-    writer's wait, so the Redis layer is written to straight from this thread (redis_publish.py).
-    """
-    sends = []
+    """Send journal entries, each as (event_id, seq, audience tags, frame), in order."""
+    messages = []
     for event_id, seq, audience, frame in entries:
         for listener in listeners:
             listener(event_id=event_id, seq=seq, audience=audience, frame=frame)
-        message = {"type": ENTRY_MESSAGE, "seq": seq, "frame": frame}
-        for tag in audience:
-            # The group rides along: a worker's hub reads all its groups from one channel.
-            name = groups.event_group(event_id, tag)
-            sends.append((name, {**message, "group": name}))
-    _send(sends)
+        messages.append(
+            {
+                "type": ENTRY,
+                "event": event_id,
+                "seq": seq,
+                "audience": list(audience),
+                "frame": frame,
+            }
+        )
+    _send(messages)
 
 
-def publish_revocation(*, participant_id: int | None = None, token_id: int | None = None) -> None:
+def publish_revocation(
+    *, event_id: int, participant_id: int | None = None, token_id: int | None = None
+) -> None:
     """Tell every worker to close the sockets of a revoked participant or device at once."""
-    names = []
-    if participant_id is not None:
-        names.append(groups.participant_group(participant_id))
-    if token_id is not None:
-        names.append(groups.token_group(token_id))
-    _send([(name, {"type": REVOKE_MESSAGE, "group": name}) for name in names])
+    message = {
+        "type": REVOKE,
+        "event": event_id,
+        "participants": [participant_id] if participant_id is not None else [],
+        "tokens": [token_id] if token_id is not None else [],
+    }
+    _send([message])
 
 
-def _send(sends: list[tuple[str, dict]]) -> None:
-    """Send each (group, message) in order: straight to Redis from this thread when the layer is
-    channels_redis' pub/sub layer, else through the layer."""
-    layer = get_channel_layer()
-    publisher = redis_publisher(layer)
-    if publisher is not None:
-        publisher.publish(sends)
-    else:
-        async_to_sync(_send_all)(layer, sends)
-
-
-async def _send_all(layer, sends) -> None:
-    for name, message in sends:
-        await layer.group_send(name, message)
+def _send(messages: list[dict]) -> None:
+    try:
+        hubs_take(messages)
+        publisher = publisher_for(get_channel_layer())
+        if publisher is not None:
+            publisher.publish([(groups.event_stream(m["event"]), m) for m in messages])
+    except Exception:
+        # Never raise into a commit hook: the caller's action is committed, and the journal
+        # repairs what did not leave.
+        log.exception("publishing %d messages failed", len(messages))
+        counters.add("publishes_failed", len(messages))

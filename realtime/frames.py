@@ -4,6 +4,8 @@ import orjson
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_REVOKED = 4403
+CLOSE_BEHIND = 4408  # the socket did not read what it was sent: reconnect and resume
+CLOSE_TOO_MANY = 4429  # this credential has too many sockets open on this server
 
 
 def dumps(frame: dict) -> str:

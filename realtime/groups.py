@@ -2,7 +2,8 @@
 
 An audience tag says who may see a journal entry. Each role subscribes to a fixed set of tags
 (ROLE_TAGS below, the table in DESIGN.md); organizers see everything because every entry's audience
-includes ORGANIZERS. Group names follow channels' rule ^[a-zA-Z0-9\\-_.]+$ and stay under 100 chars.
+includes ORGANIZERS. Tags are matched by each worker's hub; the one channel-layer group per event
+follows channels' rule ^[a-zA-Z0-9\\-_.]+$ and stays under 100 chars.
 """
 
 PUBLIC = "public"
@@ -63,13 +64,7 @@ def audience_text(tags: list[str] | tuple[str, ...]) -> str:
     return " " + " ".join(unique) + " "
 
 
-def event_group(event_id: int, tag: str) -> str:
-    return f"ev{event_id}.{tag}"
-
-
-def participant_group(participant_id: int) -> str:
-    return f"participant.{participant_id}"
-
-
-def token_group(token_id: int) -> str:
-    return f"token.{token_id}"
+def event_stream(event_id: int) -> str:
+    """The channel-layer group that carries every journal entry and revocation of one event: each
+    worker serving the event subscribes once and picks its sockets by tag (realtime/hub.py)."""
+    return f"ev{event_id}"

@@ -1,78 +1,273 @@
-"""The worker's hub keeps delivering when the channel layer fails a receive."""
+"""A worker's hub delivers every entry once and in seq order, and repairs from the journal what the
+channel layer lost: a publish that never happened, one that arrived late, the last of a burst."""
 
 import asyncio
 
+import pytest
+from channels.db import database_sync_to_async
 from channels.layers import InMemoryChannelLayer
 
-from realtime.delivery import Hub
+from fieldops.services.alerts import alert_send
+from realtime import counters, fanout
+from realtime import hub as hub_module
+from realtime.hub import Hub
+
+from .conftest import connect_as, receive_until
 
 
-class FlakyLayer(InMemoryChannelLayer):
-    """Fails the first receive, as a dropped Redis connection would."""
-
-    failed = False
-
-    async def receive(self, channel):
-        if not self.failed:
-            self.failed = True
-            raise ConnectionError("connection lost")
-        return await super().receive(channel)
+def public_alert(cast, text="public"):
+    return alert_send(participant=cast.organizer, text=text)
 
 
 class Sink:
     def __init__(self):
-        self.got = []
+        self.got: list[int] = []
+        self.revoked = 0
 
-    async def deliver(self, message):
-        self.got.append(message["seq"])
+    async def deliver(self, entry):
+        self.got.append(entry.seq)
+
+    def revoke(self):
+        self.revoked += 1
 
 
-async def test_hub_delivers_after_a_failed_receive():
-    layer = FlakyLayer()
-    hub = Hub(layer)
+async def wait_until(predicate, timeout=5.0):
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.02)
+
+
+@pytest.fixture
+def lose(monkeypatch):
+    """`lose(seqs)`: those entries never reach any hub, as if their publish was lost."""
+    lost: set[int] = set()
+    real = fanout.hubs_take
+
+    def take(messages):
+        real([m for m in messages if m.get("seq") not in lost])
+
+    monkeypatch.setattr(fanout, "hubs_take", take)
+    return lost.update
+
+
+@pytest.fixture
+def fast_repair(settings):
+    settings.FIELDOPS = {**settings.FIELDOPS, "REPAIR_INTERVAL_SECONDS": 0.1}
+
+
+def entry_message(event_id, seq, tags=("public", "organizers")):
+    return {"type": "journal.entry", "event": event_id, "seq": seq, "audience": list(tags),
+            "frame": f'{{"seq": {seq}}}'}  # fmt: skip
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_entries_that_cross_in_the_layer_reach_sockets_in_seq_order(cast):
+    hub = Hub(InMemoryChannelLayer())
     sink = Sink()
-    await hub.join("ev1.public", sink)
-    await layer.group_send("ev1.public", {"type": "journal.entry", "group": "ev1.public", "seq": 7})
-    for _ in range(100):
-        if sink.got:
-            break
-        await asyncio.sleep(0.05)
-    hub.task.cancel()
-    assert layer.failed and sink.got == [7]
+    key = {"event_id": cast.event.pk, "tags": ["public"], "participant_id": 1, "token_id": None}
+    assert await hub.join(sink, **key)
+    # Two workers' publishes may reach Redis in either order.
+    hub.take([entry_message(cast.event.pk, 2), entry_message(cast.event.pk, 1)])
+    hub.take([entry_message(cast.event.pk, 3), entry_message(cast.event.pk, 3)])
+    await wait_until(lambda: len(sink.got) == 3)
+    assert sink.got == [1, 2, 3]
+    await hub.leave(sink, **key)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_lost_publish_is_repaired_from_the_journal_before_what_follows(cast, lose):
+    client, _ = await connect_as(cast.marcher)
+    repaired_before = counters.snapshot()["entries_from_database"]
+    lose({2})
+    for n in range(3):
+        await database_sync_to_async(public_alert)(cast, f"alert {n}")
+
+    frames = await receive_until(client, lambda f: f.get("seq") == 3)
+
+    assert [f["seq"] for f in frames] == [1, 2, 3]
+    assert frames[1]["data"]["text"] == "alert 1"
+    assert counters.snapshot()["entries_from_database"] > repaired_before
+    await client.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_the_last_entry_lost_with_nothing_after_it_still_arrives(cast, lose, fast_repair):
+    # A worker killed between COMMIT and publish, or Redis down: no later entry shows the gap.
+    client, _ = await connect_as(cast.organizer)
+    lose({1})
+    await database_sync_to_async(public_alert)(cast, "lost, then found")
+
+    frame = await client.receive_json_from(timeout=5)
+
+    assert frame["seq"] == 1 and frame["data"]["text"] == "lost, then found"
+    await client.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_repair_delivers_only_what_each_socket_may_see(cast, lose):
+    from fieldops.services.arrests import arrest_log
+
+    marcher, _ = await connect_as(cast.marcher)
+    legal, _ = await connect_as(cast.legal)
+    lose({1, 2})
+    await database_sync_to_async(arrest_log)(participant=cast.legal, lat=40.4153, lng=-3.6941)
+    await database_sync_to_async(public_alert)(cast, "seen by all")
+    await database_sync_to_async(public_alert)(cast, "the one that shows the gap")
+
+    legal_frames = await receive_until(legal, lambda f: f.get("seq") == 3)
+    marcher_frames = await receive_until(marcher, lambda f: f.get("seq") == 3)
+
+    assert [f["seq"] for f in legal_frames] == [1, 2, 3]
+    assert [f["seq"] for f in marcher_frames] == [2, 3]  # never the arrest
+    await marcher.disconnect()
+    await legal.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_publish_that_fails_still_acks_the_committed_action(cast, monkeypatch):
+    # The commit happened: `unavailable` would make the phone resend what is already saved.
+    def broken(messages):
+        raise ConnectionError("Redis is down")
+
+    monkeypatch.setattr(fanout, "hubs_take", broken)
+    client, _ = await connect_as(cast.marshal_a)
+    await client.send_json_to(
+        {"type": "checkin", "id": "6d1e0c8e-3a51-4f1e-9d43-31a4ab0e3b11",
+         "data": {"lat": 40.4193, "lng": -3.6932}}
+    )  # fmt: skip
+    reply = await client.receive_json_from(timeout=5)
+    assert reply["type"] == "ack" and reply["seq"] == 1
+    await client.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_revocation_lost_with_the_entries_is_found_by_the_repair(cast, lose, monkeypatch):
+    from marshals.services import participant_revoke
+
+    client, _ = await connect_as(cast.marshal_a)
+    monkeypatch.setattr(fanout, "publish_revocation", lambda **kwargs: None)
+    lose({1})
+    await database_sync_to_async(participant_revoke)(
+        participant=cast.organizer, target=cast.marshal_a.pk
+    )
+    await database_sync_to_async(public_alert)(cast, "shows the gap")
+    closed = await client.receive_output(timeout=5)
+    while closed["type"] != "websocket.close":
+        closed = await client.receive_output(timeout=5)
+    assert closed["code"] == 4403
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_sockets_per_credential_are_capped(cast, settings):
+    from .conftest import communicator_for
+    from .factories import issue_token
+
+    settings.FIELDOPS = {**settings.FIELDOPS, "MAX_SOCKETS_PER_CREDENTIAL": 2}
+    token = await database_sync_to_async(issue_token)(cast.marcher)
+    clients = [communicator_for(cast.marcher, token=token) for _ in range(3)]
+    for client in clients[:2]:
+        assert (await client.connect())[0]
+        assert (await client.receive_json_from())["type"] == "hello"
+    assert (await clients[2].connect())[0]
+    closed = await clients[2].receive_output(timeout=3)
+    assert closed == {"type": "websocket.close", "code": 4429}
+    before = counters.snapshot()["sockets_refused"]
+    assert before >= 1
+    # Another device of the same participant is another credential.
+    other = communicator_for(
+        cast.marcher, token=await database_sync_to_async(issue_token)(cast.marcher)
+    )
+    assert (await other.connect())[0]
+    assert (await other.receive_json_from())["type"] == "hello"
+    for client in [*clients[:2], other]:
+        await client.disconnect()
+
+
+def test_the_in_memory_layer_needs_no_publisher():
+    from realtime.redis_publish import publisher_for
+
+    assert publisher_for(InMemoryChannelLayer()) is None
+    assert hub_module.GAP_WAIT < 1
 
 
 async def test_entries_published_from_a_thread_reach_a_hub_on_the_redis_layer(tmp_path):
-    # Journal entries are PUBLISHed with a blocking client from the database thread, beside
-    # channels_redis; a worker's hub, subscribed through the layer, must hear each one, in order.
-    from asgiref.sync import sync_to_async
+    # The publisher thread PUBLISHes with a blocking client beside channels_redis; a worker's
+    # hub, subscribed through the layer, must hear each entry, in order.
     from channels_redis.pubsub import RedisPubSubChannelLayer
 
-    from realtime.redis_publish import redis_publisher
+    from realtime.redis_publish import publisher_for
 
     from .servers import redis_server
 
     with redis_server(tmp_path) as url:
         layer = RedisPubSubChannelLayer(hosts=[url])
-        publisher = redis_publisher(layer)
-        assert publisher is not None
+        publisher = publisher_for(layer)
+        assert publisher is not None and publisher.ping()
         hub = Hub(layer)
+        feed = hub_module.Feed(7)
+        hub.feeds[7] = feed
+        await hub._subscribe(feed)
+        feed.delivered = 0
         sink = Sink()
-        await hub.join("ev1.public", sink)
-        sends = [
-            ("ev1.public", {"type": "journal.entry", "group": "ev1.public", "seq": seq})
-            for seq in range(1, 51)
-        ]
-        await sync_to_async(publisher.publish, thread_sensitive=False)(sends)
-        for _ in range(100):
-            if len(sink.got) == 50:
-                break
-            await asyncio.sleep(0.05)
-        hub.task.cancel()
+        feed.add(sink, ["public"], 1, None)
+        hub.tasks.append(asyncio.get_running_loop().create_task(hub._dispatch()))
+        publisher.publish([("ev7", entry_message(7, seq)) for seq in range(1, 51)])
+        await wait_until(lambda: len(sink.got) == 50)
+        for task in hub.tasks:
+            task.cancel()
         await layer.flush()
     assert sink.got == list(range(1, 51))
 
 
-def test_other_layers_are_published_to_through_the_layer():
-    from realtime.redis_publish import redis_publisher
+class StuckTransport:
+    """A socket whose phone stopped reading: nothing it is sent leaves the server."""
 
-    assert redis_publisher(InMemoryChannelLayer()) is None
+    def __init__(self):
+        self.reading = False
+        self.aborted = False
+
+    def ready(self):
+        return self.reading
+
+    def can_send(self):
+        return self.reading
+
+    def buffered(self):
+        return 0 if self.reading else 10**6
+
+    def abort(self):
+        self.aborted = True
+
+
+async def test_a_socket_that_does_not_read_holds_a_bounded_backlog_then_falls_behind():
+    from realtime.delivery import Delivery
+    from realtime.hub import Entry
+
+    sent, behind = [], []
+
+    async def send(entry):
+        sent.append(entry.seq)
+
+    async def on_behind():
+        behind.append(True)
+
+    async def on_revoke():
+        pass
+
+    transport = StuckTransport()
+    delivery = Delivery(send, transport=transport, on_behind=on_behind, on_revoke=on_revoke,
+                        limits=(5, 10_000, 30.0))  # fmt: skip
+    for seq in range(1, 6):
+        await delivery.deliver(Entry(seq, ("public",), "x" * 100))
+    assert sent == [] and len(delivery.backlog) == 5
+    transport.reading = True  # the phone reads again: the backlog goes out, in order
+    await wait_until(lambda: sent == [1, 2, 3, 4, 5])
+
+    transport.reading = False
+    for seq in range(6, 13):
+        await delivery.deliver(Entry(seq, ("public",), "x" * 100))
+    await asyncio.sleep(0)
+    assert behind == [True] and delivery.closed and not delivery.backlog
+    await delivery.deliver(Entry(13, ("public",), "x"))
+    assert sent == [1, 2, 3, 4, 5] and behind == [True]

@@ -117,11 +117,13 @@ def journal_since(*, event_id: int, since: int, upto: int | None, tags: list[str
         f" WHERE event_id = %s AND seq > %s{bounded} AND ({visible}) ORDER BY seq LIMIT %s"
     )
     params = [event_id, since, *([upto] if upto is not None else [])]
-    params += [f"% {_like_escape(tag)} %" for tag in tags] + [limit]
+    params += [audience_pattern(tag) for tag in tags] + [limit]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return [(seq, frame) for seq, frame in cursor.fetchall()]
 
 
-def _like_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+def audience_pattern(tag: str) -> str:
+    """The LIKE pattern (with ESCAPE '\\') matching a stored audience that holds `tag`."""
+    escaped = tag.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"% {escaped} %"

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from .env import env_bool, env_int, env_list, env_str
+from .env import env_bool, env_float, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -140,6 +140,19 @@ PUBLIC_URL = env_str("PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
 FIELDOPS = {
     "MAX_FRAME_BYTES": 16 * 1024,
     "REPLAY_BATCH": 500,
+    "REPLAY_BATCH_BYTES": 256 * 1024,
+    # Delivery (docs/protocol.md): how often each worker compares what it delivered with the
+    # journal and repairs what it missed, and how long it keeps an event's subscription after its
+    # last socket there closed (a reconnect storm re-subscribes nothing).
+    "REPAIR_INTERVAL_SECONDS": env_float("FIELDOPS_REPAIR_INTERVAL_SECONDS", 1.0),
+    "FEED_LINGER_SECONDS": env_float("FIELDOPS_FEED_LINGER_SECONDS", 60.0),
+    # What one socket may hold beyond the server's own buffer before it counts as not reading and
+    # is closed with 4408, and how long it may take nothing at all.
+    "SOCKET_BACKLOG_ENTRIES": env_int("FIELDOPS_SOCKET_BACKLOG_ENTRIES", 1000),
+    "SOCKET_BACKLOG_BYTES": env_int("FIELDOPS_SOCKET_BACKLOG_BYTES", 1024 * 1024),
+    "SOCKET_STALL_SECONDS": env_float("FIELDOPS_SOCKET_STALL_SECONDS", 30.0),
+    # Sockets one device token (or one browser's participant) may hold open on one worker.
+    "MAX_SOCKETS_PER_CREDENTIAL": env_int("FIELDOPS_MAX_SOCKETS_PER_CREDENTIAL", 8),
     "RATE_LIMIT_PER_MINUTE": env_int("FIELDOPS_RATE_LIMIT_PER_MINUTE", 120),
     # Field safety (docs/safety.md). The check-in interval itself is per event.
     "OVERDUE_GRACE_SECONDS": env_int("FIELDOPS_OVERDUE_GRACE_SECONDS", 30),
@@ -153,7 +166,10 @@ FIELDOPS = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact": {"()": "fieldops.logfilters.RedactInviteCodes"}},
+    "filters": {
+        "redact": {"()": "fieldops.logfilters.RedactInviteCodes"},
+        "broker": {"()": "fieldops.logfilters.QuietBrokerOutage"},
+    },
     "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact"]}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
@@ -162,5 +178,6 @@ LOGGING = {
         "django.channels.server": {"level": "WARNING"},
         # "Not Found: /join/<code>/" for an expired or used-up invite would log the code.
         "django.request": {"filters": ["redact"]},
+        "channels_redis.pubsub": {"filters": ["broker"]},
     },
 }

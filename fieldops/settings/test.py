@@ -8,4 +8,5 @@ MAP_TILES_URL = ""
 LEAFLET_CONFIG["TILES"] = []  # noqa: F405
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
 # Tests run the overdue/reminder sweeps themselves, never in the background.
-FIELDOPS = {**FIELDOPS, "WATCH_EMBEDDED": False}  # noqa: F405
+# An in-process test's event loop ends with the test: a hub keeps no event once its sockets close.
+FIELDOPS = {**FIELDOPS, "WATCH_EMBEDDED": False, "FEED_LINGER_SECONDS": 0}  # noqa: F405

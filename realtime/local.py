@@ -1,0 +1,36 @@
+"""The hubs of this process, reachable from any thread: how an entry committed here reaches this
+worker's sockets without a round trip through Redis (and while Redis is down)."""
+
+import asyncio
+import threading
+
+ENTRY = "journal.entry"
+REVOKE = "session.revoke"
+
+_lock = threading.Lock()
+_hubs: dict = {}  # event loop: its hub
+
+
+def hub_for(layer, factory):
+    """The hub of the running event loop for `layer`, made by `factory(layer)` if there is none."""
+    loop = asyncio.get_running_loop()
+    with _lock:
+        hub = _hubs.get(loop)
+        if hub is None or hub.layer is not layer:
+            for old in [other for other in _hubs if other.is_closed()]:
+                del _hubs[old]
+            hub = _hubs[loop] = factory(layer)
+    return hub
+
+
+def hubs_take(messages: list[dict]) -> None:
+    """Hand messages to every hub of this process, from any thread, in the order given."""
+    with _lock:
+        hubs = list(_hubs.items())
+    for loop, hub in hubs:
+        if not hub.feeds:
+            continue
+        try:
+            loop.call_soon_threadsafe(hub.take, messages)
+        except RuntimeError:  # that loop has closed
+            pass

@@ -1,0 +1,83 @@
+"""What the ASGI server holds for one socket, which ASGI itself does not show.
+
+A socket whose phone stopped reading must not cost the worker memory without bound (daphne buffers
+every frame it is given) nor hold up other sockets (uvicorn's `send` waits while the socket's buffer
+is over its high-water mark). Each server's `send` callable leads to its protocol object; this
+module reads the bytes waiting there and can abort the connection. It follows daphne 4.2 (Twisted)
+and uvicorn 0.54 (websockets sans-I/O), both pinned in requirements.txt; for any other server it
+returns None and delivery is unbounded, as stock Channels is (the tests' in-process communicator).
+"""
+
+from functools import partial
+
+HIGH_WATER = 64 * 1024  # bytes waiting in the server before a socket counts as not reading now
+
+
+class Transport:
+    """The server's side of one socket: `ready()` runs for every entry delivered, so it is a
+    method of its own per server, a couple of attribute reads."""
+
+    def ready(self) -> bool:
+        """Whether the socket is taking what it is sent: the next entry goes out now."""
+        raise NotImplementedError
+
+    def can_send(self) -> bool:
+        """Whether a frame can be handed to the server now without waiting (a close, say)."""
+        return True
+
+    def buffered(self) -> int:
+        """Bytes the server holds for the socket, not yet taken by the network."""
+        raise NotImplementedError
+
+    def abort(self) -> None:
+        """Drop the connection and what the server holds for it (nothing if already gone)."""
+        try:
+            self._abort()
+        except Exception:  # noqa: S110 - the connection is already gone, which is the aim
+            pass
+
+
+class UvicornTransport(Transport):
+    # uvicorn's protocol clears `writable` when asyncio pauses writing (its buffer over the
+    # transport's high-water mark, 64 KiB), and its `send` then waits for it.
+    def __init__(self, protocol) -> None:
+        self.writable = protocol.writable
+        self.transport = protocol.transport
+        self._abort = protocol.transport.abort
+
+    def ready(self) -> bool:
+        return self.writable.is_set()
+
+    def can_send(self) -> bool:
+        return self.writable.is_set()
+
+    def buffered(self) -> int:
+        return self.transport.get_write_buffer_size()
+
+
+class TwistedTransport(Transport):
+    # daphne hands every frame to Twisted, which buffers it whatever its size: what it could not
+    # write yet is in dataBuffer (from offset on) and _tempDataBuffer (_tempDataLen bytes).
+    def __init__(self, tcp) -> None:
+        self.tcp = tcp
+        self._abort = tcp.abortConnection
+
+    def ready(self) -> bool:
+        tcp = self.tcp
+        return len(tcp.dataBuffer) - tcp.offset + tcp._tempDataLen < HIGH_WATER
+
+    def buffered(self) -> int:
+        tcp = self.tcp
+        return len(tcp.dataBuffer) - tcp.offset + tcp._tempDataLen
+
+
+def transport_of(send) -> Transport | None:
+    """The Transport behind an ASGI `send` callable, or None for a server this does not know."""
+    protocol = getattr(send, "__self__", None)
+    if hasattr(protocol, "writable") and hasattr(getattr(protocol, "transport", None), "abort"):
+        return UvicornTransport(protocol)
+    if isinstance(send, partial) and send.args:  # daphne: partial(server.handle_reply, protocol)
+        tcp = getattr(send.args[0], "transport", None)
+        if tcp is not None and hasattr(tcp, "_tempDataLen") and hasattr(tcp, "dataBuffer"):
+            return TwistedTransport(tcp)
+    return None
