@@ -13,4 +13,5 @@ urlpatterns = [
     path("e/<slug:slug>/invites/", pages.invite_new, name="invite-new"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("healthz", views.health, name="health"),
+    path("readyz", views.ready, name="ready"),
 ]
