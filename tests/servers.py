@@ -10,6 +10,7 @@ import json
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -289,4 +290,132 @@ def fieldops_stack(
             ports = stack.enter_context(asgi_workers(list(servers), env=env, tmp=tmp))
             yield Stack(ports=ports, seed=seed, tmp=tmp, database_url=database_url)
     finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+# --- Processes a test can kill, pause and start again -------------------------------------------
+
+
+class Proc:
+    """One server process on a fixed port: start, kill -9, SIGSTOP/SIGCONT, start again there."""
+
+    def __init__(self, name: str, cmd: list[str], *, port: int, tmp: Path, env=None, ready=None):
+        self.name, self.cmd, self.port, self.tmp, self.env = name, cmd, port, tmp, env
+        self.ready = ready or (lambda: _port_open(port))
+        self.proc: subprocess.Popen | None = None
+        self.starts = 0
+
+    @property
+    def log(self) -> Path:
+        return self.tmp / f"{self.name}-{self.starts}.log"
+
+    def start(self) -> None:
+        self.starts += 1
+        with open(self.log, "wb") as out:
+            self.proc = subprocess.Popen(
+                self.cmd, cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT
+            )
+        _wait(self.ready, proc=self.proc, what=self.name, log=self.log)
+
+    def kill(self) -> None:
+        """kill -9: no shutdown, no goodbye to clients or brokers."""
+        self.proc.kill()
+        self.proc.wait()
+
+    def pause(self) -> None:
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self.proc.send_signal(signal.SIGCONT)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.resume()  # a stopped process cannot act on SIGTERM
+            _stop(self.proc)
+
+    def logs(self) -> str:
+        return "".join(
+            (self.tmp / f"{self.name}-{n}.log").read_text(errors="replace")
+            for n in range(1, self.starts + 1)
+            if (self.tmp / f"{self.name}-{n}.log").exists()
+        )
+
+
+@dataclass
+class FaultStack:
+    """Redis, a database and workers as `Proc`s, with the demo event seeded."""
+
+    redis: Proc
+    workers: list[Proc]
+    seed: dict
+    tmp: Path
+    database_url: str
+
+    @property
+    def slug(self) -> str:
+        return self.seed["event"]
+
+    def ws_url(self, worker: int) -> str:
+        return f"ws://127.0.0.1:{self.workers[worker].port}/ws/events/{self.slug}/"
+
+    def http(self, worker: int, method: str, path: str, *, token=None, body=None) -> dict:
+        return Stack.http(self, worker, method, path, token=token, body=body)  # type: ignore[arg-type]
+
+    @property
+    def ports(self) -> list[int]:
+        return [w.port for w in self.workers]
+
+    def join(self, role: str, callsign: str, *, worker: int = 0) -> dict:
+        return Stack.join(self, role, callsign, worker=worker)  # type: ignore[arg-type]
+
+
+@contextmanager
+def fault_stack(
+    *, servers: tuple[str, ...], postgres: bool, env_extra=None
+) -> Iterator[FaultStack]:
+    tmp = Path(tempfile.mkdtemp(prefix="fieldops-faults-"))
+    procs: list[Proc] = []
+    try:
+        with ExitStack() as stack:
+            port = free_port()
+            redis = Proc(
+                "redis",
+                [shutil.which("redis-server") or "/usr/bin/redis-server", "--port", str(port),
+                 "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(tmp)],
+                port=port, tmp=tmp,
+            )  # fmt: skip
+            procs.append(redis)
+            redis.start()
+            if postgres:
+                database_url = stack.enter_context(postgres_server(tmp))
+            else:
+                database_url = f"sqlite:///{tmp / 'fieldops.sqlite3'}"
+            env = project_env(database_url=database_url, redis_url=f"redis://127.0.0.1:{port}/0")
+            env.update(env_extra or {})
+            manage(env, "migrate", "--noinput")
+            out = manage(env, "demo", "--json")
+            seed = json.loads(out[out.index("{") :])
+            workers = []
+            for i, server in enumerate(servers):
+                wport = free_port()
+                worker = Proc(
+                    f"{server}-{i}",
+                    [str(ROOT / "deploy" / "worker"), str(wport)],
+                    port=wport, tmp=tmp,
+                    env={**env, "FIELDOPS_SERVER": server, "PYTHON": sys.executable},
+                    ready=lambda p=wport: _healthy(p),
+                )  # fmt: skip
+                procs.append(worker)
+                workers.append(worker)
+                worker.start()
+            yield FaultStack(redis=redis, workers=workers, seed=seed, tmp=tmp,
+                             database_url=database_url)  # fmt: skip
+            for proc in procs:
+                proc.stop()
+    finally:
+        for proc in procs:
+            try:
+                proc.stop()
+            except Exception:  # noqa: S110 - stopping what may already be gone
+                pass
         shutil.rmtree(tmp, ignore_errors=True)
