@@ -205,3 +205,27 @@ def test_marshal_confirms_the_route_and_the_command_page_sees_it(field, organize
     button.click()
     marshal.wait_for_selector(f"#route-ack-{route}", state="detached")
     command.wait_for_selector("#feed li[data-kind='route.acked']:has-text('Wren')")
+
+
+def test_a_replayed_entry_older_than_a_live_one_is_shown_not_dropped(field):
+    # A `resume` frame's replay may bring entries older than live ones already shown
+    # (docs/protocol.md): the page keeps each seq once, whatever the order, and resumes after both.
+    _, page = field.join("marcher")
+    result = page.evaluate(
+        """() => {
+          const shown = [];
+          const c = new window.Fieldops.Client(
+            {event: "probe", participant: 0, seq: 10, backlog: 5, socket: "/none/", strings: {}},
+            {entry: (f) => shown.push(f.seq)});
+          // As connect() leaves it, asking for ?since=20 of a journal that went back to 10:
+          // the page must resume by frame, and live entries may come before replayed ones.
+          c.urlSince = 20; c.replaying = true; c.resumeId = null;
+          c.receive({type: "hello", data: {seq: 10}});
+          const entry = (seq) => c.receive({type: "x", seq: seq, at: "", data: {}});
+          entry(11); entry(9); entry(10); entry(11);
+          c.receive({type: "replay.done", id: c.resumeId, seq: 11, count: 2});
+          entry(11); entry(12);
+          return {shown: shown, last: c.lastSeq};
+        }"""
+    )
+    assert result == {"shown": [11, 9, 10, 12], "last": 12}

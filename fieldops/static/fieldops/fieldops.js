@@ -1,9 +1,12 @@
 /* Fieldops client: the one module every page uses. No build step, no dependencies but Leaflet.
  *
- * Fieldops.Client keeps one WebSocket to /ws/events/<slug>/ alive: it resumes from the last seq it
- * saw (kept in localStorage per event and participant; `?since=` in the connect request), reconnects with exponential backoff and
- * jitter, and keeps every submission in a persistent outbox that is resent with the same id until
- * the server acknowledges it (the server answers a repeated id with the original ack).
+ * Fieldops.Client keeps one WebSocket to /ws/events/<slug>/ alive: it resumes from the seq up to
+ * which it holds everything (kept in localStorage per event and participant; `?since=` in the
+ * connect request), reconnects with exponential backoff and jitter, and keeps every submission in a
+ * persistent outbox that is resent with the same id until the server acknowledges it (the server
+ * answers a repeated id with the original ack). Entries are kept by seq, not by "newer than the
+ * highest": a `resume` frame may replay entries older than live ones already shown
+ * (docs/protocol.md), and none of them is dropped or shown twice.
  * Fieldops.FieldMap draws what the journal says on a Leaflet map.
  */
 (function () {
@@ -11,6 +14,7 @@
 
   var CLOSE_UNAUTHENTICATED = 4401;
   var CLOSE_REVOKED = 4403;
+  var CLOSE_BEHIND = 4408; // the page did not read fast enough: reconnect now and resume
   var RETRYABLE = { unavailable: true, rate_limited: true };
 
   function config() {
@@ -68,7 +72,9 @@
     this.cfg = cfg;
     this.handlers = handlers || {};
     this.key = "fieldops:" + cfg.event + ":" + cfg.participant;
-    this.lastSeq = load(this.key + ":seq", null);
+    this.lastSeq = load(this.key + ":seq", null); // every entry up to here is held
+    this.seen = {}; // seqs above lastSeq already shown (while a replay fills in below them)
+    this.replaying = false;
     this.outbox = load(this.key + ":outbox", []);
     this.attempt = 0;
     this.state = "connecting";
@@ -99,9 +105,11 @@
     if (this.stopped || (this.ws && this.ws.readyState <= 1)) return;
     if (navigator.onLine === false) { this.setState("offline"); return; }
     var scheme = location.protocol === "https:" ? "wss://" : "ws://";
-    // With a seq already seen, the resume rides in the connect request: on a congested network
-    // that is one round trip fewer before the page is live again.
-    this.urlSince = this.lastSeq;
+    // The resume rides in the connect request: on a congested network that is one round trip
+    // fewer before the page is live, and the server sends nothing live before the replay is done.
+    this.urlSince = this.lastSeq !== null ? this.lastSeq : Math.max(0, (this.cfg.seq || 0) - (this.cfg.backlog || 0));
+    this.replaying = true;
+    this.resumeId = null;
     var query = this.urlSince !== null ? "?since=" + this.urlSince : "";
     var ws = new WebSocket(scheme + location.host + this.cfg.socket + query);
     var self = this;
@@ -130,6 +138,7 @@
   Client.prototype.closed = function (code) {
     this.ws = null;
     this.live = false;
+    if (code === CLOSE_BEHIND) { this.attempt = 0; this.connectSoon(Math.random() * 500); return; }
     if (code === CLOSE_UNAUTHENTICATED || code === CLOSE_REVOKED) {
       this.stopped = true;
       this.setState("stopped", this.cfg.strings[code === CLOSE_REVOKED ? "revoked" : "not_joined"]);
@@ -164,15 +173,20 @@
         this.attempt = 0;
         // The server is already replaying from the seq in the connect request, unless that seq
         // is beyond its own: then the event was recreated, and the page starts afresh.
-        if (this.urlSince === null || this.urlSince > frame.data.seq) {
-          var since = this.lastSeq;
-          if (since === null || since > frame.data.seq) since = Math.max(0, Math.min(this.cfg.seq, frame.data.seq) - (this.cfg.backlog || 0));
+        if (this.urlSince > frame.data.seq) {
+          var since = Math.max(0, Math.min(this.cfg.seq, frame.data.seq) - (this.cfg.backlog || 0));
           this.lastSeq = since;
-          this.raw({ type: "resume", id: uuid4(), data: { since: since } });
+          this.seen = {};
+          this.resumeId = uuid4();
+          this.raw({ type: "resume", id: this.resumeId, data: { since: since } });
         }
         if (h.hello) h.hello(frame.data);
         break;
       case "replay.done":
+        if (this.resumeId !== null && frame.id !== this.resumeId) break; // not the replay awaited
+        this.resumeId = null;
+        this.replaying = false;
+        this.advance(frame.seq);
         this.live = true;
         this.setState("live");
         this.flush();
@@ -192,11 +206,21 @@
         break;
       default:
         if (typeof frame.seq !== "number") return;
-        if (this.lastSeq !== null && frame.seq <= this.lastSeq) return; // seen already
-        this.lastSeq = frame.seq;
-        store(this.key + ":seq", frame.seq);
+        if (this.seen[frame.seq] || (this.lastSeq !== null && frame.seq <= this.lastSeq)) return;
+        this.seen[frame.seq] = true;
+        // Live entries arrive in seq order; during a replay, older ones may still come.
+        if (!this.replaying) this.advance(frame.seq);
         if (h.entry) h.entry(frame);
     }
+  };
+
+  /** Everything up to `seq` and every seq seen is held: resume from the highest of them. */
+  Client.prototype.advance = function (seq) {
+    var top = Math.max(this.lastSeq === null ? 0 : this.lastSeq, seq);
+    Object.keys(this.seen).forEach(function (k) { top = Math.max(top, +k); });
+    this.lastSeq = top;
+    this.seen = {};
+    store(this.key + ":seq", top);
   };
 
   Client.prototype.find = function (id) {
