@@ -69,6 +69,7 @@ def _section(f: dict, floor: dict | None) -> dict:
         ],
         "ingest": f["ingest"],
         "storm": f["storm"],
+        "outage": f["outage"],
         "memory": f["memory"],
     }
     if floor:
@@ -118,6 +119,11 @@ def table(r: dict) -> str:
         ("storm clients", "storm", "clients", None),
         ("storm catch-up s", "storm", "catch_up_s", "storm_catch_up_s"),
         ("storm not caught up", "storm", "not_caught_up", None),
+        ("Redis down: fan-out p99 ms", "outage", "down_p99_ms", None),
+        ("Redis down: fan-out max ms", "outage", "down_max_ms", None),
+        ("Redis down: lost (must be 0)", "outage", "down_lost", None),
+        ("Redis back: catch-up s", "outage", "catch_up_s", None),
+        ("Redis back: fan-out p99 ms", "outage", "after_p99_ms", None),
         ("memory KB / connection", "memory", "kb_per_connection", None),
     ]
     width = max(len(row[0]) for row in rows)

@@ -159,9 +159,10 @@ class Fanout:
     deliveries_per_s: float
     cpu_us_per_delivery: float
     latencies_ms: list = field(default_factory=list, repr=False)
+    began: float = field(default=0.0, repr=False)  # time.monotonic() of the first publish
 
     def public(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if k != "latencies_ms"}
+        return {k: v for k, v in self.__dict__.items() if k not in ("latencies_ms", "began")}
 
 
 async def fanout(
@@ -209,6 +210,7 @@ async def fanout(
         deliveries_per_s=round(deliveries / spent),
         cpu_us_per_delivery=round(cpu * 1e6 / max(1, deliveries), 1),
         latencies_ms=latencies,
+        began=began,
     )
     say(
         f"  {label}: {sockets} sockets, p50 {result.p50_ms} ms, p99 {result.p99_ms} ms, "
@@ -303,6 +305,7 @@ async def run_fieldops(opts, steps: list[int], server: str) -> dict:
         # Before the ingest: check-ins still queued for a worker's database thread would be
         # measured as the storm's catch-up time.
         out["storm"] = await storm(fleet, pub, sockets=steps[-1], missed=opts.storm_missed)
+        out["outage"] = await outage(fleet, pub, stack, opts, pids, sockets=steps[-1])
 
         say(
             f"ingest: {opts.marshals} marshals, {opts.rate:.0f} check-ins/s for "
@@ -369,6 +372,47 @@ async def run_fieldops(opts, steps: list[int], server: str) -> dict:
             except TimeoutError:
                 say("load generators did not stop in time")
         stack.stop()
+
+
+async def outage(fleet: Fleet, pub: Publisher, stack: Stack, opts, pids, *, sockets: int) -> dict:
+    """Redis is killed under fan-out: alerts still reach every socket (from the journal), and once
+    Redis is back, delivery returns to full speed by itself."""
+    alerts = max(2, opts.sweep_alerts)
+    say(f"outage: redis-server killed; {alerts} alerts to {sockets} sockets while it is down")
+    stack.redis_kill()
+    down = await fanout(
+        fleet, pub, sockets=sockets, alerts=alerts, interval=opts.interval, pids=pids,
+        label="fan-out with Redis down",
+    )  # fmt: skip
+    stack.redis_start()
+    # The catch-up: how long after the restart every socket holds an alert written right then.
+    restarted = time.monotonic()
+    first = await fanout(
+        fleet, pub, sockets=sockets, alerts=1, interval=0, pids=pids,
+        label="first alert after Redis returns",
+    )  # fmt: skip
+    catch_up = first.max_ms / 1000 + (first.began - restarted)
+    await asyncio.sleep(3)
+    after = await fanout(
+        fleet, pub, sockets=sockets, alerts=alerts, interval=opts.interval, pids=pids,
+        label="fan-out after Redis returns",
+    )  # fmt: skip
+    result = {
+        "clients": sockets,
+        "down_p50_ms": down.p50_ms,
+        "down_p99_ms": down.p99_ms,
+        "down_max_ms": down.max_ms,
+        "down_lost": down.lost,
+        "down_cpu_us_per_delivery": down.cpu_us_per_delivery,
+        "catch_up_s": round(catch_up, 2),
+        "after_p99_ms": after.p99_ms,
+        "after_lost": after.lost,
+    }
+    say(
+        f"  outage: with Redis down every socket had each alert within {down.max_ms} ms; "
+        f"{result['catch_up_s']} s after the restart, full speed again (p99 {after.p99_ms} ms)"
+    )
+    return result
 
 
 async def storm(fleet: Fleet, pub: Publisher, *, sockets: int, missed: int) -> dict:

@@ -72,6 +72,7 @@ class Stack:
     worker_procs: list[subprocess.Popen] = field(default_factory=list)
     ports: list[int] = field(default_factory=list)
     redis_port: int = 0
+    redis_proc: subprocess.Popen | None = None
     seed: dict = field(default_factory=dict)
 
     # --- lifecycle --------------------------------------------------------------------------
@@ -79,24 +80,7 @@ class Stack:
     def start(self, log=print) -> None:
         self.tmp = Path(tempfile.mkdtemp(prefix="fieldops-bench-"))
         self.redis_port = free_port()
-        redis = shutil.which("redis-server") or "/usr/bin/redis-server"
-        self._spawn(
-            [
-                redis,
-                "--port",
-                str(self.redis_port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self.tmp),
-            ],
-            log_name="redis.log",
-        )
-        wait_port(self.redis_port, proc=self.procs[-1])
+        self.redis_start()
         log(f"redis-server on 127.0.0.1:{self.redis_port}")
         self._manage("migrate", "--noinput")
         demo = self._manage("demo", "--json")
@@ -108,6 +92,20 @@ class Stack:
         for port, proc in zip(self.ports, self.worker_procs, strict=True):
             wait_port(port, proc=proc)
         log(f"{self.workers} {self.server} workers on ports {', '.join(map(str, self.ports))}")
+
+    def redis_start(self) -> None:
+        """Start redis-server on the stack's port (again, after `redis_kill`)."""
+        redis = shutil.which("redis-server") or "/usr/bin/redis-server"
+        cmd = [redis, "--port", str(self.redis_port), "--bind", "127.0.0.1", "--save", "",
+               "--appendonly", "no", "--dir", str(self.tmp)]  # fmt: skip
+        proc = self._spawn(cmd, log_name="redis.log")
+        self.redis_proc = proc
+        wait_port(self.redis_port, proc=proc)
+
+    def redis_kill(self) -> None:
+        """kill -9 redis-server, as a crash would."""
+        self.redis_proc.kill()
+        self.redis_proc.wait()
 
     def stop(self) -> None:
         for proc in reversed(self.procs):

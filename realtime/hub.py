@@ -13,7 +13,8 @@ whatever Redis does; what Redis loses is read back from the journal (docs/protoc
 - Every REPAIR_INTERVAL the hub reads the latest seq of each of its events (one statement): an event
   that is still short of what the previous look saw is repaired from the journal. That covers what
   no later entry reveals: the last entries before a quiet spell, a worker killed between COMMIT and
-  publish, and a Redis outage, during which this is how entries reach sockets.
+  publish, and a Redis outage, during which this is how entries reach sockets (and the looks come
+  four times as often while they keep finding something).
 
 One task (`_dispatch`) delivers everything, so deliveries to a socket never interleave; it never
 waits on a socket (realtime/delivery.py), and it never touches the database: reads run in tasks
@@ -43,6 +44,7 @@ _REPAIRED = "hub.repaired"  # rows read from the journal
 GAP_WAIT = 0.25  # seconds a later entry waits for a missing one before the journal is read
 AHEAD_MAX = 2000  # entries waiting behind a gap before the journal is read at once
 REPAIR_BATCH = 500
+DEGRADED_SECONDS = 10.0  # how long a look that had to repair keeps the looks frequent
 LAYER_WAIT = 5.0  # seconds a subscription may take before Redis counts as down
 
 
@@ -110,6 +112,7 @@ class Hub:
         self.tasks: list[asyncio.Task] = []
         self.lock = asyncio.Lock()  # the layer's subscriptions
         self.credentials: dict[tuple, int] = {}
+        self.degraded_until = 0.0
 
     # --- sockets --------------------------------------------------------------------------------
 
@@ -371,7 +374,12 @@ class Hub:
 
     async def _watch(self) -> None:
         while True:
-            await asyncio.sleep(settings.FIELDOPS["REPAIR_INTERVAL_SECONDS"])
+            interval = settings.FIELDOPS["REPAIR_INTERVAL_SECONDS"]
+            # While looks keep finding entries Redis did not bring (it is down, most likely),
+            # look four times as often: that is how entries reach this worker's sockets then.
+            if time.monotonic() < self.degraded_until:
+                interval /= 4
+            await asyncio.sleep(interval)
             try:
                 await self._look()
             except asyncio.CancelledError:
@@ -409,6 +417,7 @@ class Hub:
                 feed.delivered, feed.ahead = seq, {}
             elif feed.delivered < feed.seen_latest:
                 self._repair(feed, upto=seq, reason="behind the journal")
+                self.degraded_until = time.monotonic() + DEGRADED_SECONDS
             feed.seen_latest = seq
 
 

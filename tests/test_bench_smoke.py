@@ -2,7 +2,7 @@
 then under daphne, the floor.
 
 No timing is asserted; what must hold at any size is that every alert reaches every socket once,
-every check-in is acknowledged and every dropped client catches up.
+every check-in is acknowledged, every dropped client catches up, and a Redis outage loses nothing.
 """
 
 import json
@@ -47,6 +47,9 @@ def test_bench_runs_end_to_end_and_loses_nothing(tmp_path):
         assert server["storm"]["clients"] == CLIENTS
         assert server["storm"]["not_caught_up"] == 0
         assert server["storm"]["replayed"] == CLIENTS * 2
+        # Redis killed under fan-out: every alert still reaches every socket, before and after.
+        assert server["outage"]["down_lost"] == 0 and server["outage"]["after_lost"] == 0
+        assert server["outage"]["catch_up_s"] > 0
         assert server["memory"]["kb_per_connection"] is not None
         assert [s["clients"] for s in server["sweep"]] == [CLIENTS // 2, CLIENTS]
     assert results["settings"]["workers"] == 2
