@@ -271,3 +271,38 @@ async def test_a_socket_that_does_not_read_holds_a_bounded_backlog_then_falls_be
     assert behind == [True] and delivery.closed and not delivery.backlog
     await delivery.deliver(Entry(13, ("public",), "x"))
     assert sent == [1, 2, 3, 4, 5] and behind == [True]
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_no_writer_waits_for_redis(cast, monkeypatch):
+    # Redis that hangs (redis-py retrying, a blackholed host): publishes are stuck until the end
+    # of the test, yet every action is committed and acked, one after the other, meanwhile.
+    import threading
+
+    from realtime.redis_publish import Publisher
+
+    release = threading.Event()
+    written = []
+
+    class HangingRedis(Publisher):
+        def write(self, sends):
+            release.wait(10)
+            written.extend(sends)
+
+    hanging = HangingRedis()
+    monkeypatch.setattr(fanout, "publisher_for", lambda layer: hanging)
+    client, _ = await connect_as(cast.marshal_a)
+    try:
+        for n in range(3):
+            frame_id = f"6d1e0c8e-3a51-4f1e-9d43-31a4ab0e3b1{n}"
+            await client.send_json_to(
+                {"type": "checkin", "id": frame_id, "data": {"lat": 40.4193, "lng": -3.6932}}
+            )
+            replies = await receive_until(client, lambda f, i=frame_id: f.get("id") == i, timeout=5)
+            assert replies[-1]["type"] == "ack"
+        assert written == []  # the first publish is still hanging
+    finally:
+        release.set()
+    await wait_until(lambda: len(written) == 3)
+    assert [message["seq"] for _, message in written] == [1, 2, 3]
+    await client.disconnect()

@@ -499,3 +499,47 @@ async def test_a_burst_written_while_the_socket_is_busy_still_arrives_whole(cast
 
     assert live == seqs
     await client.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_resume_frame_after_live_entries_replays_the_older_ones_once_as_documented(
+    cast, tokens
+):
+    # docs/protocol.md: live entries flow from `hello` on, so a `resume` frame sent after some
+    # arrived brings older entries after newer ones; each entry still arrives exactly once.
+    for n in range(3):
+        await database_sync_to_async(public_alert)(cast, f"before {n}")
+    client, hello = await connect(cast.marcher, tokens["marcher"])
+    live = await database_sync_to_async(public_alert)(cast, "live")
+    assert (await client.receive_json_from())["seq"] == live.seq
+    await client.send_json_to({"type": "resume", "id": new_id(), "data": {"since": 0}})
+    replayed = await receive_until(client, lambda f: f["type"] == "replay.done")
+    assert [f["seq"] for f in replayed[:-1]] == [1, 2, 3]
+    assert replayed[-1]["seq"] == live.seq and replayed[-1]["count"] == 3
+    await client.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_replay_of_large_entries_is_read_in_batches_bounded_in_bytes(
+    cast, tokens, settings, monkeypatch
+):
+    settings.FIELDOPS = {**settings.FIELDOPS, "REPLAY_BATCH_BYTES": 2000}
+    for n in range(6):
+        await database_sync_to_async(public_alert)(cast, f"{n} " + "x" * 480)
+    batches = []
+    real = consumer_module.replay_batch
+
+    def counted(**kwargs):
+        rows, more = real(**kwargs)
+        batches.append(len(rows))
+        return rows, more
+
+    monkeypatch.setattr(consumer_module, "replay_batch", counted)
+    client = communicator_for(cast.marcher, token=tokens["marcher"])
+    client.scope["query_string"] = b"since=0"
+    assert (await client.connect())[0]
+    frames = await receive_until(client, lambda f: f["type"] == "replay.done")
+    assert [f["seq"] for f in frames[1:-1]] == [1, 2, 3, 4, 5, 6]
+    # About 600 bytes an entry, 2000 bytes a batch: four entries at most in each.
+    assert len(batches) > 1 and max(batches) <= 4 and sum(batches) == 6
+    await client.disconnect()
