@@ -57,6 +57,7 @@ class EventConsumer(AsyncWebsocketConsumer):
     participant = None
     joined = False  # registered with the worker's hub
     delivery: Delivery | None = None
+    covered = 0  # entries up to this seq went out (or go out) in the socket's replay
     CLOSE_GRACE_SECONDS = 2.0  # a socket closed for not reading gets this long to take the close
 
     async def connect(self):
@@ -71,6 +72,9 @@ class EventConsumer(AsyncWebsocketConsumer):
             return
         p = self.participant
         self.tags = groups.tags_for(role=p.role, group_id=p.group_id, participant_id=p.pk)
+        # An entry can reach a socket twice (through two of its tags), and a `resume` frame must
+        # not repeat what went out live: remember which entries did.
+        self.recent = LiveWindow()
         self.hub_key = {
             "event_id": p.event_id,
             "tags": self.tags,
@@ -82,9 +86,6 @@ class EventConsumer(AsyncWebsocketConsumer):
             self.participant = None
             await self.close(code=frames.CLOSE_TOO_MANY)
             return
-        # An entry can reach a socket twice (through two of its tags), and a `resume` frame must
-        # not repeat what went out live: remember which entries did.
-        self.recent = LiveWindow()
         self.budget = float(settings.FIELDOPS["RATE_LIMIT_PER_MINUTE"])
         self.budget_at = time.monotonic()
         # `?since=` asks for the resume in the connect request: the seq for `hello` and the replay
