@@ -98,23 +98,20 @@ def credentials_revoked(
 ) -> tuple[set[int], set[int]]:
     """Which of these participants and device tokens are revoked: a worker asks after it may have
     missed revocation messages (realtime/hub.py), for all its sockets of an event at once."""
-    participants: set[int] = set()
-    tokens: set[int] = set()
     with connection.cursor() as cursor:
-        if participant_ids:
-            marks = ", ".join(["%s"] * len(participant_ids))
-            cursor.execute(
-                f"SELECT id FROM marshals_participant WHERE id IN ({marks})"  # noqa: S608
-                " AND revoked_at IS NOT NULL",
-                participant_ids,
-            )
-            participants = {row[0] for row in cursor.fetchall()}
-        if token_ids:
-            marks = ", ".join(["%s"] * len(token_ids))
-            cursor.execute(
-                f"SELECT id FROM marshals_devicetoken WHERE id IN ({marks})"  # noqa: S608
-                " AND revoked_at IS NOT NULL",
-                token_ids,
-            )
-            tokens = {row[0] for row in cursor.fetchall()}
-    return participants, tokens
+        return tuple(  # type: ignore[return-value]
+            _revoked_among(cursor, table, ids)
+            for table, ids in (("marshals_participant", participant_ids),
+                               ("marshals_devicetoken", token_ids))
+        )  # fmt: skip
+
+
+def _revoked_among(cursor, table: str, ids: list[int]) -> set[int]:
+    if not ids:
+        return set()
+    marks = ", ".join(["%s"] * len(ids))
+    cursor.execute(
+        f"SELECT id FROM {table} WHERE id IN ({marks}) AND revoked_at IS NOT NULL",  # noqa: S608
+        ids,
+    )
+    return {row[0] for row in cursor.fetchall()}

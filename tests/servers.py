@@ -342,31 +342,12 @@ class Proc:
 
 
 @dataclass
-class FaultStack:
-    """Redis, a database and workers as `Proc`s, with the demo event seeded."""
+class FaultStack(Stack):
+    """A Stack whose Redis and workers are `Proc`s a test can kill, pause and start again (each
+    worker comes back on its own port)."""
 
     redis: Proc
     workers: list[Proc]
-    seed: dict
-    tmp: Path
-    database_url: str
-
-    @property
-    def slug(self) -> str:
-        return self.seed["event"]
-
-    def ws_url(self, worker: int) -> str:
-        return f"ws://127.0.0.1:{self.workers[worker].port}/ws/events/{self.slug}/"
-
-    def http(self, worker: int, method: str, path: str, *, token=None, body=None) -> dict:
-        return Stack.http(self, worker, method, path, token=token, body=body)  # type: ignore[arg-type]
-
-    @property
-    def ports(self) -> list[int]:
-        return [w.port for w in self.workers]
-
-    def join(self, role: str, callsign: str, *, worker: int = 0) -> dict:
-        return Stack.join(self, role, callsign, worker=worker)  # type: ignore[arg-type]
 
 
 @contextmanager
@@ -408,8 +389,10 @@ def fault_stack(
                 procs.append(worker)
                 workers.append(worker)
                 worker.start()
-            yield FaultStack(redis=redis, workers=workers, seed=seed, tmp=tmp,
-                             database_url=database_url)  # fmt: skip
+            yield FaultStack(
+                ports=[w.port for w in workers], seed=seed, tmp=tmp, database_url=database_url,
+                redis=redis, workers=workers,
+            )  # fmt: skip
             for proc in procs:
                 proc.stop()
     finally:
