@@ -12,8 +12,9 @@ PORT ?= 8000
 
 # libgdal32 is what django-leaflet's GDAL lookup loads on Debian 12.
 RUN_PACKAGES := python3 python3-venv libgdal32
-# Tests start their own redis-server and PostgreSQL cluster and drive a real Chromium.
-TEST_PACKAGES := $(RUN_PACKAGES) redis-server postgresql chromium fonts-dejavu-core fonts-liberation
+# Tests start their own redis-server, PostgreSQL cluster and nginx (deploy/nginx.conf) and drive a
+# real Chromium.
+TEST_PACKAGES := $(RUN_PACKAGES) redis-server postgresql nginx chromium fonts-dejavu-core fonts-liberation
 
 # Public OpenStreetMap tiles for trying it out; tests never load tiles (settings.test).
 # Production leaves these empty unless configured, so no request leaves for a third party.

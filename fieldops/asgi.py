@@ -1,7 +1,10 @@
 """ASGI entry point: HTTP through Django, WebSockets through the event consumer.
 
-Browsers are held to the allowed hosts by Origin (a foreign page cannot drive a user's socket);
-devices that send no Origin header are authenticated by their bearer token alone.
+Browsers are held to the public origin (a page anywhere else cannot drive a user's socket); devices
+that send no Origin header are authenticated by their bearer token alone.
+
+`make run` relies on the local-settings default below; deploy/worker refuses to start without
+DJANGO_SETTINGS_MODULE, so a deployment never falls back to it.
 """
 
 import os
@@ -20,18 +23,29 @@ from realtime.delivery import gc_tune  # noqa: E402
 from realtime.routing import websocket_urlpatterns  # noqa: E402
 
 
-class AllowedOriginValidator(OriginValidator):
-    """Rejects a foreign Origin; lets through clients that send none (native apps, scripts)."""
+class PublicOriginValidator(OriginValidator):
+    """Lets a browser socket in only from PUBLIC_URL or CSRF_TRUSTED_ORIGINS, compared as scheme,
+    host and port: another port or plain http on the public host is another site. Clients that
+    send no Origin (native apps, scripts) pass; their token authenticates them."""
 
-    def valid_origin(self, parsed_origin):
+    def __init__(self, application):
+        super().__init__(application, allowed_origins=[])
+
+    def valid_origin(self, parsed_origin) -> bool:
         if parsed_origin is None:
             return True
-        return super().valid_origin(parsed_origin)
+        try:
+            return any(self.match_allowed_origin(parsed_origin, o) for o in public_origins())
+        except ValueError:  # a port that is no number
+            return False
 
 
-def _origins() -> list[str]:
-    hosts = list(settings.ALLOWED_HOSTS)
-    return ["*"] if settings.DEBUG and not hosts else hosts
+def public_origins() -> list[str]:
+    """The origins browser pages are served from, read per handshake so tests may change them.
+    Only entries with a scheme count (a bare host would match any port and scheme); Django's
+    `https://*.example.org` becomes channels' `https://.example.org`."""
+    configured = [settings.PUBLIC_URL, *settings.CSRF_TRUSTED_ORIGINS]
+    return [o.replace("://*.", "://.", 1) for o in configured if "://" in o]
 
 
 # EmbeddedWatch runs the overdue / route-ack sweeps in this worker (docs/safety.md).
@@ -41,7 +55,7 @@ application = EmbeddedWatch(
             "http": django_asgi_app,
             # No session middleware: sockets read the session cookie themselves, once
             # (realtime/auth.py), rather than keep channels' wrapper for their whole life.
-            "websocket": AllowedOriginValidator(URLRouter(websocket_urlpatterns), _origins()),
+            "websocket": PublicOriginValidator(URLRouter(websocket_urlpatterns)),
         }
     )
 )

@@ -3,20 +3,39 @@
 import logging
 import re
 
-_INVITE_PATH = re.compile(r"/join/[^/\s?]+")
+_INVITE_PATH = re.compile(r"/join/[^/\s?'\"]+")
+# A header printed in an error ("Authorization: Bearer ...", a request's repr); tokens never
+# appear anywhere else, since they never travel in a URL.
+_BEARER = re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9._~+/=-]+")
+_PLAIN = logging.Formatter()
 
 
 def redact(text: str) -> str:
-    """Replace invite codes in /join/<code>/ paths; a code in a log is a way in for whoever reads it."""
-    return _INVITE_PATH.sub("/join/<code>", text)
+    """Replace invite codes in /join/<code>/ paths and bearer tokens: a code or a token in a log
+    is a way in for whoever reads it."""
+    return _BEARER.sub(r"\1<token>", _INVITE_PATH.sub("/join/<code>", text))
 
 
-class RedactInviteCodes(logging.Filter):
+class RedactSecrets(logging.Filter):
+    """Redacts the message, its arguments and its traceback's text before any handler formats
+    them; an exception's message may quote the request that caused it."""
+
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.msg, str):
             record.msg = redact(record.msg)
         if isinstance(record.args, tuple):
             record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
+        elif isinstance(record.args, dict):
+            record.args = {
+                k: redact(v) if isinstance(v, str) else v for k, v in record.args.items()
+            }
+        if record.exc_info and not record.exc_text:
+            # Handlers print exc_text when it is set, instead of formatting exc_info again.
+            record.exc_text = _PLAIN.formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
         return True
 
 

@@ -1,12 +1,16 @@
-"""Production settings: Django's deployment checklist passes, and missing secrets stop the start."""
+"""Production settings: Django's deployment checklist passes, and missing secrets or a missing
+settings module stop the start."""
 
 import os
+import shlex
+import signal
 import subprocess
 import sys
+import time
 
 from cryptography.fernet import Fernet
 
-from .servers import ROOT
+from .servers import ROOT, START_TIMEOUT, _healthy, _stop, free_port
 
 PRODUCTION_ENV = {
     "DJANGO_SETTINGS_MODULE": "fieldops.settings.production",
@@ -46,3 +50,58 @@ def test_production_refuses_to_start_without_field_encryption_keys():
     done = run_manage("check", drop=("FIELD_ENCRYPTION_KEYS",))
     assert done.returncode != 0
     assert "FIELD_ENCRYPTION_KEYS" in done.stderr
+
+
+def test_production_refuses_to_start_without_public_url():
+    done = run_manage("check", drop=("PUBLIC_URL",))
+    assert done.returncode != 0
+    assert "PUBLIC_URL" in done.stderr
+
+
+def test_production_refuses_the_example_files_placeholder_secret_key():
+    env = {**os.environ, **PRODUCTION_ENV, "SECRET_KEY": "CHANGE-ME"}
+    env["FIELD_ENCRYPTION_KEYS"] = Fernet.generate_key().decode()
+    done = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode != 0
+    assert "SECRET_KEY" in done.stderr
+
+
+def test_the_worker_refuses_to_start_without_django_settings_module():
+    """A missing line in the environment file must not run DEBUG with the published SECRET_KEY."""
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    env.update(PYTHON=sys.executable, DATABASE_URL="sqlite:///:memory:")
+    env.pop("REDIS_URL", None)
+    port = free_port()
+    worker = subprocess.Popen(
+        [str(ROOT / "deploy" / "worker"), str(port)],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        while worker.poll() is None and time.monotonic() < deadline:
+            assert not _healthy(port), "the worker serves with development settings"
+            time.sleep(0.1)
+    finally:
+        _stop(worker)
+        _, stderr = worker.communicate()
+    assert worker.returncode not in (0, None, -signal.SIGTERM)
+    assert "DJANGO_SETTINGS_MODULE" in stderr
+
+
+def purge_unit_guard() -> list[str]:
+    """The purge unit's ExecStartPre command line, as systemd would run it ($$ is a literal $)."""
+    unit = (ROOT / "deploy" / "systemd" / "fieldops-purge.service").read_text()
+    line = next(x for x in unit.splitlines() if x.startswith("ExecStartPre="))
+    return shlex.split(line.removeprefix("ExecStartPre=").replace("$$", "$"))
+
+
+def test_the_purge_unit_refuses_to_run_without_django_settings_module():
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    refused = subprocess.run(purge_unit_guard(), env=env, capture_output=True, text=True)
+    assert refused.returncode != 0
+    assert "DJANGO_SETTINGS_MODULE" in refused.stderr
+    env["DJANGO_SETTINGS_MODULE"] = "fieldops.settings.production"
+    assert subprocess.run(purge_unit_guard(), env=env).returncode == 0
