@@ -93,8 +93,12 @@ def _wait_healthy(url: str, process: subprocess.Popen, timeout: float = 30) -> N
 
 
 @contextmanager
-def serving():
-    """A migrated, demo-seeded Fieldops served by daphne; stopped when the block ends."""
+def serving(prepare=None):
+    """A migrated, demo-seeded Fieldops served by daphne; stopped when the block ends.
+
+    `prepare(env, seeded)`, if given, runs after seeding and before the server starts, with the
+    server's environment (its database included) and what `manage.py demo --json` printed.
+    """
     with tempfile.TemporaryDirectory(prefix="fieldops-browser-") as tmp:
         env = _server_env(str(Path(tmp) / "db.sqlite3"))
         manage = [sys.executable, str(ROOT / "manage.py")]
@@ -109,7 +113,11 @@ def serving():
             text=True,
         )
         seeded = json.loads(demo.stdout.strip().splitlines()[-1])
+        if prepare is not None:
+            prepare(env, seeded)
         port = free_port()
+        # Sockets are accepted only from the public origin: the address the pages are served at.
+        env["PUBLIC_URL"] = f"http://127.0.0.1:{port}"
         log = open(Path(tmp) / "daphne.log", "w")  # noqa: SIM115 - closed in finally
         process = subprocess.Popen(
             [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port)]
@@ -145,16 +153,25 @@ def fieldops_server():
         yield server
 
 
+_launched = []  # the test run's one Chromium: Playwright's sync API runs once per thread
+
+
 @pytest.fixture(scope="session")
 def chromium():
-    """Debian's Chromium, headless, launched by Playwright (never downloaded)."""
+    """Debian's Chromium, headless, launched by Playwright (never downloaded); every module that
+    imports this fixture shares the first one launched."""
+    if _launched:
+        yield _launched[0]
+        return
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        _launched.append(browser)
         try:
             yield browser
         finally:
+            _launched.clear()
             browser.close()
 
 
