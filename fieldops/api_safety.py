@@ -9,7 +9,7 @@ from ninja import Header, Router
 
 from fieldops import errors, schemas
 from fieldops.actions import action_perform
-from fieldops.api import EntryOut, ErrorOut, auth, caller, entry_reply, require_role
+from fieldops.api import REFUSALS, EntryOut, auth, caller, entry_reply, require_role
 from fieldops.models import ActiveSos, OffRoute, OverdueLapse
 from fieldops.services.incidents import incident_payload
 from fieldops.services.safety import acks, geo, nearest, zones
@@ -34,9 +34,7 @@ def _zone_action(verb: str, payload, slug: str, request, idempotency_key):
     return entry_reply(entry)
 
 
-@router.post(
-    "/events/{slug}/zones/activate", response={200: EntryOut, 400: ErrorOut, 403: ErrorOut}
-)
+@router.post("/events/{slug}/zones/activate", response={200: EntryOut, **REFUSALS})
 def zone_activate(
     request,
     slug: str,
@@ -47,9 +45,7 @@ def zone_activate(
     return _zone_action("zone.activate", payload, slug, request, idempotency_key)
 
 
-@router.post(
-    "/events/{slug}/zones/deactivate", response={200: EntryOut, 400: ErrorOut, 403: ErrorOut}
-)
+@router.post("/events/{slug}/zones/deactivate", response={200: EntryOut, **REFUSALS})
 def zone_deactivate(
     request,
     slug: str,
@@ -60,7 +56,7 @@ def zone_deactivate(
     return _zone_action("zone.deactivate", payload, slug, request, idempotency_key)
 
 
-@router.post("/events/{slug}/nearest", response={200: dict, 400: ErrorOut, 403: ErrorOut})
+@router.post("/events/{slug}/nearest", response={200: dict, **REFUSALS})
 def nearest_help(request, slug: str, payload: schemas.NearestIn):
     """The nearest medic, legal support, exit or water to a position, with distance and bearing.
 
@@ -84,7 +80,7 @@ def nearest_help(request, slug: str, payload: schemas.NearestIn):
     return {"kind": payload.kind, "places": places}
 
 
-@router.get("/events/{slug}/route-acks/status", response={200: list[dict], 403: ErrorOut})
+@router.get("/events/{slug}/route-acks/status", response={200: list[dict], **REFUSALS})
 def route_ack_status(request, slug: str):
     """Organizers: for each active route, who acknowledged its newest version and who has not."""
     p = caller(request, slug)
@@ -92,7 +88,7 @@ def route_ack_status(request, slug: str):
     return acks.route_ack_status(event_id=p.event_id)
 
 
-@router.get("/events/{slug}/safety", response={200: dict, 403: ErrorOut})
+@router.get("/events/{slug}/safety", response={200: dict, **REFUSALS})
 def safety_board(request, slug: str):
     """What is wrong right now: active SOS and danger zones for the field teams; organizers also
     see who is overdue and who is off route."""

@@ -1,22 +1,71 @@
 """Typed payloads, one definition for the WebSocket frames and the REST bodies alike."""
 
+import re
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from ninja import Schema
-from pydantic import ConfigDict, Field, StringConstraints, field_validator
+from pydantic import AfterValidator, ConfigDict, Field, StringConstraints, field_validator
 
 Latitude = Annotated[float, Field(ge=-90, le=90)]
 Longitude = Annotated[float, Field(ge=-180, le=180)]
 
+# Row ids and journal seqs are 64-bit signed integers in both databases: a larger number is
+# refused here rather than overflowing in the driver (a 500 on REST, a closed socket).
+MAX_ID = 2**63 - 1
+Id = Annotated[int, Field(gt=0, le=MAX_ID)]
+Seq = Annotated[int, Field(ge=0, le=MAX_ID)]
 
-def Text(limit: int):  # noqa: N802 - reads like a type in the schemas below
-    return Annotated[str, StringConstraints(max_length=limit, strip_whitespace=True)]
+# C0 and C1 control characters and lone surrogates: PostgreSQL cannot store NUL in text, and the
+# others only garble a log or a screen. Multi-line free text keeps tab and line breaks.
+_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+_LINE_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+MSG_CONTROL_CHARACTERS = "Control characters (such as NUL) are not allowed here."
+MSG_LINE_CONTROLS = "Control characters (NUL, tab, line breaks...) are not allowed here."
+
+
+def _refuse(pattern: re.Pattern, message: str):
+    def check(value: str) -> str:
+        if pattern.search(value):
+            raise ValueError(message)
+        return value
+
+    return AfterValidator(check)
+
+
+PLAIN = _refuse(_LINE_CONTROLS, MSG_LINE_CONTROLS)
+MULTILINE = _refuse(_CONTROLS, MSG_CONTROL_CHARACTERS)
+
+
+def Text(limit: int, *, multiline: bool = False, min_length: int = 0):  # noqa: N802 - a type
+    """A string of at most `limit` characters, trimmed; one line unless `multiline`."""
+    constraints = StringConstraints(min_length=min_length, max_length=limit, strip_whitespace=True)
+    return Annotated[str, constraints, MULTILINE if multiline else PLAIN]
+
+
+# Within these bounds every time converts to UTC and back in both databases and in Python
+# (9999-12-31T23:59:59-23:59 does not); the service has nothing to do with other years.
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+MSG_TIME_RANGE = "A time from 2000-01-01 to 2099-12-31 (UTC)."
+
+
+def _in_range(value: datetime) -> datetime:
+    """The time in UTC; one without an offset is read as UTC."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    try:
+        value = value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(MSG_TIME_RANGE) from None
+    if not EARLIEST <= value < LATEST:
+        raise ValueError(MSG_TIME_RANGE)
+    return value
 
 
 # Timestamps and ids arrive as JSON strings, so they alone are parsed leniently.
-Timestamp = Annotated[datetime, Field(strict=False)]
+Timestamp = Annotated[datetime, Field(strict=False), AfterValidator(_in_range)]
 FrameId = Annotated[uuid.UUID, Field(strict=False)]
 
 
@@ -33,24 +82,24 @@ class Position(Strict):
 class CheckInIn(Position):
     status: Literal["ok", "need_help", "blocked"] = "ok"
     accuracy_m: Annotated[float, Field(ge=0, le=100_000)] | None = None
-    note: Text(280) = ""
+    note: Text(280, multiline=True) = ""
     device_time: Timestamp | None = None
 
 
 class IncidentReportIn(Position):
     kind: Literal["medical", "police", "crowd", "hostile", "hazard", "lost", "other"]
     severity: Literal["low", "medium", "high", "critical"]
-    description: Text(1000) = ""
+    description: Text(1000, multiline=True) = ""
 
 
 class IncidentUpdateIn(Strict):
-    incident: Annotated[int, Field(gt=0)]
+    incident: Id
     status: Literal["acknowledged", "resolved", "dismissed"]
-    note: Text(500) = ""
+    note: Text(500, multiline=True) = ""
 
 
 class SosIn(Position):
-    note: Text(280) = ""
+    note: Text(280, multiline=True) = ""
 
 
 class ArrestLogIn(Position):
@@ -60,16 +109,16 @@ class ArrestLogIn(Position):
     dispersal_order: Literal["unknown", "none", "audible", "inaudible"] = "unknown"
     force_used: bool = False
     medical_needs: bool = False
-    arrestee_description: Text(2000) = ""
-    officers: Text(2000) = ""
-    dispersal_details: Text(2000) = ""
-    force_details: Text(2000) = ""
-    stated_reason: Text(1000) = ""
+    arrestee_description: Text(2000, multiline=True) = ""
+    officers: Text(2000, multiline=True) = ""
+    dispersal_details: Text(2000, multiline=True) = ""
+    force_details: Text(2000, multiline=True) = ""
+    stated_reason: Text(1000, multiline=True) = ""
     vehicle: Text(500) = ""
     taken_to: Text(500) = ""
-    welfare_notes: Text(2000) = ""
-    witnesses: Text(2000) = ""
-    notes: Text(2000) = ""
+    welfare_notes: Text(2000, multiline=True) = ""
+    witnesses: Text(2000, multiline=True) = ""
+    notes: Text(2000, multiline=True) = ""
 
 
 Coordinate = Annotated[list[float], Field(min_length=2, max_length=2)]
@@ -90,21 +139,21 @@ class LineString(Strict):
 
 class RoutePublishIn(Strict):
     geometry: LineString
-    group: Annotated[int, Field(gt=0)] | None = None
-    note: Text(280) = ""
+    group: Id | None = None
+    note: Text(280, multiline=True) = ""
 
 
 class RouteAckIn(Strict):
-    route: Annotated[int, Field(gt=0)]
+    route: Id
 
 
 AlertAudience = Annotated[
-    str, StringConstraints(pattern=r"^(public|organizer|marshal|legal|medic|group:\d{1,12})$")
+    str, StringConstraints(pattern=r"^(public|organizer|marshal|legal|medic|group:[0-9]{1,12})$")
 ]
 
 
 class AlertSendIn(Strict):
-    text: Annotated[str, StringConstraints(min_length=1, max_length=500, strip_whitespace=True)]
+    text: Text(500, multiline=True, min_length=1)
     audience: AlertAudience = "public"
     level: Literal["info", "warning", "danger"] = "info"
     expires_in_minutes: Annotated[int, Field(ge=1, le=24 * 60)] | None = None
@@ -132,7 +181,7 @@ class Polygon(Strict):
 
 
 class ZoneActivateIn(Strict):
-    place: Annotated[int, Field(gt=0)] | None = None
+    place: Id | None = None
     name: Text(120) = ""
     geometry: Polygon | None = None
     # Unset: an existing zone keeps its setting, a new one is public.
@@ -140,7 +189,7 @@ class ZoneActivateIn(Strict):
 
 
 class ZoneDeactivateIn(Strict):
-    place: Annotated[int, Field(gt=0)]
+    place: Id
 
 
 class NearestIn(Strict):
@@ -154,7 +203,7 @@ class NearestIn(Strict):
 
 
 class ResumeIn(Strict):
-    since: Annotated[int, Field(ge=0)]
+    since: Seq
 
 
 class PingIn(Strict):
@@ -181,21 +230,27 @@ class ClientFrame(Strict):
 
 
 class JoinIn(Strict):
-    code: Annotated[str, StringConstraints(min_length=8, max_length=100, strip_whitespace=True)]
+    code: Text(100, min_length=8)
     device: Text(100) = ""
     callsign: Text(40) = ""
 
 
 class InviteCreateIn(Strict):
     role: Literal["organizer", "marshal", "legal", "medic", "marcher"]
-    group: Annotated[int, Field(gt=0)] | None = None
+    group: Id | None = None
     label: Text(100) = ""
     expires_in_hours: Annotated[int, Field(ge=1, le=24 * 30)] = 24
     max_uses: Annotated[int, Field(ge=1, le=100_000)] | None = None
 
 
 class RevokeIn(Strict):
-    participant: Annotated[int, Field(gt=0)]
+    participant: Id
+    # Also revoke the invite they joined with: nobody joins with its code again.
+    revoke_invite: bool = False
+
+
+class DeviceRevokeIn(Strict):
+    device: Id
 
 
 def error_fields(exc) -> list[dict]:
@@ -203,5 +258,6 @@ def error_fields(exc) -> list[dict]:
     fields = []
     for error in exc.errors():
         location = ".".join(str(part) for part in error["loc"]) or "frame"
-        fields.append({"field": location, "message": error["msg"]})
+        message = error["msg"].removeprefix("Value error, ")  # pydantic's wording for ours
+        fields.append({"field": location, "message": message})
     return fields

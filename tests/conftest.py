@@ -52,6 +52,14 @@ def cast(db) -> Cast:
     )
 
 
+@pytest.fixture(autouse=True)
+def _no_rest_rate_spent():
+    """REST rate limits count in the process's memory: each test starts with every budget full."""
+    from django.core.cache import caches
+
+    caches["ratelimit"].clear()
+
+
 @pytest.fixture
 def published():
     """Every journal entry published after commit during the test, as dicts."""

@@ -1,17 +1,22 @@
-"""Bad input on the socket: a clear error naming the field, nothing written, the socket still usable."""
+"""Bad input on the socket: a clear error naming the field, nothing written, the socket still usable;
+a failure that is not the input's fault is told apart from one that resending can cure."""
 
+import dataclasses
 import json
+import logging
 import uuid
 from datetime import UTC, datetime
 
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
+from django.db import DataError, OperationalError
 
+from fieldops.actions import ACTIONS
 from fieldops.asgi import application
 from realtime import consumer as consumer_module
 
-from .conftest import communicator_for, footprint
+from .conftest import communicator_for, footprint, receive_until
 
 FRAME_ID = "5d2c8e5e-6a0b-4d6e-9a55-0c4b8e9d7f10"
 
@@ -182,6 +187,107 @@ CASES = [
     ("resume-missing-since", "marshal_a", frame("resume", {}), "invalid", ["data.since"], FRAME_ID),
     ("ping-with-data", "marshal_a", frame("ping", {"x": 1}), "invalid", ["data.x"], FRAME_ID),
     ("too-large", "marshal_a", checkin(note="x" * (16 * 1024)), "too_large", [], None),
+    # Control characters: PostgreSQL cannot store NUL, and an SOS holding one was never saved.
+    ("note-with-nul", "marshal_a", checkin(note="a\u0000b"), "invalid", ["data.note"], FRAME_ID),
+    (
+        "sos-note-with-nul",
+        "marshal_a",
+        frame("sos", {"lat": 40.4193, "lng": -3.6932, "note": "help\u0000"}),
+        "invalid",
+        ["data.note"],
+        FRAME_ID,
+    ),
+    (
+        "description-with-escape",
+        "marshal_a",
+        frame(
+            "incident.report",
+            {
+                "lat": 40.4,
+                "lng": -3.7,
+                "kind": "crowd",
+                "severity": "low",
+                "description": "\u001b[2J",
+            },
+        ),
+        "invalid",
+        ["data.description"],
+        FRAME_ID,
+    ),
+    (
+        "alert-text-with-c1-control",
+        "organizer",
+        frame("alert.send", {"text": "Keep \u009b left"}),
+        "invalid",
+        ["data.text"],
+        FRAME_ID,
+    ),
+    (
+        "one-line-agency-with-a-line-break",
+        "legal",
+        frame("arrest.log", {"lat": 40.4078, "lng": -3.692, "agency": "city\npolice"}),
+        "invalid",
+        ["data.agency"],
+        FRAME_ID,
+    ),
+    # Times at the edges of the calendar overflowed converting to UTC (a traceback, `unavailable`).
+    (
+        "device-time-past-the-calendar",
+        "marshal_a",
+        checkin(device_time="9999-12-31T23:59:59-23:59"),
+        "invalid",
+        ["data.device_time"],
+        FRAME_ID,
+    ),
+    (
+        "device-time-before-the-calendar",
+        "marshal_a",
+        checkin(device_time="0001-01-01T00:00:00+23:59"),
+        "invalid",
+        ["data.device_time"],
+        FRAME_ID,
+    ),
+    (
+        "occurred-at-past-the-calendar",
+        "legal",
+        frame("arrest.log", {"lat": 40.4, "lng": -3.7, "occurred_at": "9999-12-31T23:59:59-23:59"}),
+        "invalid",
+        ["data.occurred_at"],
+        FRAME_ID,
+    ),
+    # Ids and seqs are 64-bit in the database: 2^63 closed the socket with 1011 (resume).
+    (
+        "resume-past-64-bits",
+        "marshal_a",
+        frame("resume", {"since": 2**63}),
+        "invalid",
+        ["data.since"],
+        FRAME_ID,
+    ),
+    (
+        "incident-id-past-64-bits",
+        "organizer",
+        frame("incident.update", {"incident": 2**63, "status": "resolved"}),
+        "invalid",
+        ["data.incident"],
+        FRAME_ID,
+    ),
+    (
+        "route-id-past-64-bits",
+        "marshal_a",
+        frame("route.ack", {"route": 2**63}),
+        "invalid",
+        ["data.route"],
+        FRAME_ID,
+    ),
+    (
+        "zone-id-past-64-bits",
+        "organizer",
+        frame("zone.deactivate", {"place": 2**63}),
+        "invalid",
+        ["data.place"],
+        FRAME_ID,
+    ),
 ]
 
 
@@ -320,4 +426,102 @@ async def test_timestamps_arrive_as_iso_strings_and_are_accepted(cast, tokens):
         2026, 11, 22, 9, 2, 11, tzinfo=UTC
     )
     assert entry["data"]["people_count"] == 3
+    await client.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_tabs_and_line_breaks_stay_in_multi_line_free_text(cast, tokens):
+    client = communicator_for(cast.marshal_a, token=tokens["marshal_a"])
+    assert (await client.connect())[0]
+    await client.receive_json_from()
+    note = "Two hurt:\n\tone at the fountain\r\n\tone at the kiosk"
+
+    await client.send_to(text_data=checkin(note=note))
+    frames = await receive_until(client, lambda f: f["type"] == "checkin")
+
+    assert [f["type"] for f in frames] == ["ack", "checkin"]
+    assert frames[1]["data"]["note"] == note
+    await client.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_since_in_other_digits_is_refused_naming_since_and_the_socket_stays_up(
+    cast, tokens
+):
+    headers = [(b"authorization", f"Bearer {tokens['marshal_a']}".encode())]
+    path = f"/ws/events/{cast.event.slug}/?since=%C2%B2"  # "²": str.isdigit() holds, int() fails
+    client = WebsocketCommunicator(application, path, headers=headers)
+    assert (await client.connect())[0]
+
+    assert (await client.receive_json_from())["type"] == "hello"
+    error = await client.receive_json_from()
+    assert (error["type"], error["code"], error["id"]) == ("error", "invalid", None)
+    assert [f["field"] for f in error["fields"]] == ["since"]
+    await assert_still_usable(client)
+    await client.disconnect()
+
+
+def _failing(monkeypatch, verb: str, raised: Exception) -> None:
+    def broken(**kwargs):
+        raise raised
+
+    monkeypatch.setitem(ACTIONS, verb, dataclasses.replace(ACTIONS[verb], service=broken))
+
+
+async def _ping(client: WebsocketCommunicator) -> None:
+    ping_id = str(uuid.uuid4())
+    await client.send_json_to({"type": "ping", "id": ping_id})
+    assert await client.receive_json_from() == {"type": "pong", "id": ping_id}
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("raised", "code", "fields"),
+    [
+        (RuntimeError("a bug"), "internal", []),
+        (OperationalError("database is locked"), "unavailable", []),
+        (DataError("integer out of range"), "invalid", ["data"]),
+        (OverflowError("date value out of range"), "invalid", ["data"]),
+    ],
+    ids=["bug-is-internal", "database-down-is-unavailable", "data-error", "overflow"],
+)
+async def test_an_unexpected_failure_says_whether_resending_can_help_and_the_socket_stays_up(
+    cast, tokens, monkeypatch, caplog, raised, code, fields
+):
+    _failing(monkeypatch, "checkin", raised)
+    client = communicator_for(cast.marshal_a, token=tokens["marshal_a"])
+    assert (await client.connect())[0]
+    await client.receive_json_from()
+
+    with caplog.at_level(logging.INFO):
+        await client.send_to(text_data=checkin(note="Kiosk"))
+        error = await client.receive_json_from()
+
+    assert (error["type"], error["id"], error["code"]) == ("error", FRAME_ID, code)
+    assert error["message"]
+    assert [f["field"] for f in error["fields"]] == fields
+    # Only a bug leaves a traceback behind; none of them logs the frame.
+    assert any(r.exc_info for r in caplog.records) == (code == "internal")
+    assert "Kiosk" not in caplog.text
+    await _ping(client)
+    await client.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_resume_that_fails_on_the_server_is_an_error_and_the_socket_stays_up(
+    cast, tokens, monkeypatch
+):
+    def broken(**kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(consumer_module, "replay_batch", broken)
+    client = communicator_for(cast.marshal_a, token=tokens["marshal_a"])
+    assert (await client.connect())[0]
+    await client.receive_json_from()
+
+    await client.send_to(text_data=frame("resume", {"since": 0}))
+    error = await client.receive_json_from()
+
+    assert (error["type"], error["id"], error["code"]) == ("error", FRAME_ID, "internal")
+    await _ping(client)
     await client.disconnect()
