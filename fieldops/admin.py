@@ -4,9 +4,11 @@ import orjson
 from django.contrib import admin
 from leaflet.admin import LeafletAdminWidget, LeafletGeoAdmin
 
+from .audit import AuditedAdmin, ReadOnlyAdmin
 from .models import (
     Alert,
     ArrestRecord,
+    AuditEntry,
     Event,
     Incident,
     IncidentChange,
@@ -23,7 +25,7 @@ class MarchGroupInline(admin.TabularInline):
 
 
 @admin.register(Event)
-class EventAdmin(admin.ModelAdmin):
+class EventAdmin(AuditedAdmin, admin.ModelAdmin):
     list_display = ["name", "slug", "starts_at", "ends_at", "time_zone", "last_seq"]
     prepopulated_fields = {"slug": ["name"]}
     readonly_fields = ["last_seq", "created_at"]
@@ -31,13 +33,13 @@ class EventAdmin(admin.ModelAdmin):
 
 
 @admin.register(MarchGroup)
-class MarchGroupAdmin(admin.ModelAdmin):
+class MarchGroupAdmin(AuditedAdmin, admin.ModelAdmin):
     list_display = ["name", "event", "color"]
     list_filter = ["event"]
 
 
 @admin.register(Route)
-class RouteAdmin(LeafletGeoAdmin):
+class RouteAdmin(AuditedAdmin, LeafletGeoAdmin):
     list_display = ["__str__", "event", "group", "version", "published_at"]
     list_filter = ["event"]
     readonly_fields = ["version", "published_at", "published_by"]
@@ -77,7 +79,7 @@ class RouteAdmin(LeafletGeoAdmin):
 
 
 @admin.register(Place)
-class PlaceAdmin(LeafletGeoAdmin):
+class PlaceAdmin(AuditedAdmin, LeafletGeoAdmin):
     list_display = ["name", "kind", "event", "active", "public"]
     list_filter = ["event", "kind", "active"]
 
@@ -89,32 +91,61 @@ class IncidentChangeInline(admin.TabularInline):
 
 
 @admin.register(Incident)
-class IncidentAdmin(admin.ModelAdmin):
+class IncidentAdmin(AuditedAdmin, admin.ModelAdmin):
     list_display = ["kind", "severity", "status", "event", "reporter", "created_at"]
     list_filter = ["event", "status", "severity", "kind"]
     inlines = [IncidentChangeInline]
 
 
 @admin.register(ArrestRecord)
-class ArrestRecordAdmin(admin.ModelAdmin):
+class ArrestRecordAdmin(AuditedAdmin, admin.ModelAdmin):
     list_display = ["occurred_at", "people_count", "agency", "event", "observer", "purged_at"]
     list_filter = ["event"]
 
 
 @admin.register(Alert)
-class AlertAdmin(admin.ModelAdmin):
+class AlertAdmin(AuditedAdmin, admin.ModelAdmin):
     list_display = ["text", "level", "audience", "event", "created_at"]
     list_filter = ["event", "level"]
 
 
 @admin.register(JournalEntry)
-class JournalEntryAdmin(admin.ModelAdmin):
+class JournalEntryAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     list_display = ["seq", "kind", "event", "audience", "at"]
     list_filter = ["event", "kind"]
     readonly_fields = [f.name for f in JournalEntry._meta.fields]
 
-    def has_add_permission(self, request):
-        return False
 
-    def has_change_permission(self, request, obj=None):
-        return False
+@admin.register(AuditEntry)
+class AuditEntryAdmin(ReadOnlyAdmin, admin.ModelAdmin):
+    # Ids, not related objects: the person, record or event may be gone, the entry stays.
+    fields = ["at", "action", "via", "model", "object_id", "fields", "bulk_action"]
+    fields += ["who", "event_ref"]
+    readonly_fields = fields
+    list_display = ["at", "action", "via", "model", "object_id", "who", "event_ref"]
+    list_filter = ["action", "via", "model"]
+
+    @admin.display(description="Who")
+    def who(self, obj):
+        if obj.participant_id is not None:
+            return f"participant {obj.participant_id}"
+        return f"admin user {obj.user_id}" if obj.user_id is not None else "-"
+
+    @admin.display(description="Event")
+    def event_ref(self, obj):
+        return obj.event_id
+
+
+def _audit_auth_admin() -> None:
+    """Admin changes to accounts are audited like everything else."""
+    from django.contrib.auth import admin as auth_admin
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+
+    for model, base in [(get_user_model(), auth_admin.UserAdmin), (Group, auth_admin.GroupAdmin)]:
+        if admin.site.is_registered(model):
+            admin.site.unregister(model)
+        admin.site.register(model, type(base.__name__, (AuditedAdmin, base), {}))
+
+
+_audit_auth_admin()
