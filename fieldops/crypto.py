@@ -1,32 +1,76 @@
-"""Encryption at rest for personal data, with the `cryptography` package's Fernet (AES + HMAC).
+"""Encryption at rest for personal data: one data key per event, wrapped by the master key.
 
-Keys come from settings.FIELD_ENCRYPTION_KEYS; the first one encrypts and every key decrypts, so a
-key is rotated by prepending a new one. Without configured keys (local runs only; production refuses
-to start) a key is derived from SECRET_KEY so the embedded default works out of the box.
+Every personal value is sealed with its event's data key (Fernet from the `cryptography` package:
+AES-CBC + HMAC-SHA256). The data key itself is stored only wrapped (Fernet-encrypted) by the master
+key, settings.FIELD_ENCRYPTION_KEYS: the first master key wraps, every one unwraps. When an event's
+retention ends its data key is destroyed (`event_keys_destroy`), so whatever copy of its sealed
+values survives elsewhere (SQLite's WAL, PostgreSQL's data files and WAL, a backup, a replica) no
+longer decrypts. A copy of the wrapped data key may survive in those places too: it is useless once
+the master key that wrapped it is retired (docs/deployment.md, "Retention and keys").
+
+A sealed value is stored as `v1:<key id>:<Fernet token>`. Values written before data keys existed
+still read: Fernet tokens under the master key (arrest records) and plain text (columns that were
+not encrypted yet).
+
+Without configured keys (local runs only; production refuses to start) a master key is derived from
+SECRET_KEY so the embedded default works out of the box.
 """
 
 import base64
 import hashlib
-from functools import cache
+import secrets
+from functools import cache, lru_cache
+from operator import attrgetter
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from django import forms
 from django.conf import settings
-from django.db import models
+from django.db import IntegrityError, connection, models, transaction
+
+SEALED_PREFIX = "v1:"
+KEY_ID_LENGTH = 16  # hex characters of a random key id
+_TOKEN_START = "gAAAA"  # every Fernet token starts so (its version byte is 0x80)
+
+MSG_KEY_DESTROYED = "This value was sealed with a data key that no longer exists."
+MSG_UNREADABLE = "Encrypted value cannot be read with the configured keys."
+MSG_WRITE_THROUGH_SAVE = (
+    "{field} is encrypted with its event's key: it is written through save() or create(), and"
+    " neither searched nor written with filter() or update()."
+)
+
+
+class Stored(str):
+    """A value already in its stored form (a sealed value, or text that is meant to stay clear,
+    such as a lookup prefix or a purged frame): written and compared as it is."""
+
+
+# --- The master key ------------------------------------------------------------------------------
 
 
 @cache
-def _fernet(keys: tuple[str, ...], secret: str) -> MultiFernet:
+def _fernets(keys: tuple[str, ...], secret: str) -> tuple[Fernet, ...]:
     if not keys:
         derived = hashlib.sha256(b"fieldops-field-encryption:" + secret.encode()).digest()
         keys = (base64.urlsafe_b64encode(derived).decode(),)
-    return MultiFernet([Fernet(key.encode()) for key in keys])
+    return tuple(Fernet(key.encode()) for key in keys)
+
+
+@cache
+def _multi(fernets: tuple[Fernet, ...]) -> MultiFernet:
+    return MultiFernet(list(fernets))
 
 
 def fernet() -> MultiFernet:
-    return _fernet(tuple(settings.FIELD_ENCRYPTION_KEYS), settings.SECRET_KEY)
+    """The master key (all configured keys; the first one encrypts)."""
+    return _multi(_fernets(tuple(settings.FIELD_ENCRYPTION_KEYS), settings.SECRET_KEY))
+
+
+def _first_master_key() -> Fernet:
+    return _fernets(tuple(settings.FIELD_ENCRYPTION_KEYS), settings.SECRET_KEY)[0]
 
 
 def encrypt(text: str) -> str:
+    """Encrypt with the master key (data keys are wrapped so; personal values are `seal`ed)."""
     return fernet().encrypt(text.encode()).decode()
 
 
@@ -34,19 +78,201 @@ def decrypt(token: str) -> str:
     try:
         return fernet().decrypt(token.encode()).decode()
     except InvalidToken as exc:
-        raise ValueError("Encrypted value cannot be read with the configured keys.") from exc
+        raise ValueError(MSG_UNREADABLE) from exc
+
+
+# --- Per-event data keys -------------------------------------------------------------------------
+
+# Key ids are random, so an id once seen always names the same key: this cache never goes stale,
+# it only keeps a key a little longer than the database does (until the process ends).
+_BY_ID: dict[str, Fernet] = {}
+# event id -> (key id, key, the transaction it was read in). Which key is the event's is read again
+# in every transaction: a key may have been destroyed since, or created by a rolled-back one.
+_BY_EVENT: dict[int, tuple[str, Fernet, object]] = {}
+
+
+def _unwrap(key_id: str, wrapped: str) -> Fernet:
+    key = _BY_ID.get(key_id)
+    if key is None:
+        key = _BY_ID[key_id] = Fernet(decrypt(wrapped).encode())
+    return key
+
+
+def event_data_key(*, event_id: int) -> tuple[str, Fernet]:
+    """The event's data key (its id and the key), created on first use."""
+    from fieldops.models import EventKey
+
+    # The outermost atomic block names the transaction (None in autocommit: read every time).
+    current = connection.atomic_blocks[0] if connection.in_atomic_block else None
+    cached = _BY_EVENT.get(event_id)
+    if cached is not None and current is not None and cached[2] is current:
+        return cached[0], cached[1]
+    row = EventKey.objects.filter(event_id=event_id).values_list("key_id", "wrapped").first()
+    if row is None:
+        raw = Fernet.generate_key()
+        try:
+            with transaction.atomic():
+                created = EventKey.objects.create(
+                    event_id=event_id,
+                    key_id=secrets.token_hex(KEY_ID_LENGTH // 2),
+                    wrapped=encrypt(raw.decode()),
+                )
+        except IntegrityError:  # another worker created it first
+            row = EventKey.objects.filter(event_id=event_id).values_list("key_id", "wrapped").get()
+        else:
+            _BY_ID[created.key_id] = Fernet(raw)
+            row = created.key_id, created.wrapped
+    key_id, wrapped = row
+    key = _unwrap(key_id, wrapped)
+    _BY_EVENT[event_id] = (key_id, key, current)
+    return key_id, key
+
+
+def seal(text: str, *, event_id: int) -> Stored:
+    """`text` encrypted with the event's data key, in its stored form."""
+    key_id, key = event_data_key(event_id=event_id)
+    return Stored(f"{SEALED_PREFIX}{key_id}:{key.encrypt(text.encode()).decode()}")
+
+
+def is_sealed(stored: str) -> bool:
+    end = len(SEALED_PREFIX) + KEY_ID_LENGTH
+    return stored.startswith(SEALED_PREFIX) and stored[end : end + 6] == ":" + _TOKEN_START
+
+
+def unseal(stored: str) -> str:
+    """The text of a stored value: sealed, a legacy master-key token, or plain."""
+    if is_sealed(stored):
+        _, key_id, token = stored.split(":", 2)
+        key = _BY_ID.get(key_id)
+        if key is None:
+            from fieldops.models import EventKey
+
+            wrapped = EventKey.objects.filter(key_id=key_id).values_list("wrapped", flat=True)
+            if not wrapped:
+                raise ValueError(MSG_KEY_DESTROYED)
+            key = _unwrap(key_id, wrapped[0])
+        try:
+            return key.decrypt(token.encode()).decode()
+        except InvalidToken as exc:
+            raise ValueError(MSG_UNREADABLE) from exc
+    if stored.startswith(_TOKEN_START):
+        return decrypt(stored)
+    return stored
+
+
+@lru_cache(maxsize=4096)
+def _frame_text(stored: str) -> str:
+    return unseal(stored)
+
+
+def frame_text(stored: str) -> str:
+    """A journal frame as sent on the wire, from its stored form. Replays send the same entries to
+    many sockets: the text of recent frames is kept so each is decrypted about once per worker."""
+    return stored if stored.startswith("{") else _frame_text(stored)
+
+
+def event_keys_destroy(*, event_id: int) -> int:
+    """Destroy the event's data key(s), inside the caller's transaction: every value sealed with
+    them, wherever a copy of it lies, can no longer be read."""
+    from fieldops.models import EventKey
+
+    doomed = list(EventKey.objects.filter(event_id=event_id).values_list("key_id", flat=True))
+    deleted, _ = EventKey.objects.filter(event_id=event_id).delete()
+
+    def forget() -> None:
+        _BY_EVENT.pop(event_id, None)
+        for key_id in doomed:
+            _BY_ID.pop(key_id, None)
+        _frame_text.cache_clear()
+
+    transaction.on_commit(forget)
+    return deleted
+
+
+def keys_forget() -> None:
+    """Drop every data key (and opened frame) this process holds: it reads them again, as a worker
+    that has just started would."""
+    _BY_ID.clear()
+    _BY_EVENT.clear()
+    _frame_text.cache_clear()
+
+
+def event_keys_rewrap() -> int:
+    """Wrap every data key not wrapped by the first master key with it; returns how many. After
+    this has run with a new master key first, the old master key can be retired."""
+    from fieldops.models import EventKey
+
+    first = _first_master_key()
+    count = 0
+    for key in EventKey.objects.all():
+        try:
+            first.decrypt(key.wrapped.encode())
+        except InvalidToken:
+            key.wrapped = fernet().rotate(key.wrapped.encode()).decode()
+            key.save(update_fields=["wrapped"])
+            count += 1
+    return count
+
+
+# --- Model fields --------------------------------------------------------------------------------
 
 
 class EncryptedTextField(models.TextField):
-    """A text column stored as a Fernet token; the empty string stays empty (nothing to hide)."""
+    """A text column sealed with the data key of its row's event (`event_path`: the attribute path
+    from the row to the event id); the empty string stays empty (nothing to hide).
+
+    Values are sealed in pre_save, where the row is known: write them through save() or create();
+    an update() with a value that is not `Stored` is refused rather than stored in clear.
+    """
+
+    def __init__(self, *args, event_path: str = "event_id", **kwargs):
+        self.event_path = event_path
+        super().__init__(*args, **kwargs)
+
+    def deconstruct(self):
+        name, path, args, kwargs = super().deconstruct()
+        if self.event_path != "event_id":
+            kwargs["event_path"] = self.event_path
+        return name, path, args, kwargs
+
+    def to_text(self, value) -> str:
+        return str(value)
 
     def from_db_value(self, value, expression, connection):
-        if value in (None, ""):
+        if not isinstance(value, str) or value == "":
+            return self.to_python(value)
+        return self.to_python(unseal(value))
+
+    def pre_save(self, model_instance, add):
+        value = super().pre_save(model_instance, add)
+        if value in (None, "") or isinstance(value, Stored):
             return value
-        return decrypt(value)
+        event_id = attrgetter(self.event_path)(model_instance)
+        return seal(self.to_text(value), event_id=event_id)
 
     def get_prep_value(self, value):
-        value = super().get_prep_value(value)
-        if value in (None, ""):
+        if value is None or value == "":
             return value
-        return encrypt(value)
+        if isinstance(value, Stored):
+            return str(value)
+        raise ValueError(MSG_WRITE_THROUGH_SAVE.format(field=f"{self.model.__name__}.{self.name}"))
+
+
+class EncryptedFloatField(EncryptedTextField):
+    """A number (a latitude, a longitude) sealed like EncryptedTextField, read back as a float."""
+
+    description = "Floating point number, encrypted"
+
+    def to_text(self, value) -> str:
+        return repr(float(value))
+
+    def to_python(self, value):
+        if value is None or value == "" or isinstance(value, float):
+            return value
+        try:
+            return float(value)
+        except (TypeError, ValueError) as exc:
+            raise forms.ValidationError(f"{value!r} is not a number.") from exc
+
+    def formfield(self, **kwargs):
+        return models.Field.formfield(self, **{"form_class": forms.FloatField, **kwargs})

@@ -4,6 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from fieldops.crypto import EncryptedFloatField, EncryptedTextField
+
 
 class Role(models.TextChoices):
     ORGANIZER = "organizer", "Organizer"
@@ -104,11 +106,12 @@ class CheckIn(models.Model):
 
     event = models.ForeignKey("fieldops.Event", on_delete=models.CASCADE, related_name="checkins")
     participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="checkins")
-    lat = models.FloatField()
-    lng = models.FloatField()
+    # Where someone was, and what they said: sealed with the event's data key (fieldops/crypto.py).
+    lat = EncryptedFloatField()
+    lng = EncryptedFloatField()
     accuracy_m = models.FloatField(null=True, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.OK)
-    note = models.CharField(max_length=280, blank=True)
+    note = EncryptedTextField(max_length=280, blank=True)
     device_time = models.DateTimeField(null=True, blank=True)
     server_time = models.DateTimeField(auto_now_add=True, db_index=True)
 

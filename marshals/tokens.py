@@ -1,4 +1,5 @@
-"""Random secrets (device tokens, invite codes) and the only form in which they are stored.
+"""Random secrets (device tokens, invite codes) and the only form in which they are stored; how long
+a credential holds (until its event ends, plus settings.CREDENTIAL_GRACE_HOURS).
 
 The secrets carry 256 (tokens) or 80+ (codes) bits from `secrets`, so a plain SHA-256 is enough to
 store them: a slow password hash protects guessable secrets, and these are not guessable.
@@ -6,18 +7,31 @@ store them: a slow password hash protects guessable secrets, and these are not g
 
 import hashlib
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
 USE_RECORDED_EVERY = timedelta(minutes=1)
 
-# A token holds while neither it nor its participant is revoked: every lookup below says so here.
+# A token holds while neither it nor its participant is revoked and its event has not ended more
+# than the grace ago (the one parameter: `credential_cutoff()`); every lookup below says so here.
 _ACTIVE_TOKENS = (
     " FROM marshals_devicetoken t JOIN marshals_participant p ON p.id = t.participant_id"
-    " WHERE t.revoked_at IS NULL AND p.revoked_at IS NULL"
+    " JOIN fieldops_event e ON e.id = p.event_id"
+    " WHERE t.revoked_at IS NULL AND p.revoked_at IS NULL AND e.ends_at > %s"
 )
+
+
+def credential_cutoff(now: datetime | None = None) -> datetime:
+    """Tokens and sessions of an event that ended before this instant no longer work."""
+    return (now or timezone.now()) - timedelta(hours=settings.CREDENTIAL_GRACE_HOURS)
+
+
+def _db_time(value: datetime):
+    # Datetimes go into SQL as the ORM would store them (text in SQLite, timestamptz in PostgreSQL).
+    return connection.ops.adapt_datetimefield_value(value)
 
 
 def new_token() -> str:
@@ -34,9 +48,9 @@ def digest(secret: str) -> str:
 
 
 def token_authenticate(raw: str, *, event_slug: str | None = None):
-    """The (participant, token id) for a bearer token, or None if unknown, revoked or its
-    participant is; with `event_slug`, only a token of that event, and the participant comes
-    without its event (a socket keeps it for as long as it is open).
+    """The (participant, token id) for a bearer token, or None if unknown, revoked, its participant
+    is, or its event ended more than the grace ago; with `event_slug`, only a token of that event,
+    and the participant comes without its event (a socket keeps it for as long as it is open).
 
     The token is found by one SQL statement (every reconnect runs this, and building the join
     through the ORM cost three times running it), then the participant by primary key.
@@ -48,9 +62,8 @@ def token_authenticate(raw: str, *, event_slug: str | None = None):
     now = timezone.now()
     sql = "SELECT t.id, t.participant_id, (t.last_used_at IS NULL OR t.last_used_at < %s)"
     sql += _ACTIVE_TOKENS + " AND t.token_hash = %s"
-    # Datetimes go in as the ORM would store them (text in SQLite, timestamptz in PostgreSQL).
-    adapt = connection.ops.adapt_datetimefield_value
-    params = [adapt(now - USE_RECORDED_EVERY), digest(raw)]
+    adapt = _db_time
+    params = [adapt(now - USE_RECORDED_EVERY), adapt(credential_cutoff(now)), digest(raw)]
     if event_slug is not None:
         sql += " AND p.event_id = (SELECT id FROM fieldops_event WHERE slug = %s)"
         params.append(event_slug)
@@ -78,16 +91,21 @@ def token_authenticate(raw: str, *, event_slug: str | None = None):
 
 
 def credential_active(*, participant_id: int, token_id: int | None) -> bool:
-    """Whether a participant, and the device token it used if any, is still not revoked.
+    """Whether a participant, and the device token it used if any, is still not revoked (nor
+    expired with its event).
 
     Revocation closes sockets through the channel layer, which may drop the message (at-most-once);
     sockets ask this again before each action and replay, so it is one short SQL statement.
     """
+    cutoff = _db_time(credential_cutoff())
     if token_id is not None:
-        sql, params = "SELECT 1" + _ACTIVE_TOKENS + " AND t.id = %s", [token_id]
+        sql, params = "SELECT 1" + _ACTIVE_TOKENS + " AND t.id = %s", [cutoff, token_id]
     else:
-        sql = "SELECT 1 FROM marshals_participant WHERE id = %s AND revoked_at IS NULL"
-        params = [participant_id]
+        sql = (
+            "SELECT 1 FROM marshals_participant p JOIN fieldops_event e ON e.id = p.event_id"
+            " WHERE p.id = %s AND p.revoked_at IS NULL AND e.ends_at > %s"
+        )
+        params = [participant_id, cutoff]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchone() is not None
@@ -96,8 +114,9 @@ def credential_active(*, participant_id: int, token_id: int | None) -> bool:
 def credentials_revoked(
     *, participant_ids: list[int], token_ids: list[int]
 ) -> tuple[set[int], set[int]]:
-    """Which of these participants and device tokens are revoked: a worker asks after it may have
-    missed revocation messages (realtime/hub.py), for all its sockets of an event at once."""
+    """Which of these participants and device tokens are revoked (a participant whose event ended
+    more than the grace ago counts as revoked): a worker asks after it may have missed revocation
+    messages (realtime/hub.py), for all its sockets of an event at once."""
     with connection.cursor() as cursor:
         return tuple(  # type: ignore[return-value]
             _revoked_among(cursor, table, ids)
@@ -110,8 +129,12 @@ def _revoked_among(cursor, table: str, ids: list[int]) -> set[int]:
     if not ids:
         return set()
     marks = ", ".join(["%s"] * len(ids))
+    lapsed, params = "revoked_at IS NOT NULL", list(ids)
+    if table == "marshals_participant":
+        lapsed += " OR event_id IN (SELECT id FROM fieldops_event WHERE ends_at <= %s)"
+        params.append(_db_time(credential_cutoff()))
     cursor.execute(
-        f"SELECT id FROM {table} WHERE id IN ({marks}) AND revoked_at IS NOT NULL",  # noqa: S608
-        ids,
+        f"SELECT id FROM {table} WHERE id IN ({marks}) AND ({lapsed})",  # noqa: S608
+        params,
     )
     return {row[0] for row in cursor.fetchall()}

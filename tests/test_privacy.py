@@ -1,19 +1,21 @@
-"""Personal data: arrest details encrypted at rest, kept out of the journal and logs, purged after
-retention; secrets (tokens, invite codes) stored only as digests."""
+"""Personal data: arrest details encrypted at rest, kept out of the journal and logs, erased after
+retention, and listed (never shown) by the privacy report; secrets (tokens, invite codes) stored
+only as digests."""
 
 import io
+import json
 import logging
 import uuid
 from datetime import timedelta
 
 import pytest
 from channels.db import database_sync_to_async
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
-from fieldops.models import ArrestRecord, Event, JournalEntry
+from fieldops.models import ArrestRecord, Event, EventTally, JournalEntry
 from fieldops.services import arrests as arrest_service
 from fieldops.services.arrests import arrest_log
 from marshals.models import DeviceToken, Invite
@@ -55,7 +57,7 @@ def test_arrest_personal_fields_are_encrypted_in_the_database(cast):
     raw = raw_row("fieldops_arrestrecord", record.pk, list(PERSONAL))
     for name, value in PERSONAL.items():
         assert raw[name] and value not in raw[name], name
-        assert raw[name].startswith("gAAAA"), name  # a Fernet token
+        assert raw[name].startswith("v1:") and ":gAAAA" in raw[name], name  # a sealed Fernet token
         assert getattr(record, name) == value  # and the model reads it back
     assert entry.kind == "arrest.logged"
 
@@ -106,7 +108,7 @@ async def test_a_failed_arrest_log_never_writes_the_details_to_the_log(
         )
         error = await legal.receive_json_from()
 
-    assert error["code"] == "unavailable"
+    assert error["code"] == "internal"  # not `unavailable`: resending would fail the same way
     assert "arrest.log failed" in caplog.text
     for value in PERSONAL.values():
         assert value not in caplog.text
@@ -114,7 +116,7 @@ async def test_a_failed_arrest_log_never_writes_the_details_to_the_log(
     await legal.disconnect()
 
 
-def test_purge_blanks_personal_data_once_retention_has_passed(cast):
+def test_purge_erases_arrest_records_once_retention_has_passed(cast):
     arrest_log(participant=cast.legal, lat=40.4153, lng=-3.6941, **PERSONAL)
     ongoing = Event.objects.create(
         slug="still-running",
@@ -134,11 +136,9 @@ def test_purge_blanks_personal_data_once_retention_has_passed(cast):
 
     call_command("purge_personal_data", stdout=io.StringIO())
 
-    purged = ArrestRecord.objects.get(event=cast.event)
-    raw = raw_row("fieldops_arrestrecord", purged.pk, list(PERSONAL))
-    assert set(raw.values()) == {""}
-    assert purged.purged_at is not None
-    assert (purged.people_count, purged.lat) == (1, 40.4153)  # the summary stays
+    assert not ArrestRecord.objects.filter(event=cast.event).exists()
+    arrests = EventTally.objects.get(event=cast.event, kind="arrest.people")
+    assert arrests.count == 1  # what remains: how many, when, roughly where
     assert ArrestRecord.objects.get(pk=kept.pk).notes == "keep me"
 
 
@@ -163,3 +163,60 @@ def test_device_tokens_and_invite_codes_are_stored_only_as_digests(cast):
     assert DeviceToken.objects.filter(token_hash=digest(token)).count() == 1
     assert issued.code not in all_raw_text("fieldops_journalentry")
     assert token not in all_raw_text("fieldops_journalentry")
+
+
+def privacy_report(slug: str, *args: str) -> str:
+    out = io.StringIO()
+    call_command("privacy_report", slug, *args, stdout=out)
+    return out.getvalue()
+
+
+def test_privacy_report_counts_personal_data_by_kind_and_age_without_showing_it(cast):
+    from .test_retention import fill
+
+    fill(cast)
+    arrest_log(participant=cast.legal, lat=40.4153, lng=-3.6941, **PERSONAL)
+
+    text = privacy_report(cast.event.slug)
+    report = json.loads(privacy_report(cast.event.slug, "--json"))
+
+    counts = {item["kind"]: item["count"] for item in report["holdings"]}
+    assert counts["check-ins (position, note)"] == 2
+    assert counts["incidents (position, description)"] == 1
+    assert counts["SOS (position, note)"] == 1
+    assert counts["arrest records"] == 2
+    assert counts["alerts (text)"] == 1
+    assert counts["participants (callsign, role, group)"] == 6
+    assert counts["device tokens"] == 1
+    assert counts["invites"] == 1
+    assert counts["data key (opens sealed copies)"] == 1
+    assert counts["journal entries with content"] == JournalEntry.objects.count()
+    for item in report["holdings"]:
+        assert (item["oldest"] is None) == (item["count"] == 0), item
+        assert item["oldest"] is None or item["oldest"] <= item["newest"]
+    assert report["total"] == sum(counts.values())
+    assert "check-ins (position, note)" in text and "h ago" in text
+    for value in [*PERSONAL.values(), "by the fountain", "kettle", "fainted", "m-a: go home"]:
+        assert value not in text
+    for position in ("40.4193", "40.4153", "-3.6932"):
+        assert position not in text
+
+
+def test_privacy_report_finds_none_of_the_purged_kinds_after_the_purge(cast):
+    from .test_retention import age, fill
+
+    fill(cast)
+    age(cast.event, ended_hours_ago=73)
+    assert json.loads(privacy_report(cast.event.slug, "--json"))["total"] > 0
+
+    call_command("purge_personal_data", stdout=io.StringIO())
+
+    report = json.loads(privacy_report(cast.event.slug, "--json"))
+    assert [item["kind"] for item in report["holdings"] if item["count"]] == []
+    assert report["total"] == 0 and report["purged_at"] is not None
+    assert "Total: 0 record(s) of personal data." in privacy_report(cast.event.slug)
+
+
+def test_privacy_report_refuses_an_unknown_event(db):
+    with pytest.raises(CommandError, match="no-such-march"):
+        privacy_report("no-such-march")

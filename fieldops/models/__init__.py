@@ -1,6 +1,8 @@
+from .audit import AuditEntry as AuditEntry
 from .events import Event, MarchGroup, Place, Route
 from .field import Alert, ArrestRecord, Incident, IncidentChange
 from .journal import JournalEntry
+from .retention import EventKey, EventTally
 from .safety import (
     ActiveSos,
     OffRoute,
@@ -22,6 +24,8 @@ __all__ = [
     "Alert",
     "ArrestRecord",
     "Event",
+    "EventKey",
+    "EventTally",
     "Incident",
     "IncidentChange",
     "JournalEntry",

@@ -34,6 +34,8 @@ class Event(models.Model):
     # copy of the map and know when it is stale (fieldops/services/safety/eventmap.py). Random, not
     # a counter: a rolled-back event's id may be reused, and its copy must not pass for the new one's.
     map_stamp = models.PositiveBigIntegerField(default=new_map_stamp, editable=False)
+    # When its personal data was erased (fieldops/services/retention.py); empty until then.
+    purged_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -2,7 +2,7 @@
 
 from django.db import models
 
-from fieldops.crypto import EncryptedTextField
+from fieldops.crypto import EncryptedFloatField, EncryptedTextField
 
 
 class Incident(models.Model):
@@ -35,9 +35,10 @@ class Incident(models.Model):
     kind = models.CharField(max_length=20, choices=Kind.choices)
     severity = models.CharField(max_length=10, choices=Severity.choices)
     status = models.CharField(max_length=15, choices=Status.choices, default=Status.REPORTED)
-    lat = models.FloatField()
-    lng = models.FloatField()
-    description = models.CharField(max_length=1000, blank=True)
+    # Where and what: sealed with the event's data key (fieldops/crypto.py).
+    lat = EncryptedFloatField()
+    lng = EncryptedFloatField()
+    description = EncryptedTextField(max_length=1000, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -54,7 +55,7 @@ class IncidentChange(models.Model):
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="changes")
     by = models.ForeignKey("marshals.Participant", on_delete=models.SET_NULL, null=True)
     status = models.CharField(max_length=15, choices=Incident.Status.choices)
-    note = models.CharField(max_length=500, blank=True)
+    note = EncryptedTextField(max_length=500, blank=True, event_path="incident.event_id")
     at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -65,8 +66,9 @@ class IncidentChange(models.Model):
 
 
 class ArrestRecord(models.Model):
-    """A legal observer's record. Everything that could identify a person is encrypted at rest
-    and purged when the event's retention ends; the journal carries only a summary."""
+    """A legal observer's record. Everything that could identify a person, and where it happened,
+    is encrypted at rest with the event's data key; the record is erased when the event's retention
+    ends (fieldops/services/retention.py). The journal carries only a summary."""
 
     class DispersalOrder(models.TextChoices):
         UNKNOWN = "unknown", "Unknown"
@@ -79,10 +81,10 @@ class ArrestRecord(models.Model):
         "marshals.Participant", on_delete=models.SET_NULL, null=True, related_name="arrests"
     )
     occurred_at = models.DateTimeField()
-    lat = models.FloatField()
-    lng = models.FloatField()
+    lat = EncryptedFloatField()
+    lng = EncryptedFloatField()
     people_count = models.PositiveSmallIntegerField(default=1)
-    agency = models.CharField(max_length=120, blank=True)
+    agency = EncryptedTextField(max_length=120, blank=True)
     dispersal_order = models.CharField(
         max_length=10, choices=DispersalOrder.choices, default=DispersalOrder.UNKNOWN
     )
@@ -133,7 +135,8 @@ class Alert(models.Model):
     # One of: "public", a role ("marshal", "legal", "medic", "organizer"), or "group:<id>".
     audience = models.CharField(max_length=40, default="public")
     level = models.CharField(max_length=10, choices=Level.choices, default=Level.INFO)
-    text = models.CharField(max_length=500)
+    # Alerts to a group or a role may be about someone: sealed like every other free text.
+    text = EncryptedTextField(max_length=500)
     expires_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

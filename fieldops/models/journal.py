@@ -2,6 +2,8 @@
 
 from django.db import models
 
+from fieldops.crypto import EncryptedTextField
+
 
 class JournalEntry(models.Model):
     event = models.ForeignKey("fieldops.Event", on_delete=models.CASCADE, related_name="journal")
@@ -10,8 +12,10 @@ class JournalEntry(models.Model):
     # Audience tags (see realtime.groups), space-separated with a space at each end so a replay
     # can filter with a portable `contains " tag "` on SQLite and PostgreSQL alike.
     audience = models.CharField(max_length=500)
-    # The exact JSON text sent on the wire, serialized once at write time.
-    frame = models.TextField()
+    # The exact JSON text sent on the wire, serialized once at write time and sealed with the
+    # event's data key (readers that use SQL open it with fieldops.crypto.frame_text). Purged
+    # entries keep only {"type", "seq", "at"}, in clear.
+    frame = EncryptedTextField()
     actor = models.ForeignKey(
         "marshals.Participant", on_delete=models.SET_NULL, null=True, related_name="+"
     )

@@ -1,12 +1,12 @@
-"""Arrest records: kept encrypted, summarized in the journal, purged after retention."""
+"""Arrest records: sealed with the event's data key, summarized in the journal, erased after
+retention (fieldops/services/retention.py)."""
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from django.db import transaction
 from django.utils import timezone
 
-from fieldops.models import ArrestRecord, Event
+from fieldops.models import ArrestRecord
 from realtime import groups
 
 from .journal import journal_writer
@@ -56,18 +56,3 @@ def arrest_log(
             actor=participant,
             client_id=client_id,
         )
-
-
-def arrest_purge_expired(*, now: datetime | None = None) -> int:
-    """Blank the personal fields of every arrest whose event's retention has ended."""
-    now = now or timezone.now()
-    purged = 0
-    for event in Event.objects.all().only("pk", "ends_at", "retention_hours"):
-        if event.ends_at + timedelta(hours=event.retention_hours) > now:
-            continue
-        with transaction.atomic():
-            blank = {name: "" for name in ArrestRecord.PERSONAL_FIELDS}
-            purged += ArrestRecord.objects.filter(event=event, purged_at__isnull=True).update(
-                purged_at=now, **blank
-            )
-    return purged
