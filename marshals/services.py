@@ -10,13 +10,18 @@ from django.utils import timezone
 
 from fieldops import errors
 from fieldops.models import MarchGroup, Route
-from fieldops.services.journal import journal_writer
+from fieldops.services.journal import journal_find_action, journal_writer
 from fieldops.services.safety import overdue, route_watch, zones
 from realtime import fanout, groups
 
 from . import tokens
-from .models import CheckIn, DeviceToken, Invite, Participant, RouteAck
+from .models import CheckIn, DeviceToken, Invite, Participant, Role, RouteAck
 from .payloads import participant_payload
+
+MSG_NO_SUCH_DEVICE = "No such device at this event."
+MSG_NO_SUCH_INVITE = "No such invite at this event."
+MSG_NO_SUCH_ROLE = "No such role."
+UNCHANGED = object()  # participant_change: leave the group as it is
 
 
 @dataclass
@@ -105,8 +110,15 @@ def participant_for_staff(*, event, user) -> Participant:
     return participant
 
 
-def participant_revoke(*, participant, target: int, client_id: uuid.UUID | None = None):
-    """Revoke a participant and every token of theirs; their sockets close at once."""
+def participant_revoke(
+    *, participant, target: int, revoke_invite: bool = False, client_id: uuid.UUID | None = None
+):
+    """Revoke a participant and every device token of theirs, and with `revoke_invite` the invite
+    they joined with, so that a seized phone cannot join again with its code. Their sockets close
+    at once on every worker."""
+    earlier = client_id and journal_find_action(actor=participant, client_id=client_id)
+    if earlier:  # a resend: the first attempt's entry, and nothing done twice
+        return earlier
     with journal_writer(event_id=participant.event_id) as journal:
         found = Participant.objects.filter(pk=target, event_id=participant.event_id).first()
         if found is None:
@@ -116,28 +128,159 @@ def participant_revoke(*, participant, target: int, client_id: uuid.UUID | None 
         DeviceToken.objects.filter(participant=found, revoked_at__isnull=True).update(
             revoked_at=now
         )
+        if revoke_invite and found.invite_id is not None:
+            Invite.objects.filter(pk=found.invite_id, revoked_at__isnull=True).update(
+                revoked_at=now
+            )
         entry = journal.append(
             kind="participant.revoked",
             audience=[groups.ORGANIZERS],
-            data=participant_payload(found),
+            data={
+                **participant_payload(found),
+                "invite_revoked": revoke_invite and found.invite_id is not None,
+            },
             actor=participant,
             client_id=client_id,
         )
-        transaction.on_commit(
-            lambda: fanout.publish_revocation(event_id=found.event_id, participant_id=found.pk)
-        )
+        _close_on_commit(event_id=found.event_id, participants=[found.pk])
         return entry
 
 
-def token_revoke(*, token: DeviceToken) -> None:
-    """Revoke one device's token; that device's sockets close at once."""
-    DeviceToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
-        revoked_at=timezone.now()
+def participant_change(
+    *,
+    participant,
+    target: int,
+    role: str | None = None,
+    group: int | None | object = UNCHANGED,
+    client_id: uuid.UUID | None = None,
+):
+    """Give a participant another role or march group (`group=None`: none). Their open sockets
+    are closed on every worker with a code that says "reconnect": they come back as what they are
+    now, and receive what that role and group may see from then on. None if nothing changes."""
+    earlier = client_id and journal_find_action(actor=participant, client_id=client_id)
+    if earlier:  # a resend: the first attempt's entry, and nothing done twice
+        return earlier
+    with journal_writer(event_id=participant.event_id) as journal:
+        found = Participant.objects.filter(pk=target, event_id=participant.event_id).first()
+        if found is None:
+            raise errors.ActionError.field("participant", errors.MSG_NO_SUCH_PARTICIPANT)
+        if role is not None and role not in Role.values:
+            raise errors.ActionError.field("role", MSG_NO_SUCH_ROLE)
+        if group is UNCHANGED:
+            group = found.group_id
+        elif (
+            group is not None
+            and not MarchGroup.objects.filter(pk=group, event_id=participant.event_id).exists()
+        ):
+            raise errors.ActionError.field("group", errors.MSG_NO_SUCH_GROUP)
+        was = {"role": found.role, "group": found.group_id}
+        if (role or found.role, group) == (found.role, found.group_id):
+            return None
+        found.role, found.group_id = role or found.role, group
+        Participant.objects.filter(pk=found.pk).update(role=found.role, group_id=found.group_id)
+        entry = journal.append(
+            kind="participant.changed",
+            audience=[groups.ORGANIZERS],
+            data={**participant_payload(found), "was": was},
+            actor=participant,
+            client_id=client_id,
+        )
+        _close_on_commit(event_id=found.event_id, rescoped=[found.pk])
+        return entry
+
+
+def participant_delete(*, participant, target: int) -> None:
+    """Delete a participant: revoked first, so their sockets close like any revocation's; the
+    journal keeps what they did, without them."""
+    with transaction.atomic():
+        participant_revoke(participant=participant, target=target)
+        Participant.objects.filter(pk=target, event_id=participant.event_id).delete()
+
+
+def token_revoke(*, participant, device: int, client_id: uuid.UUID | None = None):
+    """Revoke one device's token: that device's sockets close at once on every worker, and the
+    participant's other devices stay connected."""
+    earlier = client_id and journal_find_action(actor=participant, client_id=client_id)
+    if earlier:  # a resend: the first attempt's entry, and nothing done twice
+        return earlier
+    with journal_writer(event_id=participant.event_id) as journal:
+        token = (
+            DeviceToken.objects.select_related("participant")
+            .filter(pk=device, participant__event_id=participant.event_id)
+            .first()
+        )
+        if token is None:
+            raise errors.ActionError.field("device", MSG_NO_SUCH_DEVICE)
+        DeviceToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
+            revoked_at=timezone.now()
+        )
+        entry = journal.append(
+            kind="device.revoked",
+            audience=[groups.ORGANIZERS],
+            data={**participant_payload(token.participant), "device": token.pk,
+                  "label": token.label},
+            actor=participant,
+            client_id=client_id,
+        )  # fmt: skip
+        _close_on_commit(event_id=participant.event_id, tokens=[token.pk])
+        return entry
+
+
+def invite_revoke(*, participant, invite: int, client_id: uuid.UUID | None = None):
+    """Revoke an invite: nobody joins with its code any more. Who already joined with it stays
+    (revoke them, with `participant_revoke`, to close their sockets)."""
+    earlier = client_id and journal_find_action(actor=participant, client_id=client_id)
+    if earlier:  # a resend: the first attempt's entry, and nothing done twice
+        return earlier
+    with journal_writer(event_id=participant.event_id) as journal:
+        found = Invite.objects.filter(pk=invite, event_id=participant.event_id).first()
+        if found is None:
+            raise errors.ActionError.field("invite", MSG_NO_SUCH_INVITE)
+        Invite.objects.filter(pk=found.pk, revoked_at__isnull=True).update(
+            revoked_at=timezone.now()
+        )
+        return journal.append(
+            kind="invite.revoked",
+            audience=[groups.ORGANIZERS],
+            data={"invite": found.pk, "role": found.role, "group": found.group_id,
+                  "label": found.label},
+            actor=participant,
+            client_id=client_id,
+        )  # fmt: skip
+
+
+def device_list(*, participant_id: int, event_id: int) -> list[dict]:
+    """A participant's devices for organizers: label and last use, never the token. A browser
+    that joined with a link has a session, not a device: revoking the participant ends it."""
+    if not Participant.objects.filter(pk=participant_id, event_id=event_id).exists():
+        raise errors.ActionError.field(
+            "participant", errors.MSG_NO_SUCH_PARTICIPANT, code=errors.NOT_FOUND
+        )
+    tokens = DeviceToken.objects.filter(participant_id=participant_id).order_by("pk")
+    return [
+        {
+            "device": t.pk,
+            "label": t.label,
+            "created_at": t.created_at,
+            "last_used_at": t.last_used_at,
+            "revoked": t.revoked_at is not None,
+        }
+        for t in tokens
+    ]
+
+
+def _close_on_commit(*, event_id: int, participants=(), tokens=(), rescoped=()) -> None:
+    """Once the change is committed, every worker closes the sockets it concerns. A worker that
+    misses the message still finds out: each socket re-reads its credential before it acts, and
+    each worker after it repaired a gap (marshals/access.py)."""
+    transaction.on_commit(
+        lambda: fanout.publish_revocation(
+            event_id=event_id,
+            participants=list(participants),
+            tokens=list(tokens),
+            rescoped=list(rescoped),
+        )
     )
-    event_id = Participant.objects.filter(pk=token.participant_id).values_list(
-        "event_id", flat=True
-    )
-    fanout.publish_revocation(event_id=event_id.first(), token_id=token.pk)
 
 
 def checkin_audience(participant: Participant) -> list[str]:

@@ -25,7 +25,7 @@ from django.conf import settings
 from fieldops import errors
 from fieldops.actions import action_allowed, action_perform
 from fieldops.schemas import ClientFrame, PingIn, ResumeIn, error_fields
-from marshals.tokens import credential_active
+from marshals.access import credential_scope
 
 from . import frames, groups
 from .auth import scope_participant
@@ -37,7 +37,7 @@ from .transport import transport_of
 
 log = logging.getLogger(__name__)
 
-REVOKED = object()  # what a database trip returns when the socket's credential was revoked
+REVOKED = object()  # what a database trip returns when the socket's credential no longer holds
 
 
 def since_in_url(scope) -> tuple[int | None, list[dict] | None]:
@@ -48,7 +48,8 @@ def since_in_url(scope) -> tuple[int | None, list[dict] | None]:
     if not values:
         return None, None
     text = values[-1]
-    if not text.isdigit() or len(text) > 18:
+    # isascii: str.isdigit() also holds for "²" and "٣", which int() refuses or misreads.
+    if not (text.isascii() and text.isdigit()) or len(text) > 18:
         return None, [{"field": "since", "message": "A whole number of 0 or more."}]
     return int(text), None
 
@@ -58,6 +59,7 @@ class EventConsumer(AsyncWebsocketConsumer):
     joined = False  # registered with the worker's hub
     delivery: Delivery | None = None
     covered = 0  # entries up to this seq went out (or go out) in the socket's replay
+    close_code = frames.CLOSE_REVOKED  # why the credential no longer holds, once it does not
     CLOSE_GRACE_SECONDS = 2.0  # a socket closed for not reading gets this long to take the close
 
     async def connect(self):
@@ -72,6 +74,9 @@ class EventConsumer(AsyncWebsocketConsumer):
             return
         p = self.participant
         self.tags = groups.tags_for(role=p.role, group_id=p.group_id, participant_id=p.pk)
+        # What the socket may do and see was fixed now: a later change of role or group closes it
+        # (4409) and the client reconnects as what it is then (docs/protocol.md).
+        self.access = (p.role, p.group_id)
         # An entry can reach a socket twice (through two of its tags), and a `resume` frame must
         # not repeat what went out live: remember which entries did.
         self.recent = LiveWindow()
@@ -80,6 +85,7 @@ class EventConsumer(AsyncWebsocketConsumer):
             "tags": self.tags,
             "participant_id": p.pk,
             "token_id": token_id,
+            "scope": self.access,
         }
         self.joined = await hub_for(self.channel_layer).join(self.delivery, **self.hub_key)
         if not self.joined:
@@ -199,7 +205,12 @@ class EventConsumer(AsyncWebsocketConsumer):
                 error_fields(exc),
             )
             return
-        await self.handle(frame)
+        try:
+            await self.handle(frame)
+        except Exception as exc:
+            # Whatever a frame does wrong, the socket stays up: an uncaught exception here would
+            # close it with 1011 and the phone would reconnect and send the same frame again.
+            await self.reply_failure(frame, exc)
 
     async def handle(self, frame: ClientFrame):
         if frame.type == "ping":
@@ -214,13 +225,8 @@ class EventConsumer(AsyncWebsocketConsumer):
     async def act(self, frame: ClientFrame):
         try:
             entry = await database_sync_to_async(self.act_sync)(frame)
-        except errors.ActionError as exc:
-            await self.reply_error(frame.id, exc.code, exc.message, exc.fields)
-            return
-        except Exception:
-            # The payload may hold personal data: log the kind of failure, never the frame.
-            log.exception("action %s failed", frame.type)
-            await self.reply_error(frame.id, errors.UNAVAILABLE, "Could not save; send again.")
+        except Exception as exc:
+            await self.reply_failure(frame, exc)
             return
         if entry is REVOKED:
             await self.close_revoked()
@@ -294,16 +300,23 @@ class EventConsumer(AsyncWebsocketConsumer):
     # --- helpers ----------------------------------------------------------------------------
 
     def credential_active(self) -> bool:
-        """Whether this socket's credential still holds (marshals.tokens; database thread)."""
-        return credential_active(participant_id=self.participant.pk, token_id=self.token_id)
+        """Whether this socket's credential still holds, as the role and group it was opened with
+        (marshals.access; database thread). When not, `close_code` says why."""
+        now = credential_scope(participant_id=self.participant.pk, token_id=self.token_id)
+        if now == self.access:
+            return True
+        self.close_code = frames.CLOSE_REVOKED if now is None else frames.CLOSE_RESCOPED
+        return False
 
-    async def close_revoked(self):
-        # Nothing more reaches a revoked socket: no frame it sends is read, and the hub stops
-        # feeding it entries (and a second close order) between the close and the disconnect.
+    async def close_revoked(self, code: int | None = None):
+        """Close a socket whose credential no longer holds: 4403 when revoked, 4409 when its role
+        or group changed (reconnect)."""
+        # Nothing more reaches it: no frame it sends is read, and the hub stops feeding it
+        # entries (and a second close order) between the close and the disconnect.
         self.participant = None
         if self.delivery is not None:
             self.delivery.close()
-        await self.close_now(frames.CLOSE_REVOKED)
+        await self.close_now(code if code is not None else self.close_code)
 
     async def close_behind(self):
         """The phone stopped reading and its backlog is full: close, so that it reconnects and
@@ -334,6 +347,18 @@ class EventConsumer(AsyncWebsocketConsumer):
             return False
         self.budget -= 1
         return True
+
+    async def reply_failure(self, frame: ClientFrame, exc: Exception):
+        """Answer a frame whose handling raised: its own error, `invalid` for a value the
+        database cannot hold, `unavailable` for a database that cannot be reached (the client
+        resends), else `internal` (it does not)."""
+        error = errors.error_for(exc, field="data")
+        if error.code == errors.INTERNAL:
+            # The payload may hold personal data: log the kind of failure, never the frame.
+            log.exception("action %s failed", frame.type)
+        elif error.code == errors.UNAVAILABLE:
+            log.warning("action %s failed: database unavailable", frame.type)
+        await self.reply_error(frame.id, error.code, error.message, error.fields)
 
     async def reply_error(self, frame_id, code, message, fields=None):
         if isinstance(frame_id, uuid.UUID):

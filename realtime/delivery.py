@@ -81,10 +81,11 @@ class Delivery:
             return
         await self.send(entry)
 
-    def revoke(self) -> None:
+    def revoke(self, code: int | None = None) -> None:
+        """Close the socket as revoked, or with `code` (a role or group change: reconnect)."""
         if not self.closed:
             self.close()
-            asyncio.ensure_future(self.on_revoke())
+            asyncio.ensure_future(self.on_revoke() if code is None else self.on_revoke(code))
 
     def hold(self, entry) -> None:
         if self.backlog is None:

@@ -42,14 +42,16 @@ def publish_entries(entries: list[tuple[int, int, list[str], str]]) -> None:
 
 
 def publish_revocation(
-    *, event_id: int, participant_id: int | None = None, token_id: int | None = None
+    *, event_id: int, participants: list[int] = (), tokens: list[int] = (), rescoped: list[int] = ()
 ) -> None:
-    """Tell every worker to close the sockets of a revoked participant or device at once."""
+    """Tell every worker to close, at once, the sockets of revoked participants and device tokens
+    (4403), and those of participants whose role or group changed (4409: reconnect)."""
     message = {
         "type": REVOKE,
         "event": event_id,
-        "participants": [participant_id] if participant_id is not None else [],
-        "tokens": [token_id] if token_id is not None else [],
+        "participants": list(participants),
+        "tokens": list(tokens),
+        "rescoped": list(rescoped),
     }
     _send([message])
 

@@ -30,9 +30,10 @@ from channels.db import database_sync_to_async
 from channels.layers import InMemoryChannelLayer
 from django.conf import settings
 
+from marshals.access import scopes_lapsed
 from marshals.tokens import credentials_revoked
 
-from . import counters, groups, local
+from . import counters, frames, groups, local
 from .replay import journal_range, latest_seq, latest_seqs
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,8 @@ class Feed:
         self.by_tag: dict[str, set] = {}
         self.by_participant: dict[int, set] = {}
         self.by_token: dict[int, set] = {}
+        # (participant id, role, group id) a socket was opened with: a change closes it (4409).
+        self.by_scope: dict[tuple, set] = {}
         self.sockets = 0
         self.empty_since: float | None = None
         self.ready = asyncio.Event()
@@ -74,18 +77,21 @@ class Feed:
         self.gap_timer: asyncio.TimerHandle | None = None
         self.seen_latest = 0  # the event's latest seq at the previous look
 
-    def add(self, sink, tags, participant_id, token_id) -> None:
+    def add(self, sink, tags, participant_id, token_id, scope=None) -> None:
         for tag in tags:
             self.by_tag.setdefault(tag, set()).add(sink)
         self.by_participant.setdefault(participant_id, set()).add(sink)
         if token_id is not None:
             self.by_token.setdefault(token_id, set()).add(sink)
+        if scope is not None:
+            self.by_scope.setdefault((participant_id, *scope), set()).add(sink)
         self.sockets += 1
         self.empty_since = None
 
-    def remove(self, sink, tags, participant_id, token_id) -> None:
+    def remove(self, sink, tags, participant_id, token_id, scope=None) -> None:
+        scope_key = (participant_id, *scope) if scope is not None else None
         for index, key in [*((self.by_tag, t) for t in tags), (self.by_participant, participant_id),
-                           (self.by_token, token_id)]:  # fmt: skip
+                           (self.by_token, token_id), (self.by_scope, scope_key)]:  # fmt: skip
             members = index.get(key)
             if members is not None:
                 members.discard(sink)
@@ -95,11 +101,17 @@ class Feed:
         if not self.sockets:
             self.empty_since = time.monotonic()
 
-    def revoke(self, participant_ids, token_ids) -> None:
+    def revoke(self, participant_ids, token_ids, rescoped=(), scopes=()) -> None:
+        """Close the sockets of revoked participants and tokens (4403), and those of `rescoped`
+        participants, or of these exact `scopes`, with 4409: they reconnect as what they are now."""
         for index, keys in ((self.by_participant, participant_ids), (self.by_token, token_ids)):
             for key in keys:
                 for sink in tuple(index.get(key, ())):
                     sink.revoke()
+        for index, keys in ((self.by_participant, rescoped), (self.by_scope, scopes)):
+            for key in keys:
+                for sink in tuple(index.get(key, ())):
+                    sink.revoke(frames.CLOSE_RESCOPED)
 
 
 class Hub:
@@ -116,7 +128,9 @@ class Hub:
 
     # --- sockets --------------------------------------------------------------------------------
 
-    async def join(self, sink, *, event_id: int, tags, participant_id: int, token_id) -> bool:
+    async def join(
+        self, sink, *, event_id: int, tags, participant_id: int, token_id, scope=None
+    ) -> bool:
         """Register a socket. Once this returns, every entry of the event after its latest seq as of
         now reaches `sink.deliver`, in seq order. False: its credential has too many sockets here."""
         key = (participant_id, token_id)
@@ -124,15 +138,17 @@ class Hub:
             counters.add("sockets_refused")
             return False
         feed = await self._feed(event_id)
-        feed.add(sink, tags, participant_id, token_id)
+        feed.add(sink, tags, participant_id, token_id, scope)
         self.credentials[key] = self.credentials.get(key, 0) + 1
         return True
 
-    async def leave(self, sink, *, event_id: int, tags, participant_id: int, token_id) -> None:
+    async def leave(
+        self, sink, *, event_id: int, tags, participant_id: int, token_id, scope=None
+    ) -> None:
         feed = self.feeds.get(event_id)
         if feed is None or feed.delivered is None:
             return
-        feed.remove(sink, tags, participant_id, token_id)
+        feed.remove(sink, tags, participant_id, token_id, scope)
         key = (participant_id, token_id)
         left = self.credentials.get(key, 0) - 1
         if left > 0:
@@ -250,7 +266,11 @@ class Hub:
                 feed, Entry(message["seq"], tuple(message["audience"]), message["frame"])
             )
         elif kind == REVOKE:
-            feed.revoke(message.get("participants", ()), message.get("tokens", ()))
+            feed.revoke(
+                message.get("participants", ()),
+                message.get("tokens", ()),
+                message.get("rescoped", ()),
+            )
         elif kind == _RELEASE:
             await self._advance(feed)
 
@@ -361,14 +381,14 @@ class Hub:
 
     async def _recheck(self, feed: Feed) -> None:
         try:
-            participants, tokens = await database_sync_to_async(credentials_revoked)(
-                participant_ids=list(feed.by_participant), token_ids=list(feed.by_token)
+            (participants, tokens), (gone, changed) = await database_sync_to_async(_lapsed)(
+                list(feed.by_participant), list(feed.by_token), set(feed.by_scope)
             )
         except Exception:
             log.warning("event %s: checking credentials failed", feed.event_id, exc_info=True)
             return
-        if participants or tokens:
-            feed.revoke(participants, tokens)
+        if participants or tokens or gone or changed:
+            feed.revoke(participants | gone, tokens, scopes=changed)
 
     # --- the periodic look ------------------------------------------------------------------------
 
@@ -419,6 +439,14 @@ class Hub:
                 self._repair(feed, upto=seq, reason="behind the journal")
                 self.degraded_until = time.monotonic() + DEGRADED_SECONDS
             feed.seen_latest = seq
+
+
+def _lapsed(participant_ids, token_ids, scopes):
+    """Revoked credentials, and scopes whose role or group changed: one trip to the database."""
+    return (
+        credentials_revoked(participant_ids=participant_ids, token_ids=token_ids),
+        scopes_lapsed(scopes),
+    )
 
 
 def hub_for(layer) -> Hub:

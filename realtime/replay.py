@@ -4,6 +4,7 @@ every repair runs these, and building them through the ORM cost several times ru
 from django.conf import settings
 from django.db import connection
 
+from fieldops.crypto import frame_text
 from fieldops.models import Event
 from fieldops.services.journal import audience_pattern
 
@@ -37,7 +38,8 @@ def journal_range(*, event_id: int, since: int, upto: int, limit: int):
             " WHERE event_id = %s AND seq > %s AND seq <= %s ORDER BY seq LIMIT %s",
             [event_id, since, upto, limit],
         )
-        return [(seq, tuple(audience.split()), frame) for seq, audience, frame in cursor.fetchall()]
+        rows = cursor.fetchall()
+    return [(seq, tuple(audience.split()), frame_text(frame)) for seq, audience, frame in rows]
 
 
 def replay_batch(*, event_id: int, since: int, upto: int, tags: list[str]):
@@ -68,4 +70,5 @@ def replay_batch(*, event_id: int, since: int, upto: int, tags: list[str]):
     if not found:
         return [], False
     scanned = found[0][2]
-    return [(seq, frame) for seq, frame, _ in found], len(found) < scanned or scanned == limit
+    rows = [(seq, frame_text(frame)) for seq, frame, _ in found]
+    return rows, len(found) < scanned or scanned == limit

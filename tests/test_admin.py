@@ -72,3 +72,37 @@ def test_a_route_added_in_the_admin_is_published_as_a_new_version(
     assert newest.version == cast.route.version + 1 and newest.geometry == line
     kinds = [(p["event_id"], p["audience"], json.loads(p["frame"])["type"]) for p in published]
     assert (cast.event.pk, ["organizers", "public"], "route.published") in kinds
+
+
+def test_the_admin_shows_revocations_but_never_edits_their_dates(cast, admin_client):
+    from marshals.models import DeviceToken
+
+    from .factories import issue_token
+
+    issue_token(cast.medic)
+    device = DeviceToken.objects.get(participant=cast.medic)
+    person = admin_client.get(f"/admin/marshals/participant/{cast.medic.pk}/change/")
+    token = admin_client.get(f"/admin/marshals/devicetoken/{device.pk}/change/")
+
+    # Revoking goes through the service (a checkbox or an action), which closes open sockets.
+    assert 'name="revoke"' in person.content.decode()
+    assert 'name="revoke_invite"' in person.content.decode()
+    for page in (person, token):
+        assert page.status_code == 200 and 'name="revoked_at_0"' not in page.content.decode()
+    # Invite codes and tokens are shown once, to whoever made them: never made in the admin.
+    assert admin_client.get("/admin/marshals/invite/add/").status_code == 403
+    assert admin_client.get("/admin/marshals/devicetoken/add/").status_code == 403
+
+
+def test_a_group_of_another_event_is_refused_by_name_in_the_admin(cast, admin_client):
+    from marshals.models import Participant
+
+    from .factories import EventFactory, MarchGroupFactory
+
+    elsewhere = MarchGroupFactory(event=EventFactory())
+    form = {"role": "marshal", "callsign": "m-a", "group": elsewhere.pk, "user": ""}
+    reply = admin_client.post(f"/admin/marshals/participant/{cast.marshal_a.pk}/change/", form)
+
+    assert reply.status_code == 200
+    assert reply.context["adminform"].form.errors["group"] == ["No such march group at this event."]
+    assert Participant.objects.get(pk=cast.marshal_a.pk).group_id == cast.group_a.pk

@@ -1,4 +1,4 @@
-/* Command page (organizers): the live map, feed, incidents, route drawing, alerts, invites. */
+/* Command page (organizers): the live map, feed, incidents, route drawing, alerts, invites, audit. */
 (function () {
   "use strict";
   var F = window.Fieldops;
@@ -141,7 +141,45 @@
     this.text.value = "";
   });
 
-  /* --- people: list and revoke (REST, session + CSRF) ---------------------------------------- */
+  /* --- people: list them, revoke one, or one of their devices (REST, session + CSRF) --------- */
+  function postJson(path, body, done) {
+    fetch(cfg.api + path, {
+      method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": F.csrfToken(), "Idempotency-Key": F.uuid4() },
+      body: JSON.stringify(body),
+    }).then(function (r) {
+      return r.json().then(function (reply) {
+        if (!r.ok) F.toast(s.refused + ": " + (reply.message || r.status), "danger");
+        done();
+      });
+    }).catch(function () { F.toast(s.offline, "danger"); });
+  }
+
+  function deviceItem(d, reload) {
+    var used = d.last_used_at ? F.fmt(s.last_used, { t: F.ago(d.last_used_at, s) }) : s.never_used;
+    var li = F.el("li", { "data-device": d.device, "data-revoked": d.revoked ? "1" : "0" }, [
+      F.el("div", { text: (d.label || "#" + d.device) + " · " + used + (d.revoked ? " · ✕" : "") }),
+    ]);
+    if (!d.revoked) {
+      li.appendChild(F.el("div", { class: "actions" }, [F.el("button", {
+        type: "button", class: "danger", text: s.revoke,
+        onclick: function () { if (window.confirm(s.device_revoke_confirm)) postJson("/device-revocations", { device: d.device }, reload); },
+      })]));
+    }
+    return li;
+  }
+
+  function loadDevices(p, box) {
+    fetch(cfg.api + "/participants/" + encodeURIComponent(p.participant) + "/devices", { credentials: "same-origin" }).then(function (r) {
+      return r.json().then(function (reply) {
+        if (!r.ok) { F.toast(s.refused + ": " + (reply.message || r.status), "danger"); return; }
+        box.textContent = "";
+        if (!reply.length) box.appendChild(F.el("li", { text: s.no_devices }));
+        reply.forEach(function (d) { box.appendChild(deviceItem(d, function () { loadDevices(p, box); })); });
+      });
+    }).catch(function () { F.toast(s.offline, "danger"); });
+  }
+
   function loadPeople() {
     fetch(cfg.api + "/participants", { credentials: "same-origin" }).then(function (r) { return r.json(); }).then(function (people) {
       var list = document.getElementById("people");
@@ -149,27 +187,40 @@
       people.forEach(function (p) {
         var li = F.el("li", { "data-participant": p.participant }, [F.el("div", { text: p.callsign + " · " + p.role + (groupName(p.group) ? " · " + groupName(p.group) : "") + (p.revoked ? " · ✕" : "") })]);
         if (!p.revoked && p.participant !== cfg.participant) {
-          var b = F.el("button", { type: "button", class: "danger", text: s.revoke });
-          b.addEventListener("click", function () {
+          var devices = F.el("ul", { class: "fo-devices" });
+          var revoke = F.el("button", { type: "button", class: "danger", text: s.revoke, onclick: function () {
             if (!window.confirm(s.revoke_confirm)) return;
-            fetch(cfg.api + "/revocations", {
-              method: "POST", credentials: "same-origin",
-              headers: { "Content-Type": "application/json", "X-CSRFToken": F.csrfToken(), "Idempotency-Key": F.uuid4() },
-              body: JSON.stringify({ participant: p.participant }),
-            }).then(function (r) {
-              return r.json().then(function (body) {
-                if (!r.ok) F.toast(s.refused + ": " + (body.message || body.detail || r.status), "danger");
-                loadPeople();
-              });
-            }).catch(function () { F.toast(s.offline, "danger"); });
-          });
-          li.appendChild(F.el("div", { class: "actions" }, [b]));
+            var withInvite = document.getElementById("revoke-invite").checked;
+            postJson("/revocations", { participant: p.participant, revoke_invite: withInvite }, loadPeople);
+          } });
+          var show = F.el("button", { type: "button", class: "secondary", "data-action": "devices", text: s.devices, onclick: function () { loadDevices(p, devices); } });
+          li.appendChild(F.el("div", { class: "actions" }, [show, revoke]));
+          li.appendChild(devices);
         }
         list.appendChild(li);
       });
     }).catch(function () { F.toast(s.offline, "danger"); });
   }
   document.getElementById("people-load").addEventListener("click", loadPeople);
+
+  /* --- audit: reads of personal data and admin changes, by id and field name (REST) ----------- */
+  function auditItem(e) {
+    var who = e.callsign || (e.participant ? "#" + e.participant : "admin #" + e.user);
+    var what = e.action + " · " + e.model + " #" + e.object_id + (e.fields.length ? " · " + e.fields.join(", ") : "");
+    var meta = new Date(e.at).toLocaleString() + " · " + who + " · " + e.via + (e.bulk_action ? " · " + e.bulk_action : "");
+    return F.el("li", { "data-audit": e.id, "data-action": e.action }, [F.el("div", { text: what }), F.el("div", { class: "meta", text: meta })]);
+  }
+  function loadAudit() {
+    fetch(cfg.api + "/audit", { credentials: "same-origin" }).then(function (r) {
+      return r.json().then(function (body) {
+        if (!r.ok) { F.toast(s.refused + ": " + (body.message || r.status), "danger"); return; }
+        var list = document.getElementById("audit");
+        list.textContent = "";
+        body.entries.forEach(function (e) { list.appendChild(auditItem(e)); });
+      });
+    }).catch(function () { F.toast(s.offline, "danger"); });
+  }
+  document.getElementById("audit-load").addEventListener("click", loadAudit);
 
   window.FO = Object.assign(window.FO || {}, { map: fmap, drawn: drawn });
 })();
