@@ -136,6 +136,8 @@ class Stack:
             LOG_LEVEL="WARNING",
             # The bench drives many frames per socket; the per-socket limit would refuse them.
             FIELDOPS_RATE_LIMIT_PER_MINUTE="1000000",
+            # Its thousands of devices all join from 127.0.0.1.
+            FIELDOPS_JOIN_RATE_PER_MINUTE="1000000",
             # Thousands of sockets share a few marcher tokens here; phones hold one or two each.
             FIELDOPS_MAX_SOCKETS_PER_CREDENTIAL="1000000",
             # Sweeps would add their own entries and database work to what is measured.

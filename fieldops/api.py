@@ -3,39 +3,39 @@
 OpenAPI schema at /api/openapi.json, browsable docs at /api/docs.
 """
 
+import re
 import uuid
 
 import orjson
 from django.conf import settings
 from django.http import HttpRequest
-from ninja import Header, NinjaAPI, Router
+from ninja import Header, Path, Query, Router
 from ninja.errors import HttpError
-from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import APIKeyCookie, HttpBearer
 
-from fieldops import errors, schemas, selectors
+from fieldops import errors, schemas, selectors, throttle
 from fieldops.actions import ACTIONS, action_allowed, action_perform
-from fieldops.models import ArrestRecord, Event
+from fieldops.api_errors import FieldopsAPI
+from fieldops.audit import MAX_ID, audit_list, audit_read
+from fieldops.models import ArrestRecord, AuditEntry, Event
 from fieldops.services.arrests import arrest_summary
 from marshals import services as marshal_services
 from marshals.models import Participant
 from marshals.sessions import SESSION_KEY, session_participant
 from marshals.tokens import token_authenticate
 
-STATUS = {
-    errors.INVALID: 400,
-    errors.FORBIDDEN: 403,
-    errors.NOT_FOUND: 404,
-    errors.RATE_LIMITED: 429,
-    errors.TOO_LARGE: 413,
-    errors.UNAVAILABLE: 503,
-}
+MSG_CSRF = "The CSRF token is missing or wrong: reload the page and try again."
+MSG_NOT_JOINED = "You have not joined this event."
+SLUG = re.compile(r"[-a-zA-Z0-9_]{1,60}")
 
 
 class BearerAuth(HttpBearer):
     def authenticate(self, request, token):
         found = token_authenticate(token)
-        return found[0] if found else None
+        if not found:
+            return None
+        request.fieldops_token_id = found[1]  # rate limits count per token
+        return found[0]
 
 
 class SessionAuth(APIKeyCookie):
@@ -43,11 +43,21 @@ class SessionAuth(APIKeyCookie):
 
     param_name = "sessionid"
 
+    def _get_key(self, request):
+        # A request with a bearer token comes from a device, and one without a session cookie has
+        # nothing to check: either is a plain 401, not a CSRF refusal.
+        if "authorization" in request.headers or self.param_name not in request.COOKIES:
+            return None
+        try:
+            return super()._get_key(request)
+        except HttpError:
+            raise errors.ActionError(errors.FORBIDDEN, MSG_CSRF) from None
+
     def authenticate(self, request, key):
-        return request.session.get(SESSION_KEY) or None
+        return (key and request.session.get(SESSION_KEY)) or None
 
 
-api = NinjaAPI(
+api = FieldopsAPI(
     title="Fieldops API",
     version="1",
     description="Field safety for demonstrations. The same actions as the WebSocket protocol.",
@@ -57,40 +67,17 @@ auth = [BearerAuth(), SessionAuth()]
 router = Router(auth=auth, tags=["events"])
 
 
-@api.exception_handler(errors.ActionError)
-def on_action_error(request, exc: errors.ActionError):
-    body = {"code": exc.code, "message": exc.message, "fields": exc.fields}
-    return api.create_response(request, body, status=STATUS.get(exc.code, 400))
-
-
-@api.exception_handler(HttpError)
-def on_http_error(request, exc: HttpError):
-    if exc.status_code != 400:
-        return api.create_response(request, {"detail": str(exc)}, status=exc.status_code)
-    # An unreadable body: the same shape as every other refusal, one error format for clients.
-    fields = [{"field": "body", "message": "The body is not valid JSON."}]
-    body = {"code": errors.INVALID, "message": "The body is not valid JSON.", "fields": fields}
-    return api.create_response(request, body, status=400)
-
-
-@api.exception_handler(NinjaValidationError)
-def on_validation_error(request, exc: NinjaValidationError):
-    fields = []
-    for error in exc.errors:
-        location = [str(p) for p in error.get("loc", []) if p not in ("body", "payload")]
-        fields.append({"field": ".".join(location) or "body", "message": error.get("msg", "")})
-    body = {"code": errors.INVALID, "message": "Some fields are not valid.", "fields": fields}
-    return api.create_response(request, body, status=400)
-
-
 def caller(request: HttpRequest, slug: str) -> Participant:
-    """The participant making this request at this event, or a 403."""
-    if isinstance(request.auth, Participant):
+    """The participant making this request at this event, or a 403; a 429 past its rate."""
+    if not SLUG.fullmatch(slug):  # no event has this slug, and it never reaches the database
+        participant = None
+    elif isinstance(request.auth, Participant):
         participant = request.auth if request.auth.event.slug == slug else None
     else:
         participant = session_participant(request.session, event_slug=slug)
     if participant is None:
-        raise errors.ActionError(errors.FORBIDDEN, "You have not joined this event.")
+        raise errors.ActionError(errors.FORBIDDEN, MSG_NOT_JOINED)
+    throttle.credential_throttle(request, participant=participant)
     return participant
 
 
@@ -108,10 +95,20 @@ class EntryOut(schemas.Schema):
     entry: dict
 
 
+class FieldErrorOut(schemas.Schema):
+    field: str
+    message: str
+
+
 class ErrorOut(schemas.Schema):
+    """Every refusal, whatever its status: `code` says what to do, `fields` name the culprits."""
+
     code: str
     message: str
-    fields: list[dict]
+    fields: list[FieldErrorOut]
+
+
+REFUSALS = {status: ErrorOut for status in (400, 401, 403, 404, 413, 429, 500, 503)}
 
 
 def _action_endpoint(path: str, verb: str):
@@ -134,7 +131,7 @@ def _action_endpoint(path: str, verb: str):
     endpoint.__doc__ = (
         f"`{verb}`: the same as the WebSocket frame of that type. {ACTIONS[verb].service.__doc__}"
     )
-    router.post(path, response={200: EntryOut, 400: ErrorOut, 403: ErrorOut})(endpoint)
+    router.post(path, response={200: EntryOut, **REFUSALS})(endpoint)
 
 
 for _path, _verb in [
@@ -150,9 +147,10 @@ for _path, _verb in [
     _action_endpoint(_path, _verb)
 
 
-@api.post("/join", auth=None, tags=["joining"], response={200: dict, 400: ErrorOut})
+@api.post("/join", auth=None, tags=["joining"], response={200: dict, **REFUSALS})
 def join(request, payload: schemas.JoinIn):
     """Redeem an invite code for a device: returns a bearer token, shown only this once."""
+    throttle.join_throttle(request)
     joined = marshal_services.invite_redeem(
         code=payload.code, callsign=payload.callsign, device=payload.device, with_token=True
     )
@@ -168,7 +166,7 @@ def join(request, payload: schemas.JoinIn):
     }
 
 
-@router.get("/events/{slug}")
+@router.get("/events/{slug}", response={200: dict, **REFUSALS})
 def event_detail(request, slug: str):
     """Who you are at this event, its groups and the journal's latest seq."""
     p = caller(request, slug)
@@ -187,36 +185,56 @@ def event_detail(request, slug: str):
     }
 
 
-@router.get("/events/{slug}/journal")
-def journal(request, slug: str, since: int = 0, limit: int = 500):
-    """Journal entries after `since` that you may see, oldest first (at most `limit`)."""
-    if since < 0:
-        raise errors.ActionError.field("since", "since must be 0 or more.")
-    limit = max(1, min(limit, settings.FIELDOPS["REPLAY_BATCH"]))
+@router.get("/events/{slug}/journal", response={200: dict, **REFUSALS})
+def journal(
+    request,
+    slug: str,
+    since: int = Query(0, ge=0, le=schemas.MAX_ID),
+    limit: int = Query(500, ge=1, le=schemas.MAX_ID),
+):
+    """Journal entries after `since` that you may see, oldest first (at most `limit`, and at
+    most one replay batch)."""
+    limit = min(limit, settings.FIELDOPS["REPLAY_BATCH"])
     p = caller(request, slug)
     frames = selectors.journal_visible(participant=p, since=since, limit=limit)
     return {"entries": [orjson.loads(f) for f in frames]}
 
 
-@router.get("/events/{slug}/map")
+@router.get("/events/{slug}/map", response={200: dict, **REFUSALS})
 def event_map(request, slug: str):
     """The event as a GeoJSON FeatureCollection, filtered by your role."""
     return selectors.event_feature_collection(participant=caller(request, slug))
 
 
-@router.get("/events/{slug}/arrests/{arrest_id}")
-def arrest_detail(request, slug: str, arrest_id: int):
+@router.get("/events/{slug}/arrests/{arrest_id}", response={200: dict, **REFUSALS})
+def arrest_detail(request, slug: str, arrest_id: int = Path(..., gt=0, le=schemas.MAX_ID)):
     """A full arrest record, decrypted: organizers and legal observers only."""
     p = caller(request, slug)
     require_role(p, "organizer", "legal")
     record = ArrestRecord.objects.filter(pk=arrest_id, event_id=p.event_id).first()
     if record is None:
         raise errors.ActionError(errors.NOT_FOUND, "No such arrest record at this event.")
+    audit_read(record=record, via=AuditEntry.Via.API, participant=p)
     personal = {name: getattr(record, name) for name in ArrestRecord.PERSONAL_FIELDS}
     return arrest_summary(record) | personal | {"purged": record.purged_at is not None}
 
 
-@router.post("/events/{slug}/invites", response={200: dict, 400: ErrorOut, 403: ErrorOut})
+@router.get("/events/{slug}/audit", response={200: dict, **REFUSALS})
+def audit(
+    request,
+    slug: str,
+    before: int | None = Query(None, ge=1, le=MAX_ID),
+    limit: int = Query(100, ge=1, le=500),
+):
+    """Who read personal data or changed records in the admin, newest first (organizers).
+
+    Ids and field names only; page back with `before` set to the last entry's id."""
+    p = caller(request, slug)
+    require_role(p, "organizer")
+    return {"entries": audit_list(event_id=p.event_id, before=before, limit=limit)}
+
+
+@router.post("/events/{slug}/invites", response={200: dict, **REFUSALS})
 def invite_create(request, slug: str, payload: schemas.InviteCreateIn):
     """Create an invite (organizers): the code and link are shown only in this reply."""
     p = caller(request, slug)
@@ -232,23 +250,53 @@ def invite_create(request, slug: str, payload: schemas.InviteCreateIn):
     }
 
 
-@router.post("/events/{slug}/revocations", response={200: EntryOut, 400: ErrorOut, 403: ErrorOut})
+@router.post("/events/{slug}/revocations", response={200: EntryOut, **REFUSALS})
 def participant_revoke(
     request,
     slug: str,
     payload: schemas.RevokeIn,
     idempotency_key: uuid.UUID | None = Header(None, alias="Idempotency-Key"),
 ):
-    """Revoke a participant (organizers): tokens die and open sockets close at once."""
+    """Revoke a participant (organizers): tokens die and open sockets close at once; with
+    `revoke_invite`, the invite they joined with stops working too."""
     p = caller(request, slug)
     require_role(p, "organizer")
     entry = marshal_services.participant_revoke(
-        participant=p, target=payload.participant, client_id=idempotency_key
+        participant=p,
+        target=payload.participant,
+        revoke_invite=payload.revoke_invite,
+        client_id=idempotency_key,
     )
     return entry_reply(entry)
 
 
-@router.get("/events/{slug}/participants")
+@router.get("/events/{slug}/participants/{participant_id}/devices",
+            response={200: list[dict], **REFUSALS})  # fmt: skip
+def device_list(request, slug: str, participant_id: int = Path(..., gt=0, le=schemas.MAX_ID)):
+    """A participant's devices, with label and last use (organizers); never their tokens."""
+    p = caller(request, slug)
+    require_role(p, "organizer")
+    return marshal_services.device_list(participant_id=participant_id, event_id=p.event_id)
+
+
+@router.post("/events/{slug}/device-revocations", response={200: EntryOut, **REFUSALS})
+def device_revoke(
+    request,
+    slug: str,
+    payload: schemas.DeviceRevokeIn,
+    idempotency_key: uuid.UUID | None = Header(None, alias="Idempotency-Key"),
+):
+    """Revoke one device (organizers): its sockets close at once; the participant's other
+    devices stay connected."""
+    p = caller(request, slug)
+    require_role(p, "organizer")
+    entry = marshal_services.token_revoke(
+        participant=p, device=payload.device, client_id=idempotency_key
+    )
+    return entry_reply(entry)
+
+
+@router.get("/events/{slug}/participants", response={200: list[dict], **REFUSALS})
 def participant_list(request, slug: str):
     """Everyone who joined (organizers)."""
     p = caller(request, slug)

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 from django.views.decorators.http import require_POST
@@ -30,6 +31,12 @@ TEMPLATES = {
     "marcher": "pages/marcher.html",
 }
 FEED_BACKLOG = 100  # entries a first visit replays so the feed is not empty
+# An invite made on the command page lets one person join on one device, unless the organizer
+# asks for more: a seized phone whose participant was revoked cannot join again with its code.
+# A marchers' link is passed around, so it allows many joins, but not without end.
+INVITE_DEFAULT_USES = 2000
+INVITE_MAX_USES = 100_000  # the same bound as over REST (schemas.InviteCreateIn)
+MSG_INVITE_USES = f"A number of uses from 1 to {INVITE_MAX_USES}, or empty for the default."
 
 # The models' choice labels, shown through {% trans label %}: listed so makemessages finds them.
 CHOICE_LABELS = (
@@ -87,6 +94,11 @@ def client_strings() -> dict[str, str]:
         "dismiss": _("Dismiss"),
         "revoke": _("Revoke"),
         "revoke_confirm": _("Revoke this participant? Their devices are disconnected at once."),
+        "devices": _("Devices"),
+        "no_devices": _("No devices: joined in a browser, or not yet."),
+        "last_used": _("last used %(t)s"),
+        "never_used": _("never used"),
+        "device_revoke_confirm": _("Revoke this device? Only it is disconnected."),
         "draw_first": _("Draw a line on the map first."),
         "nearest_none": _("None known."),
         "away": _("%(d)s m away, %(dir)s"),
@@ -178,6 +190,7 @@ def event_home(request: HttpRequest, slug: str) -> HttpResponse:
     if participant.role == "organizer":
         context["incident_kinds"] = Incident.Kind.choices
         context["roles"] = Role.choices
+        context["invite_default_uses"] = INVITE_DEFAULT_USES
     else:
         context["incident_kinds"] = [
             (k, label) for k, label in Incident.Kind.choices if k != Incident.Kind.SOS
@@ -187,10 +200,24 @@ def event_home(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, TEMPLATES[participant.role], context)
 
 
-def qr_svg(text: str) -> str:
+def qr_svg(text: str) -> SafeString:
     """A QR code as inline SVG, drawn on the server so no third party sees the link."""
     image = qrcode.make(text, image_factory=qrcode.image.svg.SvgPathImage, box_size=10)
-    return image.to_string(encoding="unicode")
+    # Safe to insert unescaped: the SVG is one path of the code's modules, with no text of the link.
+    return mark_safe(image.to_string(encoding="unicode"))  # noqa: S308
+
+
+def invite_uses(*, role: str, text: str) -> int:
+    """The joins a command-page invite allows: what the organizer typed, else one for a person's
+    role and INVITE_DEFAULT_USES for a marchers' link."""
+    text = text.strip()
+    if not text:
+        return INVITE_DEFAULT_USES if role == "marcher" else 1
+    if not (text.isascii() and text.isdigit() and len(text) <= 6):
+        raise errors.ActionError.field("max_uses", MSG_INVITE_USES)
+    if not 1 <= int(text) <= INVITE_MAX_USES:
+        raise errors.ActionError.field("max_uses", MSG_INVITE_USES)
+    return int(text)
 
 
 @require_POST
@@ -203,14 +230,16 @@ def invite_new(request: HttpRequest, slug: str) -> HttpResponse:
         return render(request, "not_joined.html", status=403)
     group = request.POST.get("group") or None
     role = request.POST.get("role", "marcher")
+    role = role if role in dict(Role.choices) else "marcher"
     try:
         issued = marshal_services.invite_create(
             event=participant.event,
             created_by=participant,
-            role=role if role in dict(Role.choices) else "marcher",
+            role=role,
             group=int(group) if group and group.isdigit() else None,
             label=request.POST.get("label", "")[:100],
             expires_in_hours=24,
+            max_uses=invite_uses(role=role, text=request.POST.get("max_uses", "")),
         )
     except errors.ActionError as exc:
         return render(

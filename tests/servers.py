@@ -180,6 +180,8 @@ def project_env(*, database_url: str, redis_url: str | None) -> dict:
         LOG_LEVEL="WARNING",
         # Tests send bursts from one socket; the per-socket limit is tested elsewhere.
         FIELDOPS_RATE_LIMIT_PER_MINUTE="100000",
+        # Every test device joins from 127.0.0.1; the per-address limit is tested elsewhere.
+        FIELDOPS_JOIN_RATE_PER_MINUTE="100000",
         # Background sweeps would add entries the tests do not expect.
         FIELDOPS_WATCH_EMBEDDED="0",
     )

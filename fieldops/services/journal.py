@@ -10,6 +10,7 @@ import orjson
 from django.db import connection, transaction
 from django.utils import timezone
 
+from fieldops.crypto import frame_text
 from fieldops.models import JournalEntry
 from realtime import fanout, groups
 
@@ -120,7 +121,7 @@ def journal_since(*, event_id: int, since: int, upto: int | None, tags: list[str
     params += [audience_pattern(tag) for tag in tags] + [limit]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return [(seq, frame) for seq, frame in cursor.fetchall()]
+        return [(seq, frame_text(frame)) for seq, frame in cursor.fetchall()]
 
 
 def audience_pattern(tag: str) -> str:

@@ -39,6 +39,10 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Page safety headers (see the block "Page safety headers" below).
+    "fieldops.headers.PageCSPMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
+    "fieldops.headers.NoStoreRolePagesMiddleware",
 ]
 
 ROOT_URLCONF = "fieldops.urls"
@@ -117,6 +121,15 @@ STORAGES = {
 
 LOGIN_URL = "/admin/login/"
 
+# --- Retention: how long credentials and sessions live (docs/deployment.md) -----------------------
+# Device tokens and browser sessions stop working this many hours after their event ends: time for a
+# march that overruns and a night of jail support, and well before the retention purge.
+CREDENTIAL_GRACE_HOURS = env_int("FIELDOPS_CREDENTIAL_GRACE_HOURS", 12)
+# A join link's session expires with its event (plus the grace: marshals/sessions.py); any other
+# session, an admin's, after this many seconds (Django's default is two weeks).
+SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 12 * 3600)
+# --- end of retention ---------------------------------------------------------------------------
+
 # Personal data at rest (arrest records) is encrypted with these Fernet keys; the first encrypts,
 # all decrypt, so a key can be rotated by putting the new one first.
 FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS", "")
@@ -163,11 +176,69 @@ FIELDOPS = {
     "WATCH_EMBEDDED": env_bool("FIELDOPS_WATCH_EMBEDDED", True),
 }
 
+# --- REST rate limits (django-ratelimit; docs/protocol.md, "Rate limits") -------------------------
+# Counted in each worker's memory (N workers allow at most N budgets): Redis carries fan-out only
+# and is never on a request's path, so a broker outage cannot refuse or slow a request.
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "ratelimit": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "fieldops-ratelimit",
+    },
+}
+RATELIMIT_USE_CACHE = "ratelimit"
+RATELIMIT_IP_META_KEY = "fieldops.throttle.client_address"
+FIELDOPS_REST_LIMITS = {
+    # Requests per minute one bearer token (or one browser's participant) may make; by default the
+    # same budget as a socket's frames.
+    "PER_CREDENTIAL_PER_MINUTE": env_int(
+        "FIELDOPS_REST_RATE_PER_MINUTE", FIELDOPS["RATE_LIMIT_PER_MINUTE"]
+    ),
+    # Attempts to redeem an invite code per client address (an IPv6 /64) and minute.
+    "JOIN_PER_ADDRESS_PER_MINUTE": env_int("FIELDOPS_JOIN_RATE_PER_MINUTE", 20),
+    # Peers whose X-Forwarded-For names the client: the reverse proxy in front of the workers.
+    "TRUSTED_PROXIES": env_list("FIELDOPS_TRUSTED_PROXIES", "127.0.0.1,::1"),
+}
+# --- end of REST rate limits ----------------------------------------------------------------------
+
+# --- Page safety headers (django-csp, django-permissions-policy; docs/deployment.md) --------------
+# Scripts, styles and images only from this server: no inline script, handler or style, so text
+# that reached a page as HTML still cannot run. fieldops.headers adds the map tiles' origin (when
+# MAP_TILES_URL is set) and the public address's sockets to this at run time.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'none'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+# The pages use the phone's position (marshals, legal observers, the marchers' nearest help); no
+# page, and nothing embedded in one, may use any other sensor or device.
+PERMISSIONS_POLICY = {"geolocation": "self"} | {
+    feature: []
+    for feature in [
+        # Features Chromium knows (it warns about any other name).
+        "accelerometer", "autoplay", "browsing-topics", "camera", "clipboard-read",
+        "clipboard-write", "display-capture", "encrypted-media", "fullscreen", "gamepad",
+        "gyroscope", "hid", "idle-detection", "local-fonts", "magnetometer", "microphone", "midi",
+        "otp-credentials", "payment", "picture-in-picture", "publickey-credentials-create",
+        "publickey-credentials-get", "screen-wake-lock", "serial", "usb", "window-management",
+        "xr-spatial-tracking",
+    ]
+}  # fmt: skip
+# --- end of page safety headers -------------------------------------------------------------------
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {
-        "redact": {"()": "fieldops.logfilters.RedactInviteCodes"},
+        "redact": {"()": "fieldops.logfilters.RedactSecrets"},
         "broker": {"()": "fieldops.logfilters.QuietBrokerOutage"},
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact"]}},
@@ -178,6 +249,13 @@ LOGGING = {
         "django.channels.server": {"level": "WARNING"},
         # "Not Found: /join/<code>/" for an expired or used-up invite would log the code.
         "django.request": {"filters": ["redact"]},
+        # Django's own handlers print without redaction (its console when DEBUG is on) or mail the
+        # whole request (mail_admins): everything of Django's goes through the console above.
+        "django": {"handlers": [], "propagate": True},
+        # uvicorn logs each socket with the client's address at INFO, through its own handler:
+        # keep it to warnings, whatever its --log-level, redacted like the rest.
+        "uvicorn": {"handlers": [], "level": "WARNING", "propagate": True},
+        "uvicorn.error": {"level": "WARNING"},
         "channels_redis.pubsub": {"filters": ["broker"]},
     },
 }

@@ -7,7 +7,9 @@
  * answers a repeated id with the original ack). Entries are kept by seq, not by "newer than the
  * highest": a `resume` frame may replay entries older than live ones already shown
  * (docs/protocol.md), and none of them is dropped or shown twice.
- * Fieldops.FieldMap draws what the journal says on a Leaflet map.
+ * Fieldops.FieldMap draws what the journal says on a Leaflet map. No text from the server is ever
+ * parsed as HTML: pages build nodes (`el`, `plain`), and the Content-Security-Policy runs only the
+ * scripts served from the server's own origin.
  */
 (function () {
   "use strict";
@@ -15,6 +17,7 @@
   var CLOSE_UNAUTHENTICATED = 4401;
   var CLOSE_REVOKED = 4403;
   var CLOSE_BEHIND = 4408; // the page did not read fast enough: reconnect now and resume
+  var CLOSE_RESCOPED = 4409; // an organizer changed this participant's role or group
   var RETRYABLE = { unavailable: true, rate_limited: true };
 
   function config() {
@@ -139,6 +142,8 @@
     this.ws = null;
     this.live = false;
     if (code === CLOSE_BEHIND) { this.attempt = 0; this.connectSoon(Math.random() * 500); return; }
+    // Each role has its own page: load it again as what this participant is now (the outbox stays).
+    if (code === CLOSE_RESCOPED) { window.location.reload(); return; }
     if (code === CLOSE_UNAUTHENTICATED || code === CLOSE_REVOKED) {
       this.stopped = true;
       this.setState("stopped", this.cfg.strings[code === CLOSE_REVOKED ? "revoked" : "not_joined"]);
@@ -200,7 +205,9 @@
         break;
       case "error":
         var item = this.find(frame.id);
-        if (item && RETRYABLE[frame.code]) { this.retryLater(); break; }
+        // A busy server (rate_limited, unavailable) is worth a few more tries; anything else, or
+        // the last try, is shown as failed and dropped from the outbox: no endless resending.
+        if (item && RETRYABLE[frame.code] && this.retryLater(item)) break;
         if (item || frame.id === null) this.settle(frame.id, null, frame);
         if (h.error) h.error(frame, item);
         break;
@@ -228,21 +235,32 @@
     return null;
   };
 
+  /** An item is done: acknowledged, or refused (then marked `failed` for the handlers to show). */
   Client.prototype.settle = function (id, ack, error) {
     var item = this.find(id);
     this.outbox = this.outbox.filter(function (x) { return x.id !== id; });
     store(this.key + ":outbox", this.outbox);
     this.setState(this.state);
+    if (item && error) item.failed = error.code;
     if (item && ack && this.handlers.ack) this.handlers.ack(item, ack);
   };
 
-  Client.prototype.retryLater = function () {
+  /** Resend `item` after a growing pause (about 3 s, doubling up to a minute); false once it has
+   * been answered with a retryable error 6 times: then it counts as failed. */
+  Client.prototype.retryLater = function (item) {
+    var MAX_TRIES = 6;
+    item.tries = (item.tries || 0) + 1;
+    if (item.tries >= MAX_TRIES) return false;
+    store(this.key + ":outbox", this.outbox);
     var self = this;
-    setTimeout(function () { self.flush(); }, 3000 + Math.random() * 2000);
+    var delay = Math.min(60000, 3000 * Math.pow(2, item.tries - 1));
+    clearTimeout(this.retryTimer); // one resend of the outbox at a time, whatever failed
+    this.retryTimer = setTimeout(function () { self.retryTimer = null; self.flush(); }, delay / 2 + Math.random() * delay / 2);
+    return true;
   };
 
   Client.prototype.flush = function () {
-    if (!this.live) return;
+    if (!this.live || this.retryTimer) return; // a pending resend sends everything then
     for (var i = 0; i < this.outbox.length; i++) {
       var item = this.outbox[i];
       this.raw({ type: item.type, id: item.id, data: item.data });
@@ -275,10 +293,10 @@
     return fmt(s.ago_h, { n: Math.floor(minutes / 60) });
   }
 
-  function esc(text) {
-    return String(text === null || text === undefined ? "" : text).replace(/[&<>"']/g, function (c) {
-      return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c];
-    });
+  /** A node showing `text` as it is. Leaflet parses a string given as an icon's `html` or as a
+   * tooltip as HTML, and every text here may come from a participant: they all get one of these. */
+  function plain(text, className) {
+    return el("span", { class: className || "fo-text", text: text === null || text === undefined ? "" : String(text) });
   }
 
   function FieldMap(elementId, cfg) {
@@ -336,7 +354,7 @@
     if (this.routes[key]) this.map.removeLayer(this.routes[key]);
     var line = L.polyline(latlngs, { color: this.groupColor(r.group), weight: 7, opacity: 0.9 });
     line.fieldops = r;
-    line.bindTooltip((this.groupName(r.group) || "") + " v" + r.version + (r.note ? " · " + r.note : ""));
+    line.bindTooltip(plain((this.groupName(r.group) || "") + " v" + r.version + (r.note ? " · " + r.note : "")));
     this.routes[key] = line.addTo(this.map);
     if (!this.fitted) this.fit();
     return line;
@@ -351,14 +369,14 @@
     if (p.geometry.type === "Point") {
       var c = p.geometry.coordinates;
       layer = L.marker([c[1], c[0]], {
-        icon: L.divIcon({ className: "fo-place", html: '<span style="background:' + color + '">' + esc(PLACE_LABEL[p.kind] || "•") + "</span>", iconSize: [34, 34], iconAnchor: [17, 17] }),
+        icon: L.divIcon({ className: "fo-place", html: plain(PLACE_LABEL[p.kind] || "•", "fo-kind-" + p.kind), iconSize: [34, 34], iconAnchor: [17, 17] }),
         title: p.name,
       });
     } else {
       layer = L.geoJSON(p.geometry, { style: { color: color, weight: 3, fillOpacity: p.kind === "danger" ? 0.25 : 0.1, dashArray: p.kind === "danger" ? "6 4" : null } });
     }
     layer.fieldops = p;
-    layer.bindTooltip(esc(p.name));
+    layer.bindTooltip(plain(p.name));
     this.places[key] = layer.addTo(this.map);
   };
 
@@ -371,13 +389,13 @@
     if (m) { m.setLatLng([c.lat, c.lng]); m.setIcon(icon); }
     else m = this.positions[key] = L.marker([c.lat, c.lng], { icon: icon, zIndexOffset: 500 }).addTo(this.map);
     m.fieldops = data;
-    m.bindTooltip(this.positionText(data));
+    m.bindTooltip(plain(this.positionText(data)));
     return m;
   };
 
   FieldMap.prototype.positionIcon = function (c) {
-    var html = '<span class="fo-pos fo-status-' + esc(c.status) + (this.stale(c.at) ? " fo-stale" : "") + '">' +
-      esc(c.callsign) + ' <small class="fo-age">' + esc(ago(c.at, this.s)) + "</small></span>";
+    var html = el("span", { class: "fo-pos fo-status-" + c.status + (this.stale(c.at) ? " fo-stale" : "") }, [
+      (c.callsign || "") + " ", el("small", { class: "fo-age", text: ago(c.at, this.s) })]);
     return L.divIcon({ className: "fo-pos-icon", html: html, iconSize: null, iconAnchor: [0, 0] });
   };
 
@@ -388,13 +406,13 @@
   };
 
   FieldMap.prototype.positionText = function (c) {
-    return esc(c.callsign) + " · " + esc(c.status || "") + " · " + ago(c.at, this.s) + (c.note ? " · " + esc(c.note) : "");
+    return (c.callsign || "") + " · " + (c.status || "") + " · " + ago(c.at, this.s) + (c.note ? " · " + c.note : "");
   };
 
   FieldMap.prototype.refreshAges = function () {
     Object.keys(this.positions).forEach(function (k) {
       var m = this.positions[k];
-      m.setTooltipContent(this.positionText(m.fieldops));
+      m.setTooltipContent(plain(this.positionText(m.fieldops)));
       m.setIcon(this.positionIcon(m.fieldops));
     }, this);
     if (this.onAges) this.onAges();
@@ -407,14 +425,14 @@
     var layer;
     if (i.kind === "sos") {
       layer = L.marker([i.lat, i.lng], {
-        icon: L.divIcon({ className: "fo-sos-icon", html: '<span class="fo-sos">' + esc(this.s.sos) + "</span>", iconSize: [64, 64], iconAnchor: [32, 32] }),
+        icon: L.divIcon({ className: "fo-sos-icon", html: plain(this.s.sos, "fo-sos"), iconSize: [64, 64], iconAnchor: [32, 32] }),
         zIndexOffset: 1000,
       });
     } else {
       layer = L.circleMarker([i.lat, i.lng], { radius: 12, color: "#000", weight: 2, fillColor: SEVERITY_COLOR[i.severity] || "#c4001a", fillOpacity: 0.9 });
     }
     layer.fieldops = i;
-    layer.bindTooltip(esc(i.kind) + " · " + esc(i.severity) + " · " + esc(i.status) + (i.description ? " · " + esc(i.description) : ""));
+    layer.bindTooltip(plain(i.kind + " · " + i.severity + " · " + i.status + (i.description ? " · " + i.description : "")));
     this.incidents[key] = layer.addTo(this.map);
     return layer;
   };
@@ -423,10 +441,10 @@
     var key = String(a.arrest);
     if (this.arrests[key]) return;
     var layer = L.marker([a.lat, a.lng], {
-      icon: L.divIcon({ className: "fo-arrest-icon", html: '<span class="fo-arrest">' + esc(a.people_count) + "</span>", iconSize: [34, 34], iconAnchor: [17, 17] }),
+      icon: L.divIcon({ className: "fo-arrest-icon", html: plain(a.people_count, "fo-arrest"), iconSize: [34, 34], iconAnchor: [17, 17] }),
     });
     layer.fieldops = a;
-    layer.bindTooltip(esc(this.s.arrests) + ": " + esc(a.people_count) + " " + esc(this.s.people));
+    layer.bindTooltip(plain(this.s.arrests + ": " + a.people_count + " " + this.s.people));
     this.arrests[key] = layer.addTo(this.map);
   };
 
@@ -555,7 +573,7 @@
     kindLevel: kindLevel,
     toast: toast,
     fmt: fmt,
-    esc: esc,
+    plain: plain,
     el: el,
     ago: ago,
     uuid4: uuid4,
