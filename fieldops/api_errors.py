@@ -7,7 +7,6 @@ import functools
 import logging
 
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
-from django.db import connection
 from django.http import Http404, JsonResponse
 from django.urls import re_path
 from ninja import NinjaAPI
@@ -103,8 +102,6 @@ def _json_refusals(view):
             response = view(request, *args, **kwargs)
         except Http404:
             return _nothing_here(request)
-        finally:
-            _release_connection()
         if response.status_code == 405 and response.get("Content-Type", "").startswith("text/html"):
             allow = response.get("Allow")
             response = refusal(errors.ActionError(errors.METHOD_NOT_ALLOWED, MSG_METHOD))
@@ -113,16 +110,6 @@ def _json_refusals(view):
         return response
 
     return wrapped
-
-
-def _release_connection() -> None:
-    """Close the request's database connection. Under ASGI every request runs in a context of its
-    own, and the persistent connection (CONN_MAX_AGE, kept for the sockets' database thread)
-    would stay open with the finished context until the garbage collector found it: a burst of
-    requests then used up PostgreSQL's connections, and every request and socket action after
-    it failed. (Inside a test's transaction the connection must stay.)"""
-    if not connection.in_atomic_block:
-        connection.close()
 
 
 def _nothing_here(request, *args, **kwargs):

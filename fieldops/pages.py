@@ -4,6 +4,7 @@ Each page is rendered with a snapshot of what its role may see (the same GeoJSON
 endpoint returns) and the journal seq it was taken at; the socket then resumes from there.
 """
 
+import pydantic
 import qrcode
 import qrcode.image.svg
 from django.conf import settings
@@ -17,6 +18,7 @@ from django.views.decorators.http import require_POST
 
 from fieldops import errors, selectors
 from fieldops.models import ArrestRecord, Event, Incident, Place
+from fieldops.schemas import InviteCreateIn, error_fields
 from fieldops.services.arrests import arrest_summary
 from fieldops.services.routes import route_active
 from marshals import services as marshal_services
@@ -228,19 +230,28 @@ def invite_new(request: HttpRequest, slug: str) -> HttpResponse:
         return render(request, "not_joined.html", status=403)
     if participant.role != "organizer":
         return render(request, "not_joined.html", status=403)
-    group = request.POST.get("group") or None
     role = request.POST.get("role", "marcher")
     role = role if role in dict(Role.choices) else "marcher"
     try:
+        # The same rules as POST /api/events/<slug>/invites: a group that is not a whole number,
+        # or a label with control characters, is refused by name rather than failing.
+        form = InviteCreateIn.model_validate(
+            {"role": role, "group": request.POST.get("group") or None,
+             "label": request.POST.get("label", "")[:100]},
+            strict=False,
+        )  # fmt: skip
         issued = marshal_services.invite_create(
             event=participant.event,
             created_by=participant,
             role=role,
-            group=int(group) if group and group.isdigit() else None,
-            label=request.POST.get("label", "")[:100],
+            group=form.group,
+            label=form.label,
             expires_in_hours=24,
             max_uses=invite_uses(role=role, text=request.POST.get("max_uses", "")),
         )
+    except pydantic.ValidationError as exc:
+        message = "; ".join(f"{f['field']}: {f['message']}" for f in error_fields(exc))
+        return render(request, "pages/invite.html", {"error": message, "slug": slug}, status=400)
     except errors.ActionError as exc:
         return render(
             request, "pages/invite.html", {"error": exc.message, "slug": slug}, status=400

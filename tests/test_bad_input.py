@@ -525,3 +525,52 @@ async def test_a_resume_that_fails_on_the_server_is_an_error_and_the_socket_stay
     assert (error["type"], error["id"], error["code"]) == ("error", FRAME_ID, "internal")
     await _ping(client)
     await client.disconnect()
+
+
+@pytest.mark.django_db
+def test_the_join_page_refuses_a_control_character_in_the_callsign_by_name(cast):
+    from django.test import Client
+
+    from marshals.services import invite_create
+
+    issued = invite_create(event=cast.event, created_by=cast.organizer, role="marcher")
+    reply = Client().post(f"/join/{issued.code}/", {"callsign": "Kes\x00trel"})
+    assert reply.status_code == 400
+    assert b"callsign" in reply.content
+    from marshals.models import Participant
+
+    assert not Participant.objects.filter(callsign__startswith="Kes").exists()
+
+
+@pytest.mark.django_db
+def test_the_join_page_counts_against_the_address_join_budget(cast, settings):
+    from django.test import Client
+
+    settings.FIELDOPS_REST_LIMITS = {
+        **settings.FIELDOPS_REST_LIMITS,
+        "JOIN_PER_ADDRESS_PER_MINUTE": 3,
+    }
+    client = Client()
+    codes = [f"guess-{n:04d}-xxxxxxxx" for n in range(4)]
+    replies = [client.get(f"/join/{code}/").status_code for code in codes]
+    assert replies == [404, 404, 404, 429]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "form, field",
+    [({"group": "²"}, b"group"), ({"label": "front\x00door"}, b"label")],
+    ids=["group-in-other-digits", "label-with-nul"],
+)
+def test_the_invite_page_refuses_bad_fields_by_name(cast, form, field):
+    from django.test import Client
+
+    from marshals.sessions import session_remember
+
+    client = Client()
+    session = client.session
+    session_remember(session, event_slug=cast.event.slug, participant_id=cast.organizer.pk)
+    session.save()
+    reply = client.post(f"/e/{cast.event.slug}/invites/", {"role": "marcher", **form})
+    assert reply.status_code == 400
+    assert field in reply.content

@@ -9,6 +9,7 @@ with an edge value planted. A few hundred requests per database, derandomized so
 sends the same ones, with a deadline that only a hung request would miss.
 """
 
+import urllib.request
 from datetime import timedelta
 
 import pytest
@@ -155,6 +156,11 @@ def test_rest_requests_leave_no_database_connection_behind(stack, api):
     token = api[2]()
     for _ in range(150):
         stack.http(0, "GET", f"/api/events/{stack.slug}", token=token)
+    # Pages too: the join page reads the invite from the database.
+    code = stack.seed["invites"]["marcher"]["code"]
+    for _ in range(60):
+        with urllib.request.urlopen(f"http://127.0.0.1:{stack.ports[0]}/join/{code}/") as page:
+            assert page.status == 200
 
     with psycopg.connect(stack.database_url) as conn:
         (count,) = conn.execute(

@@ -166,3 +166,11 @@ def test_invite_qr_code_is_drawn_without_any_text_of_the_link(cast):
     html = organizer.post(f"/e/{cast.event.slug}/invites/", {"role": "marcher"}).content.decode()
     svg = re.search(r"<svg.*?</svg>", html, re.S).group()
     assert re.fullmatch(r"<svg [^<>]*>(<path d=\"[MHVz0-9., ]*\"[^<>]*/?>(</path>)?)*</svg>", svg)
+
+
+def test_the_api_docs_load_their_scripts_from_this_site_not_a_cdn(db):
+    reply = Client().get("/api/docs")
+    assert reply.status_code == 200
+    body = reply.content.decode()
+    assert "/static/ninja/swagger-ui-bundle.js" in body
+    assert "cdn" not in body.lower()

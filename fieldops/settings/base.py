@@ -22,6 +22,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
+    # Serves the API docs' Swagger UI from our own static files, not a CDN (the pages' CSP allows
+    # scripts from this site only, and no request leaves for a third party).
+    "ninja",
     "leaflet",
     "djgeojson",
     "fieldops",
@@ -30,6 +33,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "fieldops.connections.ReleaseDatabaseConnection",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
