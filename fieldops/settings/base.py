@@ -198,8 +198,10 @@ FIELDOPS_REST_LIMITS = {
     "PER_CREDENTIAL_PER_MINUTE": env_int(
         "FIELDOPS_REST_RATE_PER_MINUTE", FIELDOPS["RATE_LIMIT_PER_MINUTE"]
     ),
-    # Attempts to redeem an invite code per client address (an IPv6 /64) and minute.
-    "JOIN_PER_ADDRESS_PER_MINUTE": env_int("FIELDOPS_JOIN_RATE_PER_MINUTE", 20),
+    # Opening or redeeming an invite code, per client address (an IPv6 /64) and minute. A crowd's
+    # phones share a few carrier-grade NAT addresses, and a marchers' link is opened by hundreds
+    # at once; a code has about 100 random bits, so even this rate guesses nothing.
+    "JOIN_PER_ADDRESS_PER_MINUTE": env_int("FIELDOPS_JOIN_RATE_PER_MINUTE", 300),
     # Peers whose X-Forwarded-For names the client: the reverse proxy in front of the workers.
     "TRUSTED_PROXIES": env_list("FIELDOPS_TRUSTED_PROXIES", "127.0.0.1,::1"),
 }
