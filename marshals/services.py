@@ -110,19 +110,30 @@ def participant_for_staff(*, event, user) -> Participant:
     return participant
 
 
+def _resent(*, participant, client_id: uuid.UUID | None):
+    """The entry an earlier copy of this action made (a resend: nothing is done twice), or None."""
+    return client_id and journal_find_action(actor=participant, client_id=client_id)
+
+
+def _target(*, participant, target: int) -> Participant:
+    """A participant of the actor's event, or an error naming the field."""
+    found = Participant.objects.filter(pk=target, event_id=participant.event_id).first()
+    if found is None:
+        raise errors.ActionError.field("participant", errors.MSG_NO_SUCH_PARTICIPANT)
+    return found
+
+
 def participant_revoke(
     *, participant, target: int, revoke_invite: bool = False, client_id: uuid.UUID | None = None
 ):
     """Revoke a participant and every device token of theirs, and with `revoke_invite` the invite
     they joined with, so that a seized phone cannot join again with its code. Their sockets close
     at once on every worker."""
-    earlier = client_id and journal_find_action(actor=participant, client_id=client_id)
-    if earlier:  # a resend: the first attempt's entry, and nothing done twice
+    earlier = _resent(participant=participant, client_id=client_id)
+    if earlier:
         return earlier
     with journal_writer(event_id=participant.event_id) as journal:
-        found = Participant.objects.filter(pk=target, event_id=participant.event_id).first()
-        if found is None:
-            raise errors.ActionError.field("participant", errors.MSG_NO_SUCH_PARTICIPANT)
+        found = _target(participant=participant, target=target)
         now = timezone.now()
         Participant.objects.filter(pk=found.pk, revoked_at__isnull=True).update(revoked_at=now)
         DeviceToken.objects.filter(participant=found, revoked_at__isnull=True).update(
@@ -157,13 +168,11 @@ def participant_change(
     """Give a participant another role or march group (`group=None`: none). Their open sockets
     are closed on every worker with a code that says "reconnect": they come back as what they are
     now, and receive what that role and group may see from then on. None if nothing changes."""
-    earlier = client_id and journal_find_action(actor=participant, client_id=client_id)
-    if earlier:  # a resend: the first attempt's entry, and nothing done twice
+    earlier = _resent(participant=participant, client_id=client_id)
+    if earlier:
         return earlier
     with journal_writer(event_id=participant.event_id) as journal:
-        found = Participant.objects.filter(pk=target, event_id=participant.event_id).first()
-        if found is None:
-            raise errors.ActionError.field("participant", errors.MSG_NO_SUCH_PARTICIPANT)
+        found = _target(participant=participant, target=target)
         if role is not None and role not in Role.values:
             raise errors.ActionError.field("role", MSG_NO_SUCH_ROLE)
         if group is UNCHANGED:
@@ -200,8 +209,8 @@ def participant_delete(*, participant, target: int) -> None:
 def token_revoke(*, participant, device: int, client_id: uuid.UUID | None = None):
     """Revoke one device's token: that device's sockets close at once on every worker, and the
     participant's other devices stay connected."""
-    earlier = client_id and journal_find_action(actor=participant, client_id=client_id)
-    if earlier:  # a resend: the first attempt's entry, and nothing done twice
+    earlier = _resent(participant=participant, client_id=client_id)
+    if earlier:
         return earlier
     with journal_writer(event_id=participant.event_id) as journal:
         token = (
@@ -229,8 +238,8 @@ def token_revoke(*, participant, device: int, client_id: uuid.UUID | None = None
 def invite_revoke(*, participant, invite: int, client_id: uuid.UUID | None = None):
     """Revoke an invite: nobody joins with its code any more. Who already joined with it stays
     (revoke them, with `participant_revoke`, to close their sockets)."""
-    earlier = client_id and journal_find_action(actor=participant, client_id=client_id)
-    if earlier:  # a resend: the first attempt's entry, and nothing done twice
+    earlier = _resent(participant=participant, client_id=client_id)
+    if earlier:
         return earlier
     with journal_writer(event_id=participant.event_id) as journal:
         found = Invite.objects.filter(pk=invite, event_id=participant.event_id).first()
