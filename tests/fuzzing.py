@@ -4,6 +4,7 @@ of its type, once, in an otherwise valid payload (the sweep), and random example
 half of the time."""
 
 from collections.abc import Iterator
+from datetime import timedelta
 
 from hypothesis import HealthCheck, find, settings
 from hypothesis import strategies as st
@@ -74,3 +75,15 @@ def worker_tracebacks(stack, *, after: int = 0) -> list[str]:
     """The tracebacks the workers logged past the first `after` characters (each cut short)."""
     text = worker_log(stack)[after:]
     return [chunk[:2000] for chunk in text.split("Traceback (most recent call last)")[1:]]
+
+
+def fuzz_settings(examples: int):
+    """Hypothesis settings for a fuzz run against a real server: derandomized and bounded; the
+    deadline only detects a hang, it is no speed requirement."""
+    return settings(
+        max_examples=examples,
+        deadline=timedelta(seconds=20),
+        derandomize=True,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )

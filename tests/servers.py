@@ -272,6 +272,15 @@ class Stack:
         return self.http(worker, "POST", "/api/join", body={"code": code, "callsign": callsign})
 
 
+def redis_and_database(stack: ExitStack, tmp: Path, *, postgres: bool) -> tuple[str, str]:
+    """A private redis-server and a database (a SQLite file, or a PostgreSQL cluster) in `tmp`,
+    stopped with `stack`; their URLs."""
+    redis_url = stack.enter_context(redis_server(tmp))
+    if postgres:
+        return redis_url, stack.enter_context(postgres_server(tmp))
+    return redis_url, f"sqlite:///{tmp / 'fieldops.sqlite3'}"
+
+
 @contextmanager
 def fieldops_stack(
     *, servers: tuple[str, ...] = ("daphne", "daphne"), postgres: bool = False
@@ -280,11 +289,7 @@ def fieldops_stack(
     tmp = Path(tempfile.mkdtemp(prefix="fieldops-test-"))
     try:
         with ExitStack() as stack:
-            redis_url = stack.enter_context(redis_server(tmp))
-            if postgres:
-                database_url = stack.enter_context(postgres_server(tmp))
-            else:
-                database_url = f"sqlite:///{tmp / 'fieldops.sqlite3'}"
+            redis_url, database_url = redis_and_database(stack, tmp, postgres=postgres)
             env = project_env(database_url=database_url, redis_url=redis_url)
             manage(env, "migrate", "--noinput")
             out = manage(env, "demo", "--json")

@@ -12,11 +12,10 @@ miss.
 
 import json
 import uuid
-from datetime import timedelta
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from websockets.sync.client import connect
@@ -24,13 +23,12 @@ from websockets.sync.client import connect
 from fieldops.actions import ACTIONS
 from fieldops.schemas import PingIn, ResumeIn
 
-from .fuzzing import plant_edge, smallest, sweep, worker_log, worker_tracebacks
+from .fuzzing import fuzz_settings, plant_edge, smallest, sweep, worker_log, worker_tracebacks
 from .servers import fieldops_stack
 
 pytestmark = pytest.mark.multiworker
 
 EXAMPLES = 15
-HUNG = timedelta(seconds=20)  # hypothesis' deadline: a hang detector, not a speed requirement
 REPLY_SECONDS = 30
 FRAMES = {verb: action.schema for verb, action in ACTIONS.items()} | {
     "resume": ResumeIn,
@@ -138,13 +136,7 @@ def test_fuzzed_frames_never_drop_the_socket_nor_fail_on_the_server(stack, organ
         for text in edges:
             assert_no_server_failure(text, exchange(ws, text))
 
-        @settings(
-            max_examples=EXAMPLES,
-            deadline=HUNG,
-            derandomize=True,
-            database=None,
-            suppress_health_check=list(HealthCheck),
-        )
+        @fuzz_settings(EXAMPLES)
         @given(generated=strategy, draw=st.data())
         def fuzz(generated, draw):
             if verb == "junk":

@@ -10,21 +10,19 @@ sends the same ones, with a deadline that only a hung request would miss.
 """
 
 import urllib.request
-from datetime import timedelta
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 
-from .fuzzing import plant_edge, smallest, sweep, worker_log, worker_tracebacks
+from .fuzzing import fuzz_settings, plant_edge, smallest, sweep, worker_log, worker_tracebacks
 from .servers import fieldops_stack
 
 pytestmark = pytest.mark.multiworker
 
 EXAMPLES = 10
-HUNG = timedelta(seconds=20)  # hypothesis' deadline: a hang detector, not a speed requirement
 
 
 def _operations() -> list[tuple[str, str]]:
@@ -120,13 +118,7 @@ def test_fuzzed_requests_never_get_a_server_error_and_every_refusal_has_the_one_
         setattr(case, part, value)
         assert_answer_in_contract(case.call(base_url=base_url, timeout=60))
 
-    @settings(
-        max_examples=EXAMPLES,
-        deadline=HUNG,
-        derandomize=True,
-        database=None,
-        suppress_health_check=list(HealthCheck),
-    )
+    @fuzz_settings(EXAMPLES)
     @given(case=cases, draw=st.data())
     def fuzz(case, draw):
         if isinstance(case.body, dict):

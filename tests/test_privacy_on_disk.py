@@ -28,9 +28,8 @@ from .servers import (
     Stack,
     asgi_workers,
     manage,
-    postgres_server,
     project_env,
-    redis_server,
+    redis_and_database,
 )
 
 pytestmark = pytest.mark.multiworker
@@ -90,11 +89,7 @@ def drill_stack(*, postgres: bool) -> Iterator[Drill]:
     tmp = Path(tempfile.mkdtemp(prefix="fieldops-drill-"))
     try:
         with ExitStack() as stack:
-            redis_url = stack.enter_context(redis_server(tmp))
-            if postgres:
-                database_url = stack.enter_context(postgres_server(tmp))
-            else:
-                database_url = f"sqlite:///{tmp / 'fieldops.sqlite3'}"
+            redis_url, database_url = redis_and_database(stack, tmp, postgres=postgres)
             env = project_env(database_url=database_url, redis_url=redis_url)
             env["FIELD_ENCRYPTION_KEYS"] = MASTER
             manage(env, "migrate", "--noinput")
