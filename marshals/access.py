@@ -1,29 +1,12 @@
-"""What a credential holds now: read by every socket before it acts, and by every worker after it
-may have missed close orders (realtime/hub.py).
+"""What the sockets of a worker hold now: read by every worker after it may have missed close
+orders (realtime/hub.py). A single socket asks marshals.tokens.credential_scope before it acts.
 
 A socket keeps the participant, role and group it connected with. Revocations and role or group
 changes close or re-scope its sockets through the channel layer, which may drop the message
-(at-most-once); these reads make the database the judge, in a statement or two.
+(at-most-once); these reads make the database the judge, in one statement.
 """
 
 from django.db import connection
-
-from .tokens import credential_active
-
-Scope = tuple[str, int | None]  # (role, group id) a socket was opened with
-
-
-def credential_scope(*, participant_id: int, token_id: int | None) -> Scope | None:
-    """The (role, group) a participant holds now, or None once the credential no longer holds
-    (marshals.tokens.credential_active: revoked, deleted, or its event long over)."""
-    if not credential_active(participant_id=participant_id, token_id=token_id):
-        return None
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT role, group_id FROM marshals_participant WHERE id = %s", [participant_id]
-        )
-        row = cursor.fetchone()
-    return (row[0], row[1]) if row is not None else None
 
 
 def scopes_lapsed(scopes: set[tuple[int, str, int | None]]) -> tuple[set[int], set[tuple]]:

@@ -92,23 +92,32 @@ def token_authenticate(raw: str, *, event_slug: str | None = None):
 
 def credential_active(*, participant_id: int, token_id: int | None) -> bool:
     """Whether a participant, and the device token it used if any, is still not revoked (nor
-    expired with its event).
+    expired with its event)."""
+    return credential_scope(participant_id=participant_id, token_id=token_id) is not None
 
-    Revocation closes sockets through the channel layer, which may drop the message (at-most-once);
-    sockets ask this again before each action and replay, so it is one short SQL statement.
+
+def credential_scope(*, participant_id: int, token_id: int | None) -> tuple[str, int | None] | None:
+    """The (role, group id) a participant holds now, or None once its credential (the device token
+    it used, if any) no longer holds: revoked, deleted, or its event long over.
+
+    Revocations and role changes reach sockets through the channel layer, which may drop the
+    message (at-most-once); sockets ask this before each action and replay, in one statement.
     """
     cutoff = _db_time(credential_cutoff())
     if token_id is not None:
-        sql, params = "SELECT 1" + _ACTIVE_TOKENS + " AND t.id = %s", [cutoff, token_id]
+        sql = "SELECT p.role, p.group_id" + _ACTIVE_TOKENS + " AND t.id = %s"
+        params = [cutoff, token_id]
     else:
         sql = (
-            "SELECT 1 FROM marshals_participant p JOIN fieldops_event e ON e.id = p.event_id"
+            "SELECT p.role, p.group_id FROM marshals_participant p"
+            " JOIN fieldops_event e ON e.id = p.event_id"
             " WHERE p.id = %s AND p.revoked_at IS NULL AND e.ends_at > %s"
         )
         params = [participant_id, cutoff]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return cursor.fetchone() is not None
+        row = cursor.fetchone()
+    return (row[0], row[1]) if row is not None else None
 
 
 def credentials_revoked(

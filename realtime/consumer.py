@@ -25,7 +25,7 @@ from django.conf import settings
 from fieldops import errors
 from fieldops.actions import action_allowed, action_perform
 from fieldops.schemas import ClientFrame, PingIn, ResumeIn, error_fields
-from marshals.access import credential_scope
+from marshals.tokens import credential_scope
 
 from . import frames, groups
 from .auth import scope_participant

@@ -188,7 +188,6 @@ def test_the_in_memory_layer_needs_no_publisher():
     from realtime.redis_publish import publisher_for
 
     assert publisher_for(InMemoryChannelLayer()) is None
-    assert hub_module.GAP_WAIT < 1
 
 
 async def test_entries_published_from_a_thread_reach_a_hub_on_the_redis_layer(tmp_path):
