@@ -116,6 +116,9 @@ def client_strings() -> dict[str, str]:
         "on_route": _("back on the route"),
         "zone_on": _("Danger zone on"),
         "zone_off": _("Danger zone off"),
+        # --- command page strings ---
+        # --- route editor strings ---
+        # --- marshal, medic, legal and marcher page strings ---
     }
 
 

@@ -101,38 +101,8 @@
   counts();
   fmap.onAges = counts;
 
-  /* --- route drawing (Leaflet.draw) -------------------------------------------------------- */
-  var drawn = new L.FeatureGroup().addTo(map);
-  map.addControl(new L.Control.Draw({
-    position: "topright",
-    draw: { polyline: { shapeOptions: { color: "#ff00aa", weight: 6 } }, polygon: false, rectangle: false, circle: false, marker: false, circlemarker: false },
-    edit: { featureGroup: drawn, remove: true },
-  }));
-  map.on(L.Draw.Event.CREATED, function (ev) {
-    drawn.clearLayers();
-    drawn.addLayer(ev.layer);
-    document.getElementById("route-panel").open = true;
-  });
-  document.getElementById("route-edit").addEventListener("click", function () {
-    var g = document.getElementById("route-group").value;
-    var current = fmap.routes[g || "event"];
-    if (!current) return;
-    drawn.clearLayers();
-    drawn.addLayer(L.polyline(current.getLatLngs(), { color: "#ff00aa", weight: 6 }));
-  });
-  document.getElementById("route-clear").addEventListener("click", function () { drawn.clearLayers(); });
-  document.getElementById("route-form").addEventListener("submit", function (ev) {
-    ev.preventDefault();
-    var line = drawn.getLayers()[0];
-    if (!line) { F.toast(s.draw_first, "warning"); return; }
-    var coords = line.getLatLngs().map(function (ll) { return [Math.round(ll.lng * 1e6) / 1e6, Math.round(ll.lat * 1e6) / 1e6]; });
-    if (coords.length < 2) { F.toast(s.draw_first, "warning"); return; }
-    var data = { geometry: { type: "LineString", coordinates: coords }, note: this.note.value };
-    if (this.group.value) data.group = parseInt(this.group.value, 10);
-    client.send("route.publish", data);
-    drawn.clearLayers();
-    this.note.value = "";
-  });
+  /* --- route drawing: route_editor.js ------------------------------------------------------ */
+  var drawn = F.RouteEditor(fmap, function (data) { client.send("route.publish", data); });
 
   /* --- alerts -------------------------------------------------------------------------------- */
   document.getElementById("alert-form").addEventListener("submit", function (ev) {
