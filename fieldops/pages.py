@@ -4,26 +4,33 @@ Each page is rendered with a snapshot of what its role may see (the same GeoJSON
 endpoint returns) and the journal seq it was taken at; the socket then resumes from there.
 """
 
+import base64
+
 import pydantic
 import qrcode
 import qrcode.image.svg
 from django.conf import settings
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.crypto import salted_hmac
 from django.utils.safestring import SafeString, mark_safe
-from django.utils.translation import gettext as _
-from django.utils.translation import gettext_noop
 from django.views.decorators.http import require_POST
 
 from fieldops import errors, selectors
-from fieldops.models import ArrestRecord, Event, Incident, Place
+from fieldops.models import ArrestRecord, Event, Incident, JournalEntry, Place
+from fieldops.page_strings import client_labels, client_strings
 from fieldops.schemas import InviteCreateIn, error_fields
 from fieldops.services.arrests import arrest_summary
-from fieldops.services.routes import route_active
+from fieldops.services.incidents import incident_payload
+from fieldops.services.routes import route_active, route_is_change
+from fieldops.services.safety import sos as sos_rules
+from fieldops.services.safety.acks import route_for_marshal
 from marshals import services as marshal_services
 from marshals.models import Participant, Role, RouteAck
 from marshals.sessions import session_participant
+from realtime import groups
 
 TEMPLATES = {
     "organizer": "pages/command.html",
@@ -32,7 +39,8 @@ TEMPLATES = {
     "legal": "pages/legal.html",
     "marcher": "pages/marcher.html",
 }
-FEED_BACKLOG = 100  # entries a first visit replays so the feed is not empty
+FEED_BACKLOG = 100  # visible entries every page load replays, so the feed is rebuilt
+FEED_SCAN = 20_000  # journal entries looked through for them, at most
 # An invite made on the command page lets one person join on one device, unless the organizer
 # asks for more: a seized phone whose participant was revoked cannot join again with its code.
 # A marchers' link is passed around, so it allows many joins, but not without end.
@@ -40,86 +48,36 @@ INVITE_DEFAULT_USES = 2000
 INVITE_MAX_USES = 100_000  # the same bound as over REST (schemas.InviteCreateIn)
 MSG_INVITE_USES = f"A number of uses from 1 to {INVITE_MAX_USES}, or empty for the default."
 
-# The models' choice labels, shown through {% trans label %}: listed so makemessages finds them.
-CHOICE_LABELS = (
-    gettext_noop("Medical"),
-    gettext_noop("Police action"),
-    gettext_noop("Crowd pressure"),
-    gettext_noop("Hostile group"),
-    gettext_noop("Hazard"),
-    gettext_noop("Lost person"),
-    gettext_noop("Other"),
-    gettext_noop("SOS"),
-    gettext_noop("Medic"),
-    gettext_noop("Legal support"),
-    gettext_noop("Water"),
-    gettext_noop("Toilets"),
-    gettext_noop("Exit"),
-    gettext_noop("Assembly point"),
-    gettext_noop("Information"),
-    gettext_noop("Danger zone"),
-    gettext_noop("Organizer"),
-    gettext_noop("Marshal"),
-    gettext_noop("Legal observer"),
-    gettext_noop("Marcher"),
-    gettext_noop("Unknown"),
-    gettext_noop("None given"),
-    gettext_noop("Given, audible"),
-    gettext_noop("Given, not audible"),
-)
+
+def outbox_key(participant: Participant) -> str:
+    """The key (AES-256, base64url) a page seals its unsent actions with in localStorage. Derived
+    on the server and sent only in the page, which is never cached (fieldops/headers.py): what a
+    phone keeps on disk is useless without a live session."""
+    digest = salted_hmac(
+        "fieldops.pages.outbox_key", str(participant.pk), algorithm="sha256"
+    ).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
-def client_strings() -> dict[str, str]:
-    """Texts the page scripts show, translated here so the scripts need no catalogue."""
-    return {
-        "live": _("Live"),
-        "connecting": _("Connecting…"),
-        "reconnecting": _("Reconnecting…"),
-        "offline": _("Offline"),
-        "waiting": _("%(n)s waiting to send"),
-        "sent": _("Sent"),
-        "queued": _("Saved on this phone; it will be sent when the connection is back."),
-        "refused": _("Refused"),
-        "revoked": _("Your access to this event was revoked."),
-        "not_joined": _("This browser has not joined the event. Open your invite link again."),
-        "ago_now": _("just now"),
-        "ago_min": _("%(n)s min ago"),
-        "ago_h": _("%(n)s h ago"),
-        "no_position": _("No position yet. Allow location, or tap the map where you are."),
-        "position_tap": _("Position set from the map."),
-        "position_gps": _("Position from GPS (±%(m)s m)."),
-        "understood": _("Understood"),
-        "acked": _("Acknowledged"),
-        "route_changed": _("The route has changed."),
-        "acknowledge": _("Acknowledge"),
-        "resolve": _("Resolve"),
-        "dismiss": _("Dismiss"),
-        "revoke": _("Revoke"),
-        "revoke_confirm": _("Revoke this participant? Their devices are disconnected at once."),
-        "devices": _("Devices"),
-        "no_devices": _("No devices: joined in a browser, or not yet."),
-        "last_used": _("last used %(t)s"),
-        "never_used": _("never used"),
-        "device_revoke_confirm": _("Revoke this device? Only it is disconnected."),
-        "draw_first": _("Draw a line on the map first."),
-        "nearest_none": _("None known."),
-        "away": _("%(d)s m away, %(dir)s"),
-        "arrests": _("Arrests"),
-        "people": _("people"),
-        "sos": _("SOS"),
-        "all": _("All"),
-        "open_incidents": _("Open incidents"),
-        "marshals": _("Marshals"),
-        "overdue": _("no check-in for %(n)s min"),
-        "back": _("checked in again"),
-        "off_route": _("%(d)s m off the route"),
-        "on_route": _("back on the route"),
-        "zone_on": _("Danger zone on"),
-        "zone_off": _("Danger zone off"),
-        # --- command page strings ---
-        # --- route editor strings ---
-        # --- marshal, medic, legal and marcher page strings ---
-    }
+def feed_since(participant: Participant, seq: int) -> int:
+    """The seq after which the last FEED_BACKLOG entries this participant may see begin: every
+    page load replays them, so a reload rebuilds the feed. Looks back at most FEED_SCAN entries."""
+    tags = groups.tags_for(
+        role=participant.role, group_id=participant.group_id, participant_id=participant.pk
+    )
+    visible = Q()
+    for tag in tags:
+        visible |= Q(audience__contains=f" {tag} ")
+    seqs = list(
+        JournalEntry.objects.filter(
+            visible, event_id=participant.event_id, seq__lte=seq, seq__gt=seq - FEED_SCAN
+        )
+        .order_by("-seq")
+        .values_list("seq", flat=True)[:FEED_BACKLOG]
+    )
+    if len(seqs) == FEED_BACKLOG:
+        return seqs[-1] - 1
+    return max(0, seq - FEED_SCAN)
 
 
 def _page_context(request: HttpRequest, participant: Participant) -> dict:
@@ -144,6 +102,7 @@ def _page_context(request: HttpRequest, participant: Participant) -> dict:
             "groups": groups,
             "seq": seq,
             "backlog": FEED_BACKLOG,
+            "since": feed_since(participant, seq),
             "socket": f"/ws/events/{event.slug}/",
             "api": f"/api/events/{event.slug}",
             "center": list(settings.LEAFLET_CONFIG["DEFAULT_CENTER"]),
@@ -153,6 +112,8 @@ def _page_context(request: HttpRequest, participant: Participant) -> dict:
             },
             "checkin_interval_minutes": event.checkin_interval_minutes,
             "strings": client_strings(),
+            "labels": client_labels(),
+            "outbox_key": outbox_key(participant),
         },
         "snapshot": snapshot,
     }
@@ -164,22 +125,32 @@ def _arrests(participant: Participant) -> list[dict]:
 
 
 def _routes_to_acknowledge(participant: Participant) -> list[dict]:
-    """Active routes for this marshal (the event's and their group's) not yet acknowledged."""
-    mine = [
-        r
-        for r in route_active(event_id=participant.event_id)
-        if r.group_id in (None, participant.group_id)
-    ]
-    acked = set(
-        RouteAck.objects.filter(participant=participant, route__in=mine).values_list(
-            "route_id", flat=True
-        )
+    """The active route this marshal follows (their group's, else the march's), unless they have
+    acknowledged it; `changed` says whether it replaced a route (the first one is the plan)."""
+    route = route_for_marshal(
+        participant=participant, routes=route_active(event_id=participant.event_id)
     )
+    if route is None or RouteAck.objects.filter(participant=participant, route=route).exists():
+        return []
     return [
-        {"route": r.pk, "version": r.version, "group": r.group_id, "note": r.note}
-        for r in mine
-        if r.pk not in acked
+        {
+            "route": route.pk,
+            "version": route.version,
+            "group": route.group_id,
+            "note": route.note,
+            "changed": route_is_change(route=route),
+        }
     ]
+
+
+def _active_sos(participant: Participant) -> dict:
+    """The SOS this page shows as active: the participant's own, and those they may see."""
+    visible = sos_rules.sos_active_visible(participant=participant)
+    own = [i for i in visible if i.reporter_id == participant.pk]
+    return {
+        "my_sos": incident_payload(own[0]) if own else None,
+        "active_sos": [incident_payload(i) for i in visible if i.reporter_id != participant.pk],
+    }
 
 
 def event_home(request: HttpRequest, slug: str) -> HttpResponse:
@@ -192,10 +163,13 @@ def event_home(request: HttpRequest, slug: str) -> HttpResponse:
         context["page_config"]["arrests"] = _arrests(participant)
     if participant.role == "marshal":
         context["page_config"]["unacked_routes"] = _routes_to_acknowledge(participant)
+    if participant.role in ("marshal", "medic", "legal"):
+        context["page_config"].update(_active_sos(participant))
     if participant.role == "organizer":
         context["incident_kinds"] = Incident.Kind.choices
         context["roles"] = Role.choices
         context["invite_default_uses"] = INVITE_DEFAULT_USES
+        context["page_config"]["triage"] = selectors.triage_state(event_id=participant.event_id)
     else:
         context["incident_kinds"] = [
             (k, label) for k, label in Incident.Kind.choices if k != Incident.Kind.SOS

@@ -1,0 +1,81 @@
+"""What the server puts in a page's config for its scripts: labels instead of raw values, texts
+with counts in their plural forms, the outbox key, and where the page's replay starts."""
+
+import base64
+import re
+from pathlib import Path
+
+import pytest
+from django.test import override_settings
+from django.utils import translation
+
+from fieldops import page_strings, pages
+from fieldops.models import Incident
+from fieldops.services.journal import journal_writer
+from realtime import groups
+
+from .factories import ParticipantFactory
+
+
+def test_labels_name_every_enum_value_and_entry_type_in_the_page_language():
+    with translation.override("es"):
+        labels = page_strings.client_labels()
+    # Translated (whatever the wording), not the models' English labels.
+    assert labels["role"]["marshal"] not in ("marshal", "Marshal")
+    assert labels["kind"]["crowd"] not in ("crowd", "Crowd pressure")
+    assert labels["severity"]["high"] not in ("high", "High")
+    assert set(labels["status"]) == {c for c, _ in Incident.Status.choices}
+    assert set(labels["checkin"]) == {"ok", "need_help", "blocked"}
+    assert set(labels["direction"]) == {"N", "NE", "E", "SE", "S", "SW", "W", "NW"}
+    assert set(labels) >= {"role", "kind", "severity", "status", "checkin", "place", "entry"}
+
+
+def test_every_journal_entry_type_the_services_write_has_a_label():
+    root = Path(pages.__file__).resolve().parent.parent
+    written = set()
+    for source in [*root.glob("fieldops/**/*.py"), *root.glob("marshals/**/*.py")]:
+        written |= set(re.findall(r'kind="([a-z_]+\.[a-z_.]+|checkin)"', source.read_text()))
+        written |= set(re.findall(r'kind = "([a-z_]+\.[a-z_.]+)"', source.read_text()))
+    assert written, "no entry types found"
+    assert written <= set(page_strings.ENTRY_LABELS), written - set(page_strings.ENTRY_LABELS)
+
+
+def test_texts_with_a_count_come_in_one_and_other_forms():
+    strings = page_strings.client_strings()
+    for key in ("waiting", "ago_min", "ago_h", "people_n", "overdue", "line_arrest"):
+        assert set(strings[key]) == {"one", "other"}, key
+        assert "%(n)s" in strings[key]["one"] and "%(n)s" in strings[key]["other"], key
+    assert strings["people_n"] == {"one": "%(n)s person", "other": "%(n)s people"}
+
+
+@pytest.mark.django_db
+def test_the_outbox_key_is_per_participant_and_changes_with_the_secret_key(cast):
+    key = pages.outbox_key(cast.legal)
+    assert len(base64.urlsafe_b64decode(key + "=")) == 32  # AES-256
+    assert key == pages.outbox_key(cast.legal)
+    assert key != pages.outbox_key(cast.marshal_a)
+    with override_settings(SECRET_KEY="another-secret-key-for-this-test-only-0123456789"):
+        assert key != pages.outbox_key(cast.legal)
+
+
+def _append(event, kind: str, audience: list[str]) -> int:
+    with journal_writer(event_id=event.pk) as journal:
+        return journal.append(kind=kind, audience=audience, data={}).seq
+
+
+@pytest.mark.django_db
+def test_a_page_replays_the_last_entries_its_participant_may_see_however_many_others_follow(
+    cast, monkeypatch
+):
+    monkeypatch.setattr(pages, "FEED_BACKLOG", 3)
+    public = [_append(cast.event, "alert.sent", [groups.PUBLIC]) for _ in range(4)]
+    for _ in range(10):  # check-ins a marcher never sees
+        last = _append(cast.event, "checkin", [groups.ORGANIZERS])
+    # The marcher's replay starts just before their third-last public entry...
+    assert pages.feed_since(cast.marcher, last) == public[1] - 1
+    # ...an organizer's, before the last three of everything.
+    assert pages.feed_since(cast.organizer, last) == last - 3
+    # With fewer visible entries than the backlog, from the start.
+    other = ParticipantFactory(event=cast.event, role="legal", callsign="l2")
+    monkeypatch.setattr(pages, "FEED_BACKLOG", 50)
+    assert pages.feed_since(other, last) == 0
