@@ -12,9 +12,9 @@ PORT ?= 8000
 
 # libgdal32 is what django-leaflet's GDAL lookup loads on Debian 12.
 RUN_PACKAGES := python3 python3-venv libgdal32
-# Tests start their own redis-server, PostgreSQL cluster and nginx (deploy/nginx.conf) and drive a
-# real Chromium.
-TEST_PACKAGES := $(RUN_PACKAGES) redis-server postgresql nginx chromium fonts-dejavu-core fonts-liberation
+# Tests start their own redis-server, PostgreSQL cluster and nginx (deploy/nginx.conf), drive a
+# real Chromium, and extract the translatable strings with GNU gettext.
+TEST_PACKAGES := $(RUN_PACKAGES) redis-server postgresql nginx chromium fonts-dejavu-core fonts-liberation gettext
 
 # Public OpenStreetMap tiles for trying it out; tests never load tiles (settings.test).
 # Production leaves these empty unless configured, so no request leaves for a third party.
@@ -37,13 +37,14 @@ define apt_ensure
 	$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing
 endef
 
-.PHONY: help run test lint format bench system-run system-test clean
+.PHONY: help run test lint format bench screenshots system-run system-test clean
 
 help:
 	@echo "make run    install, migrate, create the demo event and serve on http://$(HOST):$(PORT)/"
 	@echo "make test   install dev dependencies, lint, run every test (Redis, PostgreSQL, browser)"
 	@echo "make lint   ruff check"
 	@echo "make bench  the load benchmark (python -m bench)"
+	@echo "make screenshots  the pages at phone size into docs/screenshots/ (python -m tests.screenshots)"
 
 system-run:
 	$(call apt_ensure,$(RUN_PACKAGES))
@@ -92,6 +93,10 @@ format: $(VENV)/.installed-dev
 
 bench: system-test $(VENV)/.installed-dev
 	$(BIN)/python -m bench
+
+# Its own demo server and Chromium, like the browser tests; the only thing that writes docs/screenshots/.
+screenshots: system-test $(VENV)/.installed-dev
+	env -u DATABASE_URL -u REDIS_URL -u DJANGO_SETTINGS_MODULE $(BIN)/python -m tests.screenshots
 
 clean:
 	rm -rf $(VENV) var/static .pytest_cache .ruff_cache

@@ -13,5 +13,6 @@ urlpatterns = [
     path("e/<slug:slug>/invites/", pages.invite_new, name="invite-new"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("healthz", views.health, name="health"),
+    path("favicon.ico", views.favicon, name="favicon"),
     path("readyz", views.ready, name="ready"),
 ]

@@ -1,8 +1,10 @@
-"""Plain endpoints outside the pages and the API: liveness and readiness for load balancers."""
+"""Plain endpoints outside the pages and the API: liveness and readiness for load balancers, and
+the icon browsers ask for at /favicon.ico whatever the page links."""
 
 from channels.layers import get_channel_layer
 from django.db import connection
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.templatetags.static import static
 
 from realtime.redis_publish import publisher_for
 
@@ -10,6 +12,14 @@ from realtime.redis_publish import publisher_for
 def health(request: HttpRequest) -> HttpResponse:
     """Liveness: answers while the worker serves, whatever its database and broker do."""
     return HttpResponse("ok", content_type="text/plain")
+
+
+def favicon(request: HttpRequest) -> HttpResponse:
+    """The site icon at the address browsers try on their own (the API docs and the admin link none).
+
+    A temporary redirect: the static file's hashed name changes with each release.
+    """
+    return HttpResponseRedirect(static("fieldops/favicon.ico"))
 
 
 def ready(request: HttpRequest) -> JsonResponse:

@@ -32,10 +32,12 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 PHONE = {"width": 360, "height": 740}
+TOUCH = {"has_touch": True, "is_mobile": True}  # with PHONE: a phone driven by a thumb
 LIVE_TIMEOUT_MS = 15_000  # generous liveness bound, not a timing assertion
 
 __all__ = [
     "PHONE",
+    "TOUCH",
     "FieldopsServer",
     "chromium",
     "fieldops_server",
@@ -148,10 +150,20 @@ def serving(prepare=None):
             log.close()
 
 
+def _unlimited_invites(env: dict, seeded: dict) -> None:
+    """Every browser test module joins as each role again: the demo's per-role use limits (a
+    handful of medics, say) would run out in one session and fail whoever joins last."""
+    subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), "shell", "-c",
+         "from marshals.models import Invite; Invite.objects.update(max_uses=None)"],
+        env=env, cwd=ROOT, check=True, timeout=120,
+    )  # fmt: skip
+
+
 @pytest.fixture(scope="session")
 def fieldops_server():
     """One server for the whole browser session."""
-    with serving() as server:
+    with serving(prepare=_unlimited_invites) as server:
         yield server
 
 
@@ -205,7 +217,10 @@ class Field:
         page.goto(f"/join/{self.server.invites[role]}/")
         if callsign:
             page.fill("input[name=callsign]", callsign)
-        page.click("#join")
+        if context_kwargs.get("has_touch"):
+            page.locator("#join").tap()
+        else:
+            page.click("#join")
         page.wait_for_url(f"**/e/{self.server.event}/")
         wait_live(page)
         return ctx, page

@@ -1,22 +1,21 @@
-"""The field pages in a real browser against a real daphne: live updates, offline, privacy,
-and a screenshot of each page at phone size (docs/screenshots/, shown in the README).
+"""The field pages in a real browser against a real daphne: live updates, offline, privacy, and
+the page chrome on a touch phone (connection bar, toasts, action bar, icon, translated roles).
+The pictures in docs/screenshots/ come from `python -m tests.screenshots`, never from a test run.
 
 One module on purpose: the session's server and browser fixtures are defined once per module.
 """
 
 import re
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
 from tests.browser import *  # noqa: F403
-from tests.browser import wait_live
+from tests.browser import PHONE, TOUCH, wait_live
 
 pytestmark = pytest.mark.browser
 
 MADRID = {"latitude": 40.4169, "longitude": -3.7035}
-SHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 
 
 def marker_position(page, participant: int):
@@ -46,39 +45,6 @@ def test_marshal_checkin_appears_on_the_command_map_at_its_position(field, organ
     status = command.evaluate("(id) => window.FO.map.positions[String(id)].fieldops.status", me)
     assert status == "need_help"
     assert command.locator("#feed li[data-kind=checkin]", has_text="Kestrel").count() == 1
-
-
-def test_route_drawn_on_the_command_page_is_redrawn_on_an_open_marcher_page(field, organizer_state):
-    _, marcher = field.join("marcher")
-    _, command = field.open_as(organizer_state, viewport={"width": 1280, "height": 900})
-    before = marcher.evaluate("() => Object.keys(window.FO.map.routes).length")
-    command.click("#route-panel summary")
-    command.click(".leaflet-draw-draw-polyline")
-    box = command.locator("#map").bounding_box()
-    points = [(0.3, 0.3), (0.5, 0.6), (0.7, 0.4)]
-    for fx, fy in points:
-        command.mouse.click(box["x"] + box["width"] * fx, box["y"] + box["height"] * fy)
-        command.wait_for_timeout(150)  # Leaflet.draw ignores clicks closer than its tolerance
-    command.click(".leaflet-draw-actions a:has-text('Finish')")
-    drawn = command.evaluate(
-        "() => window.FO.drawn.getLayers()[0].getLatLngs().map(ll => [ll.lng, ll.lat])"
-    )
-    assert len(drawn) == 3
-    command.fill("#route-note", "Detour by the park")
-    command.click("#route-publish")
-    marcher.wait_for_function(
-        """() => { const r = window.FO.map.routes.event;
-                   return r && r.fieldops.note === 'Detour by the park'; }"""
-    )
-    shown = marcher.evaluate("() => window.FO.map.routes.event.fieldops.geometry.coordinates")
-    assert shown == [[pytest.approx(x, abs=1e-5), pytest.approx(y, abs=1e-5)] for x, y in drawn]
-    assert marcher.evaluate("() => Object.keys(window.FO.map.routes).length") >= max(before, 1)
-    # An alert to everyone reaches the marcher too.
-    command.click("#alert-panel summary")
-    command.fill("#alert-text", "Keep left at the fountain")
-    command.select_option("#alert-audience", "public")
-    command.click("#alert-send")
-    marcher.wait_for_selector("#alerts .fo-alert:has-text('Keep left at the fountain')")
 
 
 def test_incident_reported_offline_reaches_the_command_page_exactly_once(field, organizer_state):
@@ -137,23 +103,24 @@ def test_marcher_page_requests_nothing_but_the_server(field, fieldops_server):
     assert not [url for url in requested if re.search(r"/\d+/\d+/\d+\.png", url)]
 
 
-@pytest.mark.parametrize("role", ["command", "marshal", "legal", "marcher"])
-def test_each_page_renders_live_at_phone_width(field, organizer_state, role):
+@pytest.mark.parametrize("role", ["command", "marshal", "medic", "legal", "marcher"])
+def test_each_page_renders_live_at_phone_width(field, organizer_state, role, tmp_path):
     if role == "command":
-        _, page = field.open_as(organizer_state)
+        _, page = field.open_as(organizer_state, **TOUCH)
     else:
         _, page = field.join(
             role,
             "" if role == "marcher" else f"{role.title()}-1",
             permissions=["geolocation"],
             geolocation={"latitude": 40.4172, "longitude": -3.7040},
+            **TOUCH,
         )
     page.wait_for_timeout(500)  # let the map settle before the picture
     # Nothing wider than the phone: no sideways scrolling at 360 px.
     assert page.evaluate("() => document.documentElement.scrollWidth") <= 360
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{role}.png"))
-    assert (SHOTS / f"{role}.png").stat().st_size > 5000
+    shot = tmp_path / f"{role}.png"
+    page.screenshot(path=str(shot))
+    assert shot.stat().st_size > 5000
 
 
 def test_pages_follow_the_browser_language_and_can_switch_it(field):
@@ -229,3 +196,152 @@ def test_a_replayed_entry_older_than_a_live_one_is_shown_not_dropped(field):
         }"""
     )
     assert result == {"shown": [11, 9, 10, 12], "last": 12}
+
+
+def box(page, selector):
+    return page.locator(selector).first.bounding_box()
+
+
+def test_connection_bar_and_toasts_stay_at_the_top_while_the_page_scrolls(field):
+    _, page = field.join("marshal", "Swift", **TOUCH)
+    # Scrolled so the map lies under the top of the screen: the bar is still there, and on top of it.
+    page.evaluate("() => window.scrollTo(0, document.querySelector('#map').offsetTop + 80)")
+    bar = box(page, "#fo-state")
+    assert bar["y"] == pytest.approx(0, abs=1)
+    on_top = page.evaluate(
+        "([x, y]) => !!document.elementFromPoint(x, y).closest('#fo-state')",
+        [bar["x"] + bar["width"] / 2, bar["y"] + bar["height"] / 2],
+    )
+    assert on_top, "the map covers the connection bar"
+    page.evaluate("() => window.scrollTo(0, document.documentElement.scrollHeight)")
+    assert box(page, "#fo-state")["y"] == pytest.approx(0, abs=1)
+    # A toast shows just under the bar, in the top half: the bottom is the action bar's.
+    page.evaluate("() => window.Fieldops.toast('Refused: probe', 'danger')")
+    toast = box(page, ".fo-toast")
+    bar = box(page, "#fo-state")
+    assert toast["y"] >= bar["y"] + bar["height"] - 1
+    assert toast["y"] + toast["height"] <= PHONE["height"] / 2
+
+
+def test_action_bar_is_fixed_at_the_bottom_and_nothing_hides_under_it(field):
+    _, page = field.join("marcher", **TOUCH)
+    # The pages put their primary action in a .fo-actionbar; one is added here if a page has none,
+    # so this proves the shared layout whatever each page holds.
+    page.evaluate(
+        """() => {
+          if (!document.querySelector('.fo-actionbar')) {
+            const bar = document.createElement('div');
+            bar.className = 'fo-actionbar';
+            ['One', 'Two'].forEach((t) => {
+              const b = document.createElement('button'); b.type = 'button'; b.textContent = t;
+              bar.appendChild(b);
+            });
+            document.querySelector('main').appendChild(bar);
+          }
+          document.body.classList.add('fo-has-actionbar');
+          window.scrollTo(0, document.documentElement.scrollHeight);
+        }"""
+    )
+    bar = box(page, ".fo-actionbar")
+    assert bar["x"] == pytest.approx(0, abs=1)
+    assert bar["width"] == pytest.approx(PHONE["width"], abs=1)
+    assert bar["y"] + bar["height"] == pytest.approx(PHONE["height"], abs=1)
+    assert 44 <= bar["height"] <= 100
+    buttons = page.locator(".fo-actionbar > *")
+    tops = {round(buttons.nth(i).bounding_box()["y"]) for i in range(buttons.count())}
+    assert len(tops) == 1, "the action bar's controls are not in one row"
+    for i in range(buttons.count()):
+        assert buttons.nth(i).bounding_box()["height"] >= 44
+    # Scrolled to the end, the last of the page's content is above the bar, not under it.
+    last = page.evaluate(
+        """() => { const items = [...document.querySelectorAll('main *')].filter(
+                     (e) => !e.closest('.fo-actionbar') && e.getClientRects().length);
+                   const r = items[items.length - 1].getBoundingClientRect();
+                   return r.bottom; }"""
+    )
+    assert last <= bar["y"] + 1
+    # Toasts never cover it.
+    page.evaluate("() => window.Fieldops.toast('Saved on this phone', 'warning')")
+    assert box(page, ".fo-toast")["y"] + box(page, ".fo-toast")["height"] <= bar["y"]
+
+
+def test_final_notice_is_full_width_at_the_top_while_the_page_scrolls(field):
+    _, page = field.join("marcher", **TOUCH)
+    # Where the client puts it after a revocation: right under the connection bar.
+    page.evaluate(
+        """() => { const n = document.createElement('div');
+                   n.id = 'fo-final'; n.className = 'fo-final'; n.setAttribute('role', 'alert');
+                   n.textContent = 'Your access to this event was revoked.';
+                   const bar = document.getElementById('fo-state');
+                   bar.parentNode.insertBefore(n, bar.nextSibling);
+                   window.scrollTo(0, document.documentElement.scrollHeight); }"""
+    )
+    bar = box(page, "#fo-state")
+    notice = box(page, "#fo-final")
+    assert bar["y"] == pytest.approx(0, abs=1)
+    assert notice["y"] == pytest.approx(bar["y"] + bar["height"], abs=1)
+    assert notice["width"] == pytest.approx(PHONE["width"], abs=1)
+    colours = page.evaluate(
+        "() => { const s = getComputedStyle(document.getElementById('fo-final'));"
+        " return [s.color, s.backgroundColor]; }"
+    )
+    assert colours == ["rgb(255, 255, 255)", "rgb(0, 0, 0)"]
+    # A toast raised afterwards shows under the notice, not over it.
+    page.evaluate("() => window.Fieldops.toast('probe', 'warning')")
+    assert box(page, ".fo-toast")["y"] >= notice["y"] + notice["height"] - 1
+
+
+@pytest.mark.parametrize("name", ["command", "marshal", "medic", "legal", "marcher", "join"])
+def test_every_page_has_an_icon_and_no_request_fails(field, organizer_state, name):
+    failed = []
+    context = field.context(
+        **TOUCH, **({"storage_state": organizer_state} if name == "command" else {})
+    )
+    context.on(
+        "response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None
+    )
+    page = context.new_page()
+    if name == "command":
+        page.goto(f"/e/{field.server.event}/")
+    else:
+        page.goto(f"/join/{field.server.invites['marcher' if name == 'join' else name]}/")
+        if name != "join":
+            if name != "marcher":
+                page.fill("input[name=callsign]", f"{name.title()}-icon")
+            page.locator("#join").tap()
+    if name != "join":
+        wait_live(page)
+    icons = page.evaluate(
+        "() => [...document.querySelectorAll('link[rel~=icon]')].map((l) => l.href)"
+    )
+    assert icons, "no icon linked"
+    # Headless Chromium asks for no icon on its own: fetch what a phone's browser would.
+    for url in [*icons, f"{field.server.base_url}/favicon.ico"]:
+        reply = page.request.get(url)
+        assert reply.status == 200, url
+        assert reply.headers["content-type"].startswith("image/"), url
+    assert not failed, failed
+
+
+def test_role_names_are_translated_in_the_header_and_on_the_join_page(field):
+    context = field.context(locale="es-ES", **TOUCH)
+    page = context.new_page()
+    page.goto(f"/join/{field.server.invites['legal']}/")
+    assert "Observador/a legal" in page.inner_text("main")
+    page.fill("input[name=callsign]", "Lechuza")
+    page.locator("#join").tap()
+    wait_live(page)
+    assert page.inner_text(".fo-top .who") == "Lechuza · Observador/a legal"
+
+
+def test_api_docs_render_the_operations_without_leaving_the_server(field):
+    context = field.context(**TOUCH)
+    requested = []
+    context.on("request", lambda request: requested.append(request.url))
+    page = context.new_page()
+    page.goto("/api/docs")
+    page.wait_for_selector(".opblock")
+    assert page.locator(".opblock").count() > 5
+    server = urlsplit(field.server.base_url).netloc
+    hosts = {urlsplit(url).netloc for url in requested if not url.startswith(("data:", "blob:"))}
+    assert hosts == {server}, requested
