@@ -7,12 +7,13 @@ import uuid
 
 from ninja import Header, Router
 
-from fieldops import errors, schemas
+from fieldops import errors, schemas, selectors
 from fieldops.actions import action_perform
 from fieldops.api import REFUSALS, EntryOut, auth, caller, entry_reply, require_role
-from fieldops.models import ActiveSos, OffRoute, OverdueLapse
+from fieldops.models import OffRoute, OverdueLapse
 from fieldops.services.incidents import incident_payload
 from fieldops.services.safety import acks, geo, nearest, zones
+from fieldops.services.safety import sos as sos_rules
 from fieldops.services.safety.eventmap import zones_active
 
 router = Router(auth=auth, tags=["safety"])
@@ -91,19 +92,12 @@ def route_ack_status(request, slug: str):
 @router.get("/events/{slug}/safety", response={200: dict, **REFUSALS})
 def safety_board(request, slug: str):
     """What is wrong right now: active SOS and danger zones for the field teams; organizers also
-    see who is overdue and who is off route."""
+    see who is overdue, who is off route and who is inside a danger zone."""
     p = caller(request, slug)
     if p.role in ("marcher", "legal"):
         require_role(p, "organizer", "marshal", "medic")
-    active_sos = ActiveSos.objects.filter(incident__event_id=p.event_id).select_related(
-        "incident__reporter"
-    )
-    if p.role == "marshal":  # marshals learn of the SOS they were told of, and their own
-        active_sos = active_sos.filter(participant=p) | active_sos.filter(
-            incident__sos_recipients__participant=p
-        )
     board = {
-        "sos": [incident_payload(a.incident) for a in active_sos.distinct()],
+        "sos": [incident_payload(i) for i in sos_rules.sos_active_visible(participant=p)],
         "zones": [zones.zone_payload(z) for z in zones_active(event_id=p.event_id)],
     }
     if p.role == "organizer":
@@ -129,4 +123,5 @@ def safety_board(request, slug: str):
             }
             for off in OffRoute.objects.filter(event_id=p.event_id).select_related("participant")
         ]
+        board["in_zone"] = selectors.in_zone_list(event_id=p.event_id)
     return board

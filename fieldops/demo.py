@@ -23,22 +23,19 @@ ROUTE = [
     [-3.6920, 40.4078],
 ]
 
+# Names without their kind: every page shows the kind beside the name.
 PLACES = [
-    (
-        "assembly",
-        "Assembly point: Plaza de Colón",
-        {"type": "Point", "coordinates": [-3.6895, 40.4256]},
-    ),
-    ("medic", "Medic tent: Cibeles", {"type": "Point", "coordinates": [-3.6915, 40.4200]}),
-    ("medic", "Medic point: Atocha", {"type": "Point", "coordinates": [-3.6905, 40.4085]}),
-    ("legal", "Legal support: Neptuno", {"type": "Point", "coordinates": [-3.6955, 40.4150]}),
-    ("water", "Water: Recoletos", {"type": "Point", "coordinates": [-3.6915, 40.4230]}),
-    ("toilets", "Toilets: Prado", {"type": "Point", "coordinates": [-3.6915, 40.4120]}),
-    ("exit", "Exit: Puerta de Alcalá", {"type": "Point", "coordinates": [-3.6886, 40.4200]}),
-    ("exit", "Exit: Calle de Alcalá (west)", {"type": "Point", "coordinates": [-3.6965, 40.4185]}),
+    ("assembly", "Plaza de Colón", {"type": "Point", "coordinates": [-3.6895, 40.4256]}),
+    ("medic", "Cibeles, tent", {"type": "Point", "coordinates": [-3.6915, 40.4200]}),
+    ("medic", "Atocha", {"type": "Point", "coordinates": [-3.6905, 40.4085]}),
+    ("legal", "Neptuno", {"type": "Point", "coordinates": [-3.6955, 40.4150]}),
+    ("water", "Recoletos", {"type": "Point", "coordinates": [-3.6915, 40.4230]}),
+    ("toilets", "Prado", {"type": "Point", "coordinates": [-3.6915, 40.4120]}),
+    ("exit", "Puerta de Alcalá", {"type": "Point", "coordinates": [-3.6886, 40.4200]}),
+    ("exit", "Calle de Alcalá (west)", {"type": "Point", "coordinates": [-3.6965, 40.4185]}),
     (
         "danger",
-        "Road works: Atocha side",
+        "Road works, Atocha side",
         {
             "type": "Polygon",
             "coordinates": [

@@ -2,9 +2,9 @@
 
 from django.db.models import Max
 
-from fieldops.models import Incident, Place
+from fieldops.models import Incident, OffRoute, OverdueLapse, Place, ZonePresence
 from fieldops.services.routes import route_active
-from marshals.models import CheckIn
+from marshals.models import CheckIn, Participant
 from realtime import groups
 
 SEES_POSITIONS = {"organizer", "marshal", "medic"}
@@ -20,8 +20,11 @@ def _point(lat: float, lng: float) -> dict:
 
 
 def checkin_latest_visible(*, participant) -> list[CheckIn]:
-    """Each visible participant's latest check-in (the audience rules of check-in entries)."""
-    query = CheckIn.objects.filter(event_id=participant.event_id)
+    """Each visible participant's latest check-in (the audience rules of check-in entries); nobody
+    revoked, so a reload does not put them back on the map."""
+    query = CheckIn.objects.filter(
+        event_id=participant.event_id, participant__revoked_at__isnull=True
+    )
     if participant.role == "marshal":
         query = query.filter(
             participant__role="marshal", participant__group_id=participant.group_id
@@ -74,7 +77,7 @@ def event_feature_collection(*, participant) -> dict:
     if participant.role in SEES_INCIDENTS:
         open_incidents = Incident.objects.filter(
             event_id=event_id, status__in=[Incident.Status.REPORTED, Incident.Status.ACKNOWLEDGED]
-        )
+        ).select_related("reporter")
         if participant.role == "legal":
             open_incidents = open_incidents.exclude(kind=Incident.Kind.SOS)
         features += [
@@ -86,10 +89,92 @@ def event_feature_collection(*, participant) -> dict:
                 severity=i.severity,
                 status=i.status,
                 description=i.description,
+                reporter=i.reporter.callsign if i.reporter else None,
+                group=i.reporter.group_id if i.reporter else None,
             )
             for i in open_incidents
         ]
     return {"type": "FeatureCollection", "features": features}
+
+
+# The people the command page lists, one row each: those who work in the field.
+FIELD_ROLES = ("marshal", "medic", "legal")
+
+
+def _who(participant) -> dict:
+    return {
+        "participant": participant.pk,
+        "callsign": participant.callsign,
+        "role": participant.role,
+        "group": participant.group_id,
+    }
+
+
+def in_zone_list(*, event_id: int) -> list[dict]:
+    """Who is inside an active danger zone now, as their last check-in placed them."""
+    presences = ZonePresence.objects.filter(
+        place__event_id=event_id, place__active=True, participant__revoked_at__isnull=True
+    ).select_related("participant", "place")
+    return [
+        _who(z.participant)
+        | {"place": z.place_id, "name": z.place.name, "since": z.since.isoformat()}
+        for z in presences
+    ]
+
+
+def triage_state(*, event_id: int) -> dict:
+    """What an organizer triages, as it stands: each field participant with their latest check-in,
+    who is overdue, off route or inside an active danger zone, and who has not acknowledged the
+    newest version of their route. Revoked participants appear nowhere."""
+    from fieldops.services.safety.acks import route_ack_status
+
+    people = Participant.objects.filter(
+        event_id=event_id, role__in=FIELD_ROLES, revoked_at__isnull=True
+    ).order_by("callsign")
+    latest = (
+        CheckIn.objects.filter(participant__in=people)
+        .values("participant_id")
+        .annotate(last=Max("pk"))
+        .values_list("last", flat=True)
+    )
+    checkins = {c.participant_id: c for c in CheckIn.objects.filter(pk__in=list(latest))}
+    rows = []
+    for person in people:
+        c = checkins.get(person.pk)
+        rows.append(
+            _who(person)
+            | {
+                "status": c.status if c else None,
+                "at": c.server_time.isoformat() if c else None,
+                "lat": c.lat if c else None,
+                "lng": c.lng if c else None,
+            }
+        )
+    active = {"event_id": event_id, "participant__revoked_at__isnull": True}
+    overdue = OverdueLapse.objects.filter(cleared_at__isnull=True, **active)
+    off_route = OffRoute.objects.filter(**active)
+    return {
+        "people": rows,
+        "overdue": [
+            _who(o.participant) | {"silent_since": o.silent_since.isoformat()}
+            for o in overdue.select_related("participant")
+        ],
+        "off_route": [
+            _who(o.participant)
+            | {"distance_m": round(o.distance_m, 1), "since": o.since.isoformat()}
+            for o in off_route.select_related("participant")
+        ],
+        "in_zone": in_zone_list(event_id=event_id),
+        "routes": [
+            {
+                "route": r["route"],
+                "version": r["version"],
+                "group": r["group"],
+                "pending": r["pending"],
+            }
+            for r in route_ack_status(event_id=event_id)
+        ],
+    }
 
 
 def journal_visible(*, participant, since: int, limit: int) -> list[str]:

@@ -35,6 +35,8 @@ document.addEventListener("securitypolicyviolation",
 # Opens every tooltip the map holds and reads it, and every icon, as a tap on each would.
 MAP_TEXTS = """() => {
   const m = window.FO.map, out = [];
+  // Markers inside a cluster have no tooltip until they are drawn on their own.
+  if (m.declutter) m.declutter(false);
   for (const layers of [m.routes, m.places, m.positions, m.incidents, m.arrests]) {
     for (const key of Object.keys(layers)) {
       const layer = layers[key];
