@@ -58,3 +58,16 @@ def route_active(*, event_id: int) -> list[Route]:
     for route in Route.objects.filter(event_id=event_id).order_by("group_id", "-version"):
         routes.setdefault(route.group_id, route)
     return list(routes.values())
+
+
+def route_is_change(*, route: Route) -> bool:
+    """Whether this version changed the route its marchers were following: an earlier version of
+    the same route, or, for a group's first route, the whole march's route published before it.
+    The first route of the march is the plan, not a change."""
+    if route.version > 1:
+        return True
+    if route.group_id is None:
+        return False
+    return Route.objects.filter(
+        event_id=route.event_id, group_id=None, published_at__lt=route.published_at
+    ).exists()

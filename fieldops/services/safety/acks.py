@@ -12,9 +12,16 @@ from django.utils import timezone
 
 from fieldops.models import Event, Route, RouteAckReminder
 from fieldops.services.journal import journal_writer
-from fieldops.services.routes import route_active
+from fieldops.services.routes import route_active, route_is_change
 from marshals.models import Participant, RouteAck
 from realtime import groups
+
+
+def route_for_marshal(*, participant: Participant, routes: list[Route]) -> Route | None:
+    """The active route a marshal follows and acknowledges: their group's own, else the march's."""
+    mine = [r for r in routes if r.group_id is not None and r.group_id == participant.group_id]
+    mine = mine or [r for r in routes if r.group_id is None]
+    return mine[0] if mine else None
 
 
 def route_marshals(*, route: Route, routes: list[Route]) -> list[Participant]:
@@ -79,6 +86,7 @@ def route_ack_remind(*, route: Route, participant: Participant, now: datetime):
                 "participant": participant.pk,
                 "callsign": participant.callsign,
                 "published_at": route.published_at.isoformat(),
+                "changed": route_is_change(route=route),
                 "text": f"The route changed (version {route.version}): please confirm you have read it.",
             },
         )

@@ -103,3 +103,19 @@ def sos_notify(*, journal, incident: Incident, sender: Participant) -> list:
 def sos_closed(*, incident: Incident) -> None:
     """The SOS was resolved or dismissed: its sender may raise a new one."""
     ActiveSos.objects.filter(incident=incident).delete()
+
+
+def sos_active_visible(*, participant: Participant) -> list[Incident]:
+    """The active SOS this participant may see, oldest first: all of them for organizers and
+    medics, for a marshal those they were told of and their own, for anyone else their own."""
+    active = ActiveSos.objects.filter(incident__event_id=participant.event_id)
+    if participant.role == "marshal":
+        active = active.filter(participant=participant) | active.filter(
+            incident__sos_recipients__participant=participant
+        )
+    elif participant.role not in ("organizer", "medic"):
+        active = active.filter(participant=participant)
+    ids = active.values_list("incident_id", flat=True).distinct()
+    return list(
+        Incident.objects.filter(pk__in=list(ids)).select_related("reporter").order_by("created_at")
+    )

@@ -40,8 +40,17 @@
       });
       var span = li.querySelector("span");
       if (!best) { span.textContent = s.nearest_none; return; }
-      span.textContent = best.name + " — " + F.fmt(s.away, { d: Math.round(best.d), dir: DIRS[Math.round(bearing(here, best.at) / 45) % 8] });
+      span.textContent = best.name + " — " + F.fmt(s.away, { d: Math.round(best.d), dir: F.label("direction", DIRS[Math.round(bearing(here, best.at) / 45) % 8]) });
     });
+  }
+
+  /** Newest first, by seq: a replay may bring older entries after newer ones. */
+  function insertBySeq(list, li, seq) {
+    var items = list.children;
+    for (var i = 0; i < items.length; i++) {
+      if (+items[i].getAttribute("data-seq") < seq) { list.insertBefore(li, items[i]); return; }
+    }
+    list.appendChild(li);
   }
 
   var position = new F.Position(fmap, s, function (p) {
@@ -49,20 +58,34 @@
     nearest(p);
   });
 
+  /** A route version older than the one on the map (history): it never replaces the map's. */
+  function olderRoute(entry) {
+    var d = entry.data || {};
+    if (entry.type !== "route.published") return false;
+    var line = fmap.routes[d.group === null || d.group === undefined ? "event" : String(d.group)];
+    return !!line && line.fieldops.version > d.version;
+  }
+
   F.boot({
     entry: function (entry) {
-      fmap.apply(entry);
+      if (!olderRoute(entry)) fmap.apply(entry);
       if (position.current) nearest(position.current);
       if (feed.querySelector('[data-seq="' + entry.seq + '"]')) return;
       var d = entry.data || {};
-      feed.insertBefore(F.el("li", { class: "level-" + F.kindLevel(entry), "data-seq": entry.seq, "data-kind": entry.type }, [
+      insertBySeq(feed, F.el("li", { class: "level-" + F.kindLevel(entry), "data-seq": entry.seq, "data-kind": entry.type }, [
         F.el("div", { text: F.describe(entry, s, function (g) { return fmap.groupName(g); }) }),
         F.el("div", { class: "meta", text: new Date(entry.at).toLocaleTimeString() }),
-      ]), feed.firstChild);
-      if (entry.type === "alert.sent" || entry.type === "zone.activated") {
-        alerts.insertBefore(F.el("div", { class: "fo-alert level-" + (d.level || "info"), role: "alert", text: d.text }), alerts.firstChild);
+      ]), entry.seq);
+      var expired = d.expires_at && Date.parse(d.expires_at) < Date.now();
+      if (entry.type === "alert.sent" && !expired) {
+        insertBySeq(alerts, F.el("div", { class: "fo-alert level-" + (d.level || "info"), role: "alert", "data-seq": entry.seq, text: d.text }), entry.seq);
+      } else if (entry.type === "zone.activated" && fmap.places[String(d.place)]) {
+        insertBySeq(alerts, F.el("div", { class: "fo-alert level-warning", role: "alert", "data-seq": entry.seq, "data-zone": d.place, text: F.describe(entry, s, function (g) { return fmap.groupName(g); }) }), entry.seq);
+      } else if (entry.type === "zone.deactivated") {
+        alerts.querySelectorAll('[data-zone="' + d.place + '"]').forEach(function (n) { n.remove(); });
       }
-      if (entry.type === "route.published") F.toast(s.route_changed, "warning");
+      // History is on the map and in the list; only news is worth interrupting for.
+      if (entry.type === "route.published" && !entry.replayed) F.toast(s.route_changed, "warning");
     },
   });
 
