@@ -3,13 +3,12 @@
 import argparse
 import asyncio
 import json
+import tempfile
 import time
 from pathlib import Path
 
 from .report import chart, results_json, table
 from .run import main_async, say
-
-HERE = Path(__file__).resolve().parent
 
 
 def parse(argv=None) -> argparse.Namespace:
@@ -39,12 +38,20 @@ def parse(argv=None) -> argparse.Namespace:
         metavar="NAME=VALUE",
         help="extra environment for the workers (repeatable)",
     )
-    p.add_argument("--out", type=Path, default=HERE / "results.json")
-    p.add_argument("--chart", type=Path, default=HERE / "latency.png")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="directory for results.json, latency.png and profile-*.txt (default: a new temporary "
+        "directory, printed at the end)",
+    )
+    p.add_argument("--no-chart", action="store_true", help="skip latency.png")
     p.add_argument("--label", default="", help="a name for this run in results.json")
     opts = p.parse_args(argv)
     opts.alerts = max(1, int(opts.duration / opts.interval))
     opts.env = dict(item.split("=", 1) for item in opts.env)
+    opts.out = opts.out or Path(tempfile.mkdtemp(prefix="fieldops-bench-out-"))
+    opts.out.mkdir(parents=True, exist_ok=True)
     opts.servers = [name.strip() for name in opts.server.split(",") if name.strip()]
     unknown = sorted(set(opts.servers) - {"daphne", "uvicorn"})
     if unknown or not opts.servers:
@@ -61,15 +68,15 @@ def main(argv=None) -> dict:
     )
     raw = asyncio.run(main_async(opts))
     results = results_json(raw, opts)
-    opts.out.write_text(json.dumps(results, indent=2) + "\n")
-    if opts.chart:
-        chart(raw, opts.chart)
+    written = [opts.out / "results.json"]
+    written[0].write_text(json.dumps(results, indent=2) + "\n")
+    if not opts.no_chart:
+        written.append(opts.out / "latency.png")
+        chart(raw, written[-1])
     print(table(results))
-    say(
-        f"wrote {opts.out}"
-        + (f" and {opts.chart}" if opts.chart else "")
-        + f" in {time.monotonic() - began:.0f} s"
-    )
+    written += sorted(opts.out.glob("profile-*.txt"))
+    names = ", ".join(path.name for path in written)
+    say(f"wrote {names} to {opts.out} in {time.monotonic() - began:.0f} s")
     return results
 
 

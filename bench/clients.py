@@ -7,12 +7,12 @@ clock). The parent asks for the figures after each phase.
 
 import asyncio
 import time
-import uuid
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 
-import orjson
 import websockets
+
+from fieldops.kit.client import Client
 
 from .stack import raise_fd_limit
 
@@ -30,28 +30,13 @@ def stamp_of(text: str) -> int | None:
     return int(text[len(MARK) :].split(":", 1)[0])
 
 
-def connect_kwargs(token: str | None) -> dict:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    return {
-        "additional_headers": headers,
-        "compression": None,
-        "max_queue": None,
-        "ping_interval": None,
-        "open_timeout": 120,
-        "close_timeout": 5,
-    }
-
-
 @dataclass
 class Sub:
     url: str
     token: str | None
-    last: int = 0
+    last: int | None = None  # the highest seq held while dropped; None before the first connect
     got: set = field(default_factory=set)
-    ws: object = None
-    task: object = None
-    done_at: int = 0  # time.time_ns() of replay.done after a resume
-    replayed: int = 0
+    client: Client | None = None
 
 
 class Subscribers:
@@ -61,46 +46,30 @@ class Subscribers:
         self.received = 0
         self.failed = 0
 
+    def _entry(self, sub: Sub, frame: dict, now: int) -> None:
+        if frame["type"] != "alert.sent":
+            return
+        stamp = stamp_of(frame["data"].get("text", ""))
+        if stamp is not None:
+            if frame["seq"] not in sub.got:
+                self.latencies.append(now - stamp)
+            sub.got.add(frame["seq"])
+            self.received += 1
+
     async def _open(self, sub: Sub, gate: asyncio.Semaphore, resume: bool) -> None:
         async with gate:
             # A resume is asked for in the connect request (`?since=`), as the pages do.
-            url = f"{sub.url}?since={sub.last}" if resume else sub.url
-            for attempt in range(20):
-                try:
-                    sub.ws = await websockets.connect(url, **connect_kwargs(sub.token))
-                    break
-                except (OSError, websockets.InvalidHandshake, TimeoutError):
-                    await asyncio.sleep(0.2 * (attempt + 1))
-            else:
+            try:
+                sub.client = await Client.open(
+                    sub.url, token=sub.token, since=sub.last if resume else None, keep=0,
+                    on_entry=lambda frame, now: self._entry(sub, frame, now),
+                    attempts=20, open_timeout=120,
+                )  # fmt: skip
+            except (OSError, websockets.InvalidHandshake, TimeoutError):
                 self.failed += 1
-                return
-            hello = orjson.loads(await sub.ws.recv())
-            if not resume:
-                sub.last = hello["data"]["seq"]
-        sub.task = asyncio.create_task(self._read(sub))
 
-    async def _read(self, sub: Sub) -> None:
-        try:
-            async for text in sub.ws:
-                now = time.time_ns()
-                frame = orjson.loads(text)
-                kind = frame.get("type")
-                if kind == "alert.sent":
-                    seq = frame["seq"]
-                    sub.last = max(sub.last, seq)
-                    stamp = stamp_of(frame["data"].get("text", ""))
-                    if stamp is not None:
-                        if seq not in sub.got:
-                            self.latencies.append(now - stamp)
-                        sub.got.add(seq)
-                        self.received += 1
-                elif kind == "replay.done":
-                    sub.done_at = now
-                    sub.replayed = frame.get("count", 0)
-                elif "seq" in frame and isinstance(frame["seq"], int):
-                    sub.last = max(sub.last, frame["seq"])
-        except websockets.ConnectionClosed:
-            pass
+    def _open_count(self) -> int:
+        return sum(1 for s in self.subs if s.client is not None)
 
     async def connect(self, urls: list[str], tokens: list[str | None], count: int) -> dict:
         gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
@@ -111,46 +80,46 @@ class Subscribers:
         ]
         self.subs.extend(new)
         await asyncio.gather(*(self._open(s, gate, resume=False) for s in new))
-        return {"open": sum(1 for s in self.subs if s.ws is not None), "failed": self.failed}
+        return {"open": self._open_count(), "failed": self.failed}
 
     def progress(self) -> dict:
-        return {"received": self.received, "open": sum(1 for s in self.subs if s.ws is not None)}
+        return {"received": self.received, "open": self._open_count()}
 
     def reset(self) -> dict:
         self.latencies = []
         self.received = 0
         for sub in self.subs:
             sub.got = set()
-            sub.done_at = 0
         return {}
 
     def collect(self, expected: list[int]) -> dict:
         want = set(expected)
-        lost = sum(len(want - s.got) for s in self.subs if s.ws is not None)
+        lost = sum(len(want - s.got) for s in self.subs if s.client is not None)
         return {
             "latencies": self.latencies,
             "received": self.received,
             "lost": lost,
-            "sockets": sum(1 for s in self.subs if s.ws is not None),
+            "sockets": self._open_count(),
         }
 
     def caught_up(self, expected: list[int]) -> dict:
         want = set(expected)
-        waiting = sum(1 for s in self.subs if not s.done_at or not want <= s.got)
-        last = max((s.done_at for s in self.subs), default=0)
+        clients = [s.client for s in self.subs]
+        waiting = sum(
+            1 for s in self.subs if s.client is None or not s.client.replayed or not want <= s.got
+        )
         return {
             "waiting": waiting,
-            "last_done": last,
-            "replayed": sum(s.replayed for s in self.subs),
+            "last_done": max((c.replayed_at for c in clients if c is not None), default=0),
+            "replayed": sum(c.replayed["count"] for c in clients if c and c.replayed),
         }
 
     async def drop(self) -> dict:
         async def close(sub: Sub) -> None:
-            if sub.ws is not None:
-                await sub.ws.close()
-                if sub.task is not None:
-                    await sub.task
-            sub.ws = None
+            if sub.client is not None:
+                await sub.client.close()
+                sub.last = sub.client.last
+            sub.client = None
 
         await asyncio.gather(*(close(s) for s in self.subs))
         return {"open": 0}
@@ -159,7 +128,7 @@ class Subscribers:
         gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
         self.failed = 0
         await asyncio.gather(*(self._open(s, gate, resume=True) for s in self.subs))
-        return {"open": sum(1 for s in self.subs if s.ws is not None), "failed": self.failed}
+        return {"open": self._open_count(), "failed": self.failed}
 
 
 async def _serve(conn: Connection) -> None:
@@ -196,23 +165,17 @@ async def ingest(
 
     async def marshal(i: int) -> None:
         nonlocal errors
-        url = urls[i % len(urls)]
-        async with websockets.connect(url, **connect_kwargs(tokens[i])) as ws:
-            await ws.recv()  # hello
-            sent: dict[str, int] = {}
+        client = await Client.open(urls[i % len(urls)], token=tokens[i], keep=0, open_timeout=120)
+        pending: set[asyncio.Future] = set()
 
-            async def read() -> None:
-                nonlocal errors
-                async for text in ws:
-                    frame = orjson.loads(text)
-                    if frame.get("id") in sent:
-                        if frame["type"] == "ack":
-                            latencies.append(time.time_ns() - sent.pop(frame["id"]))
-                        else:
-                            sent.pop(frame["id"])
-                            errors += 1
+        def acked(reply: asyncio.Future, sent: int) -> None:
+            nonlocal errors
+            if reply.exception() is None and reply.result()["type"] == "ack":
+                latencies.append(time.time_ns() - sent)
+            else:
+                errors += 1
 
-            reader = asyncio.create_task(read())
+        try:
             start = time.monotonic() + i / rate  # spread the marshals' phases
             n = 0
             while True:
@@ -220,17 +183,16 @@ async def ingest(
                 if due - start > duration:
                     break
                 await asyncio.sleep(max(0.0, due - time.monotonic()))
-                frame_id = str(uuid.uuid4())
-                sent[frame_id] = time.time_ns()
+                sent = time.time_ns()
                 data = {"lat": lat, "lng": lng, "status": "ok"}
-                frame = {"type": "checkin", "id": frame_id, "data": data}
-                await ws.send(orjson.dumps(frame).decode())
+                reply = await client.submit("checkin", data)
+                reply.add_done_callback(lambda r, sent=sent: acked(r, sent))
+                pending.add(reply)
                 n += 1
-            deadline = time.monotonic() + 15
-            while sent and time.monotonic() < deadline:
-                await asyncio.sleep(0.05)
-            errors += len(sent)
-            reader.cancel()
+            _, late = await asyncio.wait(pending, timeout=15)
+            errors += len(late)
+        finally:
+            await client.close()
 
     began = time.monotonic()
     await asyncio.gather(*(marshal(i) for i in range(len(tokens))))

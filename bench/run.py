@@ -11,11 +11,11 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import orjson
-import websockets
+from fieldops.kit.client import Client
+from fieldops.kit.launcher import Running
 
 from . import clients
-from .stack import ROOT, Stack, cpu_seconds, free_port, raise_fd_limit, rss_bytes, wait_port
+from .stack import ROOT, bench_stack, cpu_seconds, free_port, raise_fd_limit, rss_bytes, wait_port
 
 SETTLE_TIMEOUT = 30.0  # seconds to wait for the last deliveries of a phase
 
@@ -107,41 +107,18 @@ class Publisher:
     """The organizer's socket: sends alerts stamped with the send time, waits for their acks."""
 
     def __init__(self) -> None:
-        self.acks: dict[str, asyncio.Future] = {}
         self.count = 0
 
     async def open(self, url: str, token: str | None) -> None:
-        self.ws = await websockets.connect(url, **clients.connect_kwargs(token))
-        await self.ws.recv()
-        self.reader = asyncio.create_task(self._read())
-
-    async def _read(self) -> None:
-        try:
-            async for text in self.ws:
-                frame = orjson.loads(text)
-                future = self.acks.pop(frame.get("id"), None)
-                if future is not None:
-                    future.set_result(frame)
-        except websockets.ConnectionClosed:
-            pass
+        self.client = await Client.open(url, token=token, keep=0)
 
     async def publish(self) -> int:
         self.count += 1
-        frame_id = str(uuid.uuid4())
-        future = asyncio.get_running_loop().create_future()
-        self.acks[frame_id] = future
         data = {"text": clients.stamp_text(self.count), "audience": "public"}
-        await self.ws.send(
-            orjson.dumps({"type": "alert.send", "id": frame_id, "data": data}).decode()
-        )
-        reply = await asyncio.wait_for(future, timeout=30)
-        if reply.get("type") != "ack":
-            raise RuntimeError(f"the alert was refused: {reply}")
-        return reply["seq"]
+        return (await self.client.act("alert.send", data))["seq"]
 
     async def close(self) -> None:
-        await self.ws.close()
-        self.reader.cancel()
+        await self.client.close()
 
 
 # --- phases ---------------------------------------------------------------------------------------
@@ -256,18 +233,27 @@ async def run_floor(opts, steps: list[int]) -> dict:
 
 
 async def run_fieldops(opts, steps: list[int], server: str) -> dict:
-    stack = Stack(workers=opts.workers, server=server, env_extra=opts.env)
+    say(f"fieldops: starting redis-server and {opts.workers} {server} workers")
+    with bench_stack(workers=opts.workers, server=server, env_extra=opts.env) as stack:
+        say(f"  redis-server on 127.0.0.1:{stack.redis.port}")
+        say(f"  {opts.workers} {server} workers on ports {', '.join(map(str, stack.ports))}")
+        return await _run_fieldops(opts, steps, server, stack)
+
+
+async def _run_fieldops(opts, steps: list[int], server: str, stack: Running) -> dict:
     fleet = None
     out: dict = {}
+
+    def token(role: str, callsign: str) -> str:
+        return stack.join(role, callsign)["token"]
+
     try:
-        say(f"fieldops: starting redis-server and {opts.workers} {server} workers")
-        stack.start(log=lambda m: say(f"  {m}"))
         urls = stack.ws_urls()
         pids = stack.worker_pids()
-        tokens = [stack.join("marcher", f"bench-marcher-{i}") for i in range(opts.tokens)]
-        marshal_tokens = [stack.join("marshal", f"bench-marshal-{i}") for i in range(opts.marshals)]
+        tokens = [token("marcher", f"bench-marcher-{i}") for i in range(opts.tokens)]
+        marshal_tokens = [token("marshal", f"bench-marshal-{i}") for i in range(opts.marshals)]
         pub = Publisher()
-        await pub.open(urls[0], stack.join("organizer", "bench-organizer"))
+        await pub.open(urls[0], token("organizer", "bench-organizer"))
         await pub.publish()  # warm the publish path before anything is measured
         fleet = Fleet(opts.client_procs)
         await fleet.connect(urls, tokens, 1, "warm-up")  # imports and first queries on a worker
@@ -359,32 +345,25 @@ async def run_fieldops(opts, steps: list[int], server: str) -> dict:
 
         await pub.close()
         return out
-    except Exception:
-        for i in range(stack.workers):
-            tail = stack.log_tail(f"worker{i}.log")
-            if tail:
-                say(f"worker{i} log:\n{tail}")
-        raise
     finally:
         if fleet is not None:
             try:
                 await fleet.stop()
             except TimeoutError:
                 say("load generators did not stop in time")
-        stack.stop()
 
 
-async def outage(fleet: Fleet, pub: Publisher, stack: Stack, opts, pids, *, sockets: int) -> dict:
+async def outage(fleet: Fleet, pub: Publisher, stack: Running, opts, pids, *, sockets: int) -> dict:
     """Redis is killed under fan-out: alerts still reach every socket (from the journal), and once
     Redis is back, delivery returns to full speed by itself."""
     alerts = max(2, opts.sweep_alerts)
     say(f"outage: redis-server killed; {alerts} alerts to {sockets} sockets while it is down")
-    stack.redis_kill()
+    stack.redis.kill()  # kill -9, as a crash would
     down = await fanout(
         fleet, pub, sockets=sockets, alerts=alerts, interval=opts.interval, pids=pids,
         label="fan-out with Redis down",
     )  # fmt: skip
-    stack.redis_start()
+    stack.redis.start()  # again on its port
     # The catch-up: how long after the restart every socket holds an alert written right then.
     restarted = time.monotonic()
     first = await fanout(
@@ -446,7 +425,7 @@ async def storm(fleet: Fleet, pub: Publisher, *, sockets: int, missed: int) -> d
 
 async def profile_fanout(fleet, pub, opts, pids, sockets, server) -> dict:
     """py-spy samples worker 0 during a fan-out; returns the functions holding the most samples."""
-    raw = ROOT / "bench" / f"profile-{server}.txt"
+    raw = opts.out / f"profile-{server}.txt"
     # The virtualenv's py-spy, whether or not the virtualenv is on PATH.
     beside = Path(sys.executable).with_name("py-spy")
     spy_bin = str(beside) if beside.exists() else (shutil.which("py-spy") or "py-spy")

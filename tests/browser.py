@@ -1,27 +1,23 @@
-"""Fixtures for the browser tests: a real daphne server and Debian's Chromium driven by Playwright.
+"""Fixtures for the browser tests: a real daphne worker and Debian's Chromium driven by Playwright.
 
-The server runs in its own process on 127.0.0.1 and a free port, with a fresh SQLite file seeded by
-`manage.py demo --json`; Chromium is the system one (no browser download). Everything started here
-is stopped in `finally` blocks, also when a test fails.
+The worker runs in its own process on 127.0.0.1 and a free port, started by the kit's launcher
+through deploy/worker, with a fresh SQLite file seeded by `manage.py demo --json`; Chromium is the
+system one (no browser download). Everything started here is stopped in `finally` blocks, also when
+a test fails.
 
 Use from a test module: `from tests.browser import *  # noqa: F403`.
 """
 
-import json
-import os
-import socket
 import subprocess
 import sys
-import tempfile
-import time
-import urllib.request
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from fieldops.kit.launcher import launch
+from fieldops.kit.processes import ROOT
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -47,12 +43,6 @@ __all__ = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @dataclass
 class FieldopsServer:
     base_url: str
@@ -61,93 +51,39 @@ class FieldopsServer:
     groups: dict
 
 
-def _server_env(db_path: str) -> dict:
-    env = dict(os.environ)
-    env.update(
-        {
-            # local settings: DEBUG serves the static files from the apps, like `make run`.
-            "DJANGO_SETTINGS_MODULE": "fieldops.settings.local",
-            "DEBUG": "1",
-            "DATABASE_URL": f"sqlite:///{db_path}",
-            "FIELDOPS_WATCH_EMBEDDED": "0",
-            "MAP_TILES_URL": "",
-            "MAP_TILES_ATTRIBUTION": "",
-            "ALLOWED_HOSTS": "127.0.0.1",
-            "REDIS_URL": "",
-            # Every browser of the session joins from 127.0.0.1.
-            "FIELDOPS_JOIN_RATE_PER_MINUTE": "100000",
-        }
-    )
-    env.pop("PYTHONWARNINGS", None)
-    return env
-
-
-def _wait_healthy(url: str, process: subprocess.Popen, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"daphne exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=1) as reply:
-                if reply.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError("daphne did not become healthy")
+# As `make run` serves: local settings with DEBUG (static files from the apps), the in-memory
+# channel layer, no map tiles; every browser of the session joins from 127.0.0.1.
+BROWSER_ENV = {
+    "DEBUG": "1",
+    "MAP_TILES_URL": "",
+    "MAP_TILES_ATTRIBUTION": "",
+    "ALLOWED_HOSTS": "127.0.0.1",
+    "FIELDOPS_RATE_LIMIT_PER_MINUTE": None,
+    "SECRET_KEY": None,
+    "LOG_LEVEL": None,
+    "PYTHONWARNINGS": None,
+}
 
 
 @contextmanager
 def serving(prepare=None):
-    """A migrated, demo-seeded Fieldops served by daphne; stopped when the block ends.
+    """A migrated, demo-seeded Fieldops served by one daphne worker (through deploy/worker, from
+    the kit's launcher), without Redis; stopped when the block ends.
 
     `prepare(env, seeded)`, if given, runs after seeding and before the server starts, with the
     server's environment (its database included) and what `manage.py demo --json` printed.
     """
-    with tempfile.TemporaryDirectory(prefix="fieldops-browser-") as tmp:
-        env = _server_env(str(Path(tmp) / "db.sqlite3"))
-        manage = [sys.executable, str(ROOT / "manage.py")]
-        subprocess.run([*manage, "migrate", "-v0"], env=env, cwd=ROOT, check=True, timeout=120)
-        demo = subprocess.run(
-            [*manage, "demo", "--json"],
-            env=env,
-            cwd=ROOT,
-            check=True,
-            timeout=120,
-            capture_output=True,
-            text=True,
+    # Sockets are accepted only from the public origin: the address the pages are served at.
+    with launch(
+        servers=("daphne",), redis=False, public_at_worker=True, env=BROWSER_ENV,
+        prepare=prepare, prefix="fieldops-browser-",
+    ) as running:  # fmt: skip
+        yield FieldopsServer(
+            base_url=running.base_url(0),
+            event=running.slug,
+            invites={role: i["code"] for role, i in running.seed["invites"].items()},
+            groups=running.seed.get("groups", {}),
         )
-        seeded = json.loads(demo.stdout.strip().splitlines()[-1])
-        if prepare is not None:
-            prepare(env, seeded)
-        port = free_port()
-        # Sockets are accepted only from the public origin: the address the pages are served at.
-        env["PUBLIC_URL"] = f"http://127.0.0.1:{port}"
-        log = open(Path(tmp) / "daphne.log", "w")  # noqa: SIM115 - closed in finally
-        process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port)]
-            + ["fieldops.asgi:application"],
-            env=env,
-            cwd=ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            base = f"http://127.0.0.1:{port}"
-            _wait_healthy(f"{base}/healthz", process)
-            yield FieldopsServer(
-                base_url=base,
-                event=seeded["event"],
-                invites={role: i["code"] for role, i in seeded["invites"].items()},
-                groups=seeded.get("groups", {}),
-            )
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
-            log.close()
 
 
 def _unlimited_invites(env: dict, seeded: dict) -> None:

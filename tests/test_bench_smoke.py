@@ -6,10 +6,13 @@ every check-in is acknowledged, every dropped client catches up, and a Redis out
 """
 
 import json
+import shutil
+import tempfile
+from pathlib import Path
 
 import pytest
 
-from bench.__main__ import main
+from bench.__main__ import main, parse
 
 pytestmark = pytest.mark.multiworker
 
@@ -24,7 +27,7 @@ def test_bench_runs_end_to_end_and_loses_nothing(tmp_path):
             "--clients", str(CLIENTS), "--workers", "2", "--duration", "1", "--interval", "0.25",
             "--rate", "8", "--marshals", "2", "--tokens", "2", "--client-procs", "1",
             "--steps", f"{CLIENTS // 2},{CLIENTS}", "--sweep-alerts", "2", "--storm-missed", "2",
-            "--server", "uvicorn,daphne", "--out", str(out), "--chart", str(chart),
+            "--server", "uvicorn,daphne", "--out", str(tmp_path),
         ]
     )  # fmt: skip
     results = json.loads(out.read_text())
@@ -54,3 +57,13 @@ def test_bench_runs_end_to_end_and_loses_nothing(tmp_path):
         assert [s["clients"] for s in server["sweep"]] == [CLIENTS // 2, CLIENTS]
     assert results["settings"]["workers"] == 2
     assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_bench_output_goes_to_a_new_temporary_directory_unless_one_is_given(tmp_path):
+    opts = parse([])
+    try:
+        assert opts.out.is_dir() and not any(opts.out.iterdir())
+        assert opts.out.resolve().is_relative_to(Path(tempfile.gettempdir()).resolve())
+    finally:
+        shutil.rmtree(opts.out)
+    assert parse(["--out", str(tmp_path / "run")]).out == tmp_path / "run"

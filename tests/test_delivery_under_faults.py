@@ -2,8 +2,9 @@
 a worker is killed, Redis is killed, and a worker is frozen, under steady traffic.
 
 Real processes: redis-server, SQLite or PostgreSQL, one daphne and one uvicorn worker started by
-deploy/worker. Clients are plain `websockets` connections that behave as the pages do: they resume
-with `?since=` the highest seq they hold, and resend an unacknowledged action with the same id.
+deploy/worker. Clients are the kit's protocol client (fieldops/kit/client.py), behaving as the pages
+do: they resume with `?since=` the highest seq they hold, and resend an unacknowledged action with
+the same id.
 Everything is asserted from the outside, against the journal in the database. Each fault's catch-up
 time (from the end of the fault until every watcher holds an alert written right after it) is
 printed; run with `-s` to see it.
@@ -19,8 +20,9 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-import websockets
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
+
+from fieldops.kit.client import Client
 
 from .servers import FaultStack, fault_stack
 
@@ -42,7 +44,8 @@ class Peer:
         self.seqs: list[int] = []  # every journal entry received, in arrival order
         self.outbox: dict[str, dict] = {}  # id -> frame, until acked
         self.acks: dict[str, int] = {}
-        self.ws = None
+        self.errors: list[dict] = []  # error frames: the server refused an action
+        self.client: Client | None = None
         self.on: int | None = None
         self.reconnects = 0
 
@@ -52,49 +55,53 @@ class Peer:
                 if stop.is_set():
                     return
                 try:
-                    ws = await websockets.connect(
-                        f"{self.stack.ws_url(worker)}?since={self.last}",
-                        additional_headers={"Authorization": f"Bearer {self.token}"},
-                        open_timeout=3,
-                        close_timeout=1,
-                    )
-                except (OSError, TimeoutError, InvalidHandshake, InvalidStatus):
+                    client = await Client.open(
+                        self.stack.ws_url(worker), token=self.token, since=self.last, keep=0,
+                        on_entry=self.receive, open_timeout=3, close_timeout=1,
+                    )  # fmt: skip
+                except (OSError, TimeoutError, InvalidHandshake, ConnectionClosed):
                     await asyncio.sleep(0.2)
                     continue
-                self.ws, self.on = ws, worker
+                self.client, self.on = client, worker
                 try:
                     for frame in list(self.outbox.values()):  # resend, same ids
-                        await ws.send(json.dumps(frame))
-                    async for text in ws:
-                        self.receive(json.loads(text))
+                        self.track(await client.send(frame))
+                    await client.reader  # until the socket closes
                 except ConnectionClosed:
                     pass
                 finally:
-                    self.ws = None
+                    self.client = None
                     self.reconnects += 1
                 await asyncio.sleep(0.1)
 
-    def receive(self, frame: dict) -> None:
-        if frame["type"] == "ack":
-            self.outbox.pop(frame["id"], None)
-            self.acks[frame["id"]] = frame["seq"]
-        elif frame["type"] == "error":
-            raise AssertionError(f"{self.name}: {frame}")
-        elif "at" in frame and "seq" in frame:
-            self.seqs.append(frame["seq"])
-            self.last = max(self.last, frame["seq"])
+    def receive(self, entry: dict, _at: int) -> None:
+        self.seqs.append(entry["seq"])
+        self.last = max(self.last, entry["seq"])
+
+    def track(self, reply: asyncio.Future) -> None:
+        def settled(reply: asyncio.Future) -> None:
+            if reply.exception() is not None:
+                return  # the socket closed first: resent on reconnect
+            frame = reply.result()
+            if frame["type"] == "ack":
+                self.outbox.pop(frame["id"], None)
+                self.acks[frame["id"]] = frame["seq"]
+            else:
+                self.errors.append(frame)
+
+        reply.add_done_callback(settled)
 
     async def go_home(self) -> None:
         """Back to the preferred worker (as a balancer would spread new connections)."""
-        if self.ws is not None and self.on != self.order[0]:
-            await self.ws.close()
+        if self.client is not None and self.on != self.order[0]:
+            await self.client.ws.close()
 
     async def act(self, verb: str, data: dict) -> None:
         frame = {"type": verb, "id": str(uuid.uuid4()), "data": data}
         self.outbox[frame["id"]] = frame
-        if self.ws is not None:
+        if self.client is not None:
             try:
-                await self.ws.send(json.dumps(frame))
+                self.track(await self.client.send(frame))
             except ConnectionClosed:
                 pass  # resent on reconnect
 
@@ -137,19 +144,15 @@ def subscribers(stack: FaultStack) -> int:
 
 def post_alert(stack: FaultStack, token: str, text: str) -> int:
     """A public alert through whichever worker answers; returns its seq."""
-    body = json.dumps({"text": text, "audience": "public", "level": "info"}).encode()
+    body = {"text": text, "audience": "public", "level": "info"}
+    key = {"Idempotency-Key": str(uuid.uuid5(uuid.NAMESPACE_OID, text))}
     for _ in range(100):
-        for port in stack.ports:
-            request = urllib.request.Request(
-                f"http://127.0.0.1:{port}/api/events/{stack.slug}/alerts",
-                data=body,
-                method="POST",
-                headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json",
-                         "Idempotency-Key": str(uuid.uuid5(uuid.NAMESPACE_OID, text))},
-            )  # fmt: skip
+        for worker in range(len(stack.ports)):
             try:
-                with urllib.request.urlopen(request, timeout=3) as response:
-                    return json.loads(response.read())["seq"]
+                return stack.http(
+                    worker, "POST", f"/api/events/{stack.slug}/alerts",
+                    token=token, body=body, headers=key, timeout=3,
+                )["seq"]  # fmt: skip
             except OSError:
                 continue
         time.sleep(0.2)
@@ -248,8 +251,8 @@ async def scenario(stack: FaultStack) -> dict:
     figures["final"] = final
     stop.set()
     for peer in watchers + marshals:
-        if peer.ws is not None:
-            await peer.ws.close()
+        if peer.client is not None:
+            await peer.client.ws.close()
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
@@ -270,6 +273,8 @@ def run_faults(*, postgres: bool) -> None:
         {p.name: p.reconnects for p in result["watchers"] + result["marshals"]},
     )  # fmt: skip
 
+    for peer in result["watchers"] + result["marshals"]:
+        assert not peer.errors, f"{peer.name}: {peer.errors}"
     # Every acked id is in the journal exactly once, at its acked seq.
     by_client = {}
     for seq, _, client_id in rows:

@@ -24,8 +24,10 @@ import pytest
 import websockets
 from cryptography.fernet import Fernet
 
-from .nginx import nginx_command, nginx_test
-from .servers import Proc, fault_stack, free_port
+from fieldops.kit.launcher import launch
+from fieldops.kit.nginx import nginx_command, nginx_test
+from fieldops.kit.processes import free_port
+
 from .test_deploy_check import PRODUCTION_ENV
 
 TIMEOUT = 30.0  # liveness only
@@ -209,54 +211,37 @@ def typed_without_https(port: int, code: str) -> int:
 @pytest.mark.multiworker
 def test_a_day_through_the_shipped_deployment_leaves_nothing_personal_in_any_log():
     # One nginx in front of each worker, so daphne and uvicorn each see every kind of request.
-    http_ports, https_ports = [free_port(), free_port()], [free_port(), free_port()]
-    origins = [f"https://127.0.0.1:{p}" for p in https_ports]
     env = {k: v for k, v in PRODUCTION_ENV.items() if k != "DATABASE_URL"}
+    # The launcher makes the first proxy's origin the public URL and trusts every proxy's.
     env.update(
         FIELD_ENCRYPTION_KEYS=Fernet.generate_key().decode(),
         ALLOWED_HOSTS="127.0.0.1",
-        PUBLIC_URL=origins[0],
-        CSRF_TRUSTED_ORIGINS=",".join(origins),
         LOG_LEVEL="INFO",
     )
     seen = Seen()
-    with fault_stack(servers=("daphne", "uvicorn"), postgres=False, env_extra=env) as stack:
-        proxies = []
-        for i, worker in enumerate(stack.workers):
-            name = f"nginx-{i}"
-            command = nginx_command(
-                stack.tmp / name, upstream=worker.port,
-                http_port=http_ports[i], https_port=https_ports[i],
-            )  # fmt: skip
-            checked = nginx_test(command)
-            assert checked.returncode == 0, checked.stderr
-            proxies.append(
-                Proc(name, [*command, "-g", "daemon off;"], port=https_ports[i], tmp=stack.tmp)
-            )
-        try:
-            for proxy in proxies:
-                proxy.start()
-            for proxy, origin, port in zip(proxies, origins, http_ports, strict=True):
-                site = Site(origin, stack.tmp / proxy.name / "cert.pem")
-                day_at_the_march(site, stack.seed, seen, origins[0])
-                assert typed_without_https(port, stack.seed["invites"]["marcher"]["code"]) == 301
-        finally:
-            for proxy in proxies:
-                proxy.stop()
-        for worker in stack.workers:
-            worker.stop()
-        stack.redis.stop()
+    with launch(servers=("daphne", "uvicorn"), nginx=True, env=env) as stack:
+        public_url = stack.env["PUBLIC_URL"]
+        assert public_url == stack.proxies[0].origin
+        for proxy in stack.proxies:
+            site = Site(proxy.origin, proxy.certificate)
+            day_at_the_march(site, stack.seed, seen, public_url)
+            code = stack.seed["invites"]["marcher"]["code"]
+            assert typed_without_https(proxy.http_port, code) == 301
+        for proc in [*(p.proc for p in stack.proxies), *stack.workers, stack.redis]:
+            proc.stop()
         logs = {
             str(path.relative_to(stack.tmp)): path.read_text(errors="replace")
             for path in sorted(stack.tmp.rglob("*.log"))
         }
-        ports = {stack.redis.port, *stack.ports, *http_ports, *https_ports}
+        ports = {stack.redis.port, *stack.ports}
+        ports |= {port for p in stack.proxies for port in (p.http_port, p.https_port)}
         found = leaks(logs, seen, ports)
         assert not found, "\n".join(found)
         # ...and not because nothing was logged where it should have been.
         assert {"daphne-0-1.log", "uvicorn-1-1.log"} <= logs.keys(), logs.keys()
-        for proxy in proxies:
-            access = logs[f"{proxy.name}/fieldops.access.log"]
+        for proxy in stack.proxies:
+            name = proxy.directory.name
+            access = logs[f"{name}/fieldops.access.log"]
             assert "/join/<code>/" in access and "/ws/events/" in access, access
             assert "GET /join/<code>/ 301" in access, access
-            assert logs[f"{proxy.name}/access.log"] == "", "a request fell back to the default log"
+            assert logs[f"{name}/access.log"] == "", "a request fell back to the default log"

@@ -1,18 +1,17 @@
 """Two real daphne workers sharing one real redis-server and one SQLite database.
 
-Clients are plain `websockets` connections holding bearer tokens from POST /api/join, as a phone would
-be. The scenario functions here take a running stack, so test_postgres.py runs them on PostgreSQL too.
+Clients are the kit's protocol client (fieldops/kit/client.py) holding bearer tokens from
+POST /api/join, as a phone would be. The scenario functions here take a running stack, so test_postgres.py runs them on PostgreSQL too.
 Each runs on its own event loop in a thread (`drive`), so no other loop in the session can interfere.
 """
 
 import asyncio
-import json
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-import websockets
-from websockets.exceptions import ConnectionClosed
+
+from fieldops.kit.client import Client
 
 from .servers import Stack, fieldops_stack
 
@@ -42,71 +41,16 @@ def drive(coro, *, timeout: float = 300):
         return pool.submit(asyncio.run, asyncio.wait_for(coro, timeout)).result()
 
 
-# --- client helpers ---------------------------------------------------------------------------------
-
-
-class Client:
-    """A websockets connection that keeps journal entries apart from replies to its own frames."""
-
-    def __init__(self, ws, hello: dict):
-        self.ws = ws
-        self.hello = hello
-        self.entries: list[dict] = []
-        self.replies: dict[str, dict] = {}
-
-    @property
-    def seqs(self) -> list[int]:
-        return [e["seq"] for e in self.entries]
-
-    async def _read(self) -> dict:
-        frame = json.loads(await asyncio.wait_for(self.ws.recv(), TIMEOUT))
-        if "seq" in frame and "data" in frame and frame["type"] not in {"hello", "ack"}:
-            self.entries.append(frame)
-        elif frame.get("id"):
-            self.replies[frame["id"]] = frame
-        return frame
-
-    async def request(self, type_: str, data: dict) -> dict:
-        """Send a frame and return the server's reply to it (ack, error, pong, replay.done)."""
-        frame_id = str(uuid.uuid4())
-        await self.ws.send(json.dumps({"type": type_, "id": frame_id, "data": data}))
-        while frame_id not in self.replies:
-            await self._read()
-        return self.replies.pop(frame_id)
-
-    async def act(self, type_: str, data: dict) -> int:
-        """Send an action and return the seq of its journal entry (the ack)."""
-        reply = await self.request(type_, data)
-        assert reply["type"] == "ack", reply
-        return reply["seq"]
-
-    async def wait_for(self, predicate) -> dict:
-        """Read until a journal entry matches; return it."""
-        for entry in self.entries:
-            if predicate(entry):
-                return entry
-        while True:
-            frame = await self._read()
-            if self.entries and self.entries[-1] is frame and predicate(frame):
-                return frame
-
-    async def wait_seq(self, seq: int) -> None:
-        while not self.entries or self.entries[-1]["seq"] < seq:
-            await self._read()
-
-    async def close(self) -> None:
-        await self.ws.close()
+# --- client -------------------------------------------------------------------------------------------
 
 
 async def connect(stack: Stack, worker: int, token: str) -> Client:
-    ws = await websockets.connect(
-        stack.ws_url(worker),
-        additional_headers={"Authorization": f"Bearer {token}"},
-        open_timeout=TIMEOUT,
-    )
-    hello = json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT))
-    assert hello["type"] == "hello", hello
-    return Client(ws, hello)
+    return await Client.open(stack.ws_url(worker), token=token)
+
+
+async def seq_of(client: Client, verb: str, data: dict) -> int:
+    """Send an action and return the seq of its journal entry (the ack)."""
+    return (await client.act(verb, data))["seq"]
 
 
 # --- scenarios (also run on PostgreSQL) ------------------------------------------------------------
@@ -117,7 +61,7 @@ async def checkin_on_a_reaches_organizer_on_b(stack: Stack, organizer_token: str
     watcher = await connect(stack, B, organizer_token)
     sender = await connect(stack, A, marshal["token"])
     try:
-        seq = await sender.act("checkin", {**ON_ROUTE, "status": "need_help", "note": "cross"})
+        seq = await seq_of(sender, "checkin", {**ON_ROUTE, "status": "need_help", "note": "cross"})
         entry = await watcher.wait_for(lambda e: e["seq"] == seq)
         assert entry["type"] == "checkin"
         assert entry["data"]["participant"] == marshal["participant"]
@@ -136,10 +80,7 @@ async def resend_to_the_other_worker_gets_the_original_ack(stack: Stack, organiz
     try:
         acks = []
         for client in (first, again):
-            await client.ws.send(json.dumps(frame))
-            while frame["id"] not in client.replies:
-                await client._read()
-            acks.append(client.replies.pop(frame["id"]))
+            acks.append(await asyncio.wait_for(await client.send(frame), TIMEOUT))
         assert acks[0]["type"] == "ack" and acks[1] == acks[0]
     finally:
         await first.close()
@@ -162,8 +103,8 @@ async def marcher_on_b_gets_route_change_from_a_and_nothing_else(
             "incident.report", {**ON_ROUTE, "kind": "crowd", "severity": "low", "description": "x"}
         )
         await observer.act("arrest.log", {**ON_ROUTE, "people_count": 1, "notes": "test"})
-        route_seq = await org.act("route.publish", {"geometry": {"type": "LineString",
-                                                                 "coordinates": NEW_ROUTE}})  # fmt: skip
+        route_seq = await seq_of(org, "route.publish", {"geometry": {"type": "LineString",
+                                                                     "coordinates": NEW_ROUTE}})  # fmt: skip
         entry = await marcher.wait_for(lambda e: e["seq"] >= route_seq)
         assert entry["type"] == "route.published"
         assert entry["data"]["geometry"]["coordinates"] == NEW_ROUTE
@@ -194,7 +135,7 @@ async def parallel_writers_get_gapless_ordered_seqs(
     senders = [await connect(stack, i % 2, token) for i, token in enumerate(tokens)]
 
     async def write(client: Client) -> list[int]:
-        return [await client.act("checkin", ON_ROUTE) for _ in range(each)]
+        return [await seq_of(client, "checkin", ON_ROUTE) for _ in range(each)]
 
     try:
         acked = [seq for seqs in await asyncio.gather(*(write(s) for s in senders)) for seq in seqs]
@@ -207,8 +148,7 @@ async def parallel_writers_get_gapless_ordered_seqs(
         assert seqs == list(range(start + 1, last + 1)), "journal has a gap or a duplicate"
         assert set(acked) <= set(seqs)
         for watcher in watchers:
-            await watcher.wait_seq(last)
-            seen = [s for s in watcher.seqs if s <= last]
+            seen = [e["seq"] for e in await watcher.collect(upto=last)]
             assert seen == sorted(set(seen)), "a live client saw entries out of order or twice"
             assert set(acked) <= set(seen)
     finally:
@@ -233,7 +173,7 @@ async def dropped_client_resumes_while_traffic_continues(stack: Stack, organizer
                 await dropped.wait()
             if i == total - 10:
                 await resuming.wait()
-            acked.append(await sender.act("checkin", {**ON_ROUTE, "note": f"n{i}"}))
+            acked.append(await seq_of(sender, "checkin", {**ON_ROUTE, "note": f"n{i}"}))
 
     async def written(count: int) -> None:
         while len(acked) < count:
@@ -244,26 +184,17 @@ async def dropped_client_resumes_while_traffic_continues(stack: Stack, organizer
     writing = asyncio.create_task(keep_writing())
     try:
         await asyncio.wait_for(halfway.wait(), TIMEOUT)
-        await watcher.wait_seq(acked[-1])
-        before = list(watcher.entries)
+        before = await watcher.collect(upto=acked[-1])
         await watcher.close()  # the phone loses its connection mid-march
         dropped.set()
         await asyncio.wait_for(written(total - 10), TIMEOUT)  # written on A while we are away
         resumed = await connect(stack, B, organizer["token"])
         try:
-            resume_id = str(uuid.uuid4())
-            await resumed.ws.send(
-                json.dumps(
-                    {"type": "resume", "id": resume_id, "data": {"since": before[-1]["seq"]}}
-                )
-            )
+            reply = await resumed.submit("resume", {"since": before[-1]["seq"]})
             resuming.set()
-            while resume_id not in resumed.replies:
-                await resumed._read()
-            assert resumed.replies[resume_id]["type"] == "replay.done"
+            assert (await asyncio.wait_for(reply, TIMEOUT))["type"] == "replay.done"
             await writing
-            await resumed.wait_seq(max(acked))
-            seqs = [e["seq"] for e in before + resumed.entries]
+            seqs = [e["seq"] for e in before + await resumed.collect(upto=max(acked))]
             assert len(seqs) == len(set(seqs)), "an entry arrived twice"
             # The organizer may see everything, so what it got must be every seq, in order.
             assert seqs == list(range(start + 1, seqs[-1] + 1))
@@ -286,10 +217,7 @@ async def revoked_participant_socket_closes_on_other_worker(stack: Stack, organi
             token=organizer["token"],
             body={"participant": marshal["participant"]},
         )
-        with pytest.raises(ConnectionClosed):
-            while True:
-                await victim._read()
-        assert victim.ws.close_code == 4403
+        assert await victim.closed() == 4403
     finally:
         await victim.close()
 

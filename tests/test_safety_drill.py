@@ -69,3 +69,19 @@ def test_the_drill_raises_every_alert_once_to_the_right_people(settings, publish
     # The drill printed its progress and restored the event's check-in interval.
     assert "marshal.overdue" in out.getvalue() and "tick" in out.getvalue()
     assert Event.objects.get(slug=demo["event"]).checkin_interval_minutes == 10
+
+
+@pytest.mark.multiworker
+def test_the_drill_against_a_running_server_acts_through_it_as_phones_do():
+    from fieldops.kit.launcher import launch, manage
+
+    with launch(servers=("daphne",), redis=False) as running:
+        out = manage(
+            running.env, "simulate_march", "--server", running.base_url(0),
+            "--duration=6", "--tick=0.5", "--speed=100", "--marshals=4",
+        )  # fmt: skip
+        logs = running.workers[0].logs()
+    for kind in ("route.published", "sos.raised", "zone.activated", "zone.deactivated"):
+        assert kind in out, out
+    assert "incident.updated" in out  # the organizer resolved the SOS the drill's marshal raised
+    assert "Traceback" not in logs, logs[-3000:]

@@ -3,14 +3,13 @@ and under uvicorn: real worker processes, real TCP sockets that never read."""
 
 import asyncio
 import base64
-import json
 import os
 import socket
-import urllib.request
 
 import psutil
 import pytest
-import websockets
+
+from fieldops.kit.client import Client
 
 from .servers import FaultStack, fault_stack
 
@@ -28,14 +27,9 @@ def big_route(n: int) -> dict:
 
 
 def post(stack: FaultStack, path: str, token: str, body: dict) -> dict:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{stack.ports[0]}/api/events/{stack.slug}/{path}",
-        data=json.dumps(body).encode(),
-        method="POST",
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    return stack.http(
+        0, "POST", f"/api/events/{stack.slug}/{path}", token=token, body=body, timeout=TIMEOUT
     )
-    with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
-        return json.loads(response.read())
 
 
 def stuck_socket(stack: FaultStack, token: str, query: str = "") -> socket.socket:
@@ -63,21 +57,13 @@ def rss(stack: FaultStack) -> int:
     return psutil.Process(stack.workers[0].proc.pid).memory_info().rss
 
 
-async def reader(stack: FaultStack, token: str):
-    ws = await websockets.connect(
-        stack.ws_url(0), additional_headers={"Authorization": f"Bearer {token}"}, max_size=None
-    )
-    assert json.loads(await ws.recv())["type"] == "hello"
-    return ws
+async def reader(stack: FaultStack, token: str) -> Client:
+    return await Client.open(stack.ws_url(0), token=token)
 
 
-async def read_until(ws, seq: int) -> list[int]:
-    seqs = []
-    while not seqs or seqs[-1] < seq:
-        frame = json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT))
-        if "at" in frame:
-            seqs.append(frame["seq"])
-    return seqs
+async def read_until(client: Client, seq: int) -> list[int]:
+    """The seqs of every entry the client holds, once it holds `seq`."""
+    return [entry["seq"] for entry in await client.collect(upto=seq, timeout=TIMEOUT)]
 
 
 async def scenario(stack: FaultStack) -> dict:

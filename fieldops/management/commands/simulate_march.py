@@ -2,8 +2,9 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from fieldops.demo import DEMO_SLUG
+from fieldops.management.drill import Direct, OverSocket, drill_run
 from fieldops.models import Event
-from fieldops.services.safety.drill import Direct, OverHttp, drill_prepare, drill_run
+from fieldops.services.safety.drill import drill_prepare
 
 EXPECTED = [
     "marshal.overdue",
@@ -49,8 +50,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--server",
             default="",
-            help="Act through a running server's REST API (e.g. http://127.0.0.1:8000) instead of "
-            "in this process; its own watch then raises overdue alerts and reminders.",
+            help="Act over a running server's WebSocket, as phones do (e.g. http://127.0.0.1:8000), "
+            "instead of in this process; its own watch then raises overdue alerts and reminders.",
         )
 
     def handle(self, *args, **opts):
@@ -63,7 +64,6 @@ class Command(BaseCommand):
         event = Event.objects.filter(slug=opts["event"]).first()
         if event is None:
             raise CommandError(f"No event {opts['event']!r}: run `python manage.py demo` first.")
-        interval_before = event.checkin_interval_minutes
         silence = 0.7 * opts["duration"]
         needed = opts["interval_minutes"] * 60 + settings.FIELDOPS["OVERDUE_GRACE_SECONDS"]
         if silence <= needed:
@@ -72,10 +72,17 @@ class Command(BaseCommand):
                 f"{needed} s it takes to be overdue; raise --duration to see the alert."
             )
         actor = (
-            OverHttp(base_url=opts["server"], slug=event.slug)
+            OverSocket(base_url=opts["server"], slug=event.slug)
             if opts["server"]
             else Direct(ack_reminder_seconds=opts["ack_reminder_seconds"])
         )
+        try:
+            self._drill(event, actor, opts)
+        finally:
+            actor.close()
+
+    def _drill(self, event, actor, opts) -> None:
+        interval_before = event.checkin_interval_minutes
         try:
             drill = drill_prepare(
                 event=event,

@@ -1,5 +1,5 @@
-"""nginx from deploy/nginx.conf for the tests: on 127.0.0.1, a throwaway certificate, files in a
-temporary directory.
+"""nginx from deploy/nginx.conf in front of a worker: on 127.0.0.1, a throwaway certificate, files in
+a temporary directory.
 
 The site file is used as shipped, with only its ports, certificate paths and log directory replaced;
 the main configuration stands in for Debian's /etc/nginx/nginx.conf.
@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from .servers import ROOT
+from .processes import ROOT
 
 SITE = ROOT / "deploy" / "nginx.conf"
 
@@ -77,9 +77,11 @@ def nginx_site(*, upstream: int, http_port: int, https_port: int, directory: Pat
     ]  # fmt: skip
     for pattern, replacement in edits:
         text, count = re.subn(pattern, replacement, text)
-        assert count, f"deploy/nginx.conf no longer matches {pattern!r}: update this test"
+        if not count:
+            raise RuntimeError(f"deploy/nginx.conf no longer matches {pattern!r}: update the kit")
     listens = re.findall(r"listen ([^;]*);", text)
-    assert all(x.startswith("127.0.0.1:") for x in listens), listens
+    if not all(x.startswith("127.0.0.1:") for x in listens):
+        raise RuntimeError(f"nginx would listen beyond 127.0.0.1: {listens}")
     return text
 
 
