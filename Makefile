@@ -42,7 +42,7 @@ endef
 help:
 	@echo "make run    install, migrate, create the demo event and serve on http://$(HOST):$(PORT)/"
 	@echo "make test   install dev dependencies, lint, run every test (Redis, PostgreSQL, browser)"
-	@echo "make lint   ruff check"
+	@echo "make lint   ruff check, then the import layers (lint-imports, docs/architecture.md)"
 	@echo "make bench  the load benchmark (python -m bench)"
 	@echo "make screenshots  the pages at phone size into docs/screenshots/ (python -m tests.screenshots)"
 
@@ -83,10 +83,12 @@ run: system-run $(VENV)/.installed-run
 # point them at real data.
 test: system-test $(VENV)/.installed-dev
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache --no-logo
 	env -u DATABASE_URL -u REDIS_URL -u DJANGO_SETTINGS_MODULE $(BIN)/python -m pytest -q tests/
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache --no-logo
 
 format: $(VENV)/.installed-dev
 	$(BIN)/ruff format .

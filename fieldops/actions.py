@@ -16,9 +16,10 @@ from fieldops.services import alerts, arrests, incidents, routes
 from fieldops.services.journal import journal_find_action
 from fieldops.services.safety import zones
 from marshals import services as marshal_services
+from marshals.models import Role
 
-ORGANIZER = "organizer"
-FIELD_ROLES = frozenset({"marshal", "legal", "medic"})
+ORGANIZER = Role.ORGANIZER
+FIELD_ROLES = frozenset({Role.MARSHAL, Role.LEGAL, Role.MEDIC})
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,7 @@ class Action:
 ACTIONS: dict[str, Action] = {
     "checkin": Action(
         schemas.CheckInIn,
-        frozenset({ORGANIZER, "marshal", "medic"}),
+        frozenset({ORGANIZER, Role.MARSHAL, Role.MEDIC}),
         marshal_services.checkin_create,
     ),
     "incident.report": Action(
@@ -41,17 +42,35 @@ ACTIONS: dict[str, Action] = {
     "incident.update": Action(
         schemas.IncidentUpdateIn, FIELD_ROLES | {ORGANIZER}, incidents.incident_update
     ),
-    "arrest.log": Action(schemas.ArrestLogIn, frozenset({ORGANIZER, "legal"}), arrests.arrest_log),
+    "arrest.log": Action(
+        schemas.ArrestLogIn, frozenset({ORGANIZER, Role.LEGAL}), arrests.arrest_log
+    ),
     "sos": Action(schemas.SosIn, FIELD_ROLES | {ORGANIZER}, incidents.sos_raise),
     "route.publish": Action(schemas.RoutePublishIn, frozenset({ORGANIZER}), routes.route_publish),
     "route.ack": Action(
-        schemas.RouteAckIn, frozenset({ORGANIZER, "marshal"}), marshal_services.route_ack
+        schemas.RouteAckIn, frozenset({ORGANIZER, Role.MARSHAL}), marshal_services.route_ack
     ),
     "alert.send": Action(schemas.AlertSendIn, frozenset({ORGANIZER}), alerts.alert_send),
     "zone.activate": Action(schemas.ZoneActivateIn, frozenset({ORGANIZER}), zones.zone_activate),
     "zone.deactivate": Action(
         schemas.ZoneDeactivateIn, frozenset({ORGANIZER}), zones.zone_deactivate
     ),
+}
+
+
+# Each action's REST address under /api/events/<slug>/ (POST): the one verb→path map, read by the
+# REST door (fieldops/api.py) and by clients that drive a running server.
+REST_PATHS: dict[str, str] = {
+    "checkin": "checkins",
+    "incident.report": "incidents",
+    "incident.update": "incident-updates",
+    "arrest.log": "arrests",
+    "sos": "sos",
+    "route.publish": "routes",
+    "route.ack": "route-acks",
+    "alert.send": "alerts",
+    "zone.activate": "zones/activate",
+    "zone.deactivate": "zones/deactivate",
 }
 
 

@@ -1,6 +1,5 @@
 """The admin covers the whole field model; routes and places get django-leaflet map widgets."""
 
-import orjson
 from django.contrib import admin
 from leaflet.admin import LeafletAdminWidget, LeafletGeoAdmin
 
@@ -74,7 +73,7 @@ class RouteAdmin(AuditedAdmin, LeafletGeoAdmin):
         entry = route_publish(
             participant=organizer, geometry=obj.geometry, group=obj.group_id, note=obj.note
         )
-        saved = Route.objects.get(pk=orjson.loads(entry.frame)["data"]["route"])
+        saved = Route.objects.get(pk=entry.data.route)
         obj.pk, obj.version, obj.published_at = saved.pk, saved.version, saved.published_at
 
 

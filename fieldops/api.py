@@ -13,14 +13,14 @@ from ninja import Header, Path, Query, Router
 from ninja.errors import HttpError
 from ninja.security import APIKeyCookie, HttpBearer
 
-from fieldops import errors, schemas, selectors, throttle
-from fieldops.actions import ACTIONS, action_allowed, action_perform
+from fieldops import errors, schemas, selectors, throttle, visibility
+from fieldops.actions import ACTIONS, REST_PATHS, action_allowed, action_perform
 from fieldops.api_errors import FieldopsAPI
 from fieldops.audit import MAX_ID, audit_list, audit_read
 from fieldops.models import ArrestRecord, AuditEntry, Event
 from fieldops.services.arrests import arrest_summary
 from marshals import services as marshal_services
-from marshals.models import Participant
+from marshals.models import Participant, Role
 from marshals.sessions import SESSION_KEY, session_participant
 from marshals.tokens import token_authenticate
 
@@ -111,7 +111,17 @@ class ErrorOut(schemas.Schema):
 REFUSALS = {status: ErrorOut for status in (400, 401, 403, 404, 413, 429, 500, 503)}
 
 
-def _action_endpoint(path: str, verb: str):
+# The zone routes were first written with the safety routes: the OpenAPI document keeps the tag,
+# names and words that clients generated from it know them by.
+_SAFETY_ACTIONS = {
+    "zone.activate": "`zone.activate` (organizers): switch on a danger zone by `place`, or draw"
+    " one (`geometry`).",
+    "zone.deactivate": "`zone.deactivate` (organizers): switch a danger zone off.",
+}
+
+
+def _action_route(verb: str) -> None:
+    """POST /events/{slug}/<REST_PATHS[verb]>: the action `verb`, its body the frame's `data`."""
     schema = ACTIONS[verb].schema
 
     def endpoint(
@@ -121,30 +131,31 @@ def _action_endpoint(path: str, verb: str):
         idempotency_key: uuid.UUID | None = Header(None, alias="Idempotency-Key"),
     ):
         participant = caller(request, slug)
-        data = payload.model_dump(mode="json")
+        data = payload.model_dump(mode="json", exclude_none=True)
         entry = action_perform(
             participant=participant, verb=verb, data=data, client_id=idempotency_key, prefix=""
         )
         return entry_reply(entry)
 
-    endpoint.__name__ = "action_" + verb.replace(".", "_")
+    name = verb.replace(".", "_")
+    endpoint.__name__ = "action_" + name
     endpoint.__doc__ = (
         f"`{verb}`: the same as the WebSocket frame of that type. {ACTIONS[verb].service.__doc__}"
     )
-    router.post(path, response={200: EntryOut, **REFUSALS})(endpoint)
+    named = {}
+    if verb in _SAFETY_ACTIONS:
+        named = {
+            "tags": ["safety"],
+            "operation_id": f"fieldops_api_safety_{name}",
+            "summary": name.replace("_", " ").title(),
+            "description": _SAFETY_ACTIONS[verb],
+        }
+    path = f"/events/{{slug}}/{REST_PATHS[verb]}"
+    router.post(path, response={200: EntryOut, **REFUSALS}, **named)(endpoint)
 
 
-for _path, _verb in [
-    ("/events/{slug}/checkins", "checkin"),
-    ("/events/{slug}/incidents", "incident.report"),
-    ("/events/{slug}/incident-updates", "incident.update"),
-    ("/events/{slug}/arrests", "arrest.log"),
-    ("/events/{slug}/sos", "sos"),
-    ("/events/{slug}/routes", "route.publish"),
-    ("/events/{slug}/route-acks", "route.ack"),
-    ("/events/{slug}/alerts", "alert.send"),
-]:
-    _action_endpoint(_path, _verb)
+for _verb in ACTIONS:
+    _action_route(_verb)
 
 
 @api.post("/join", auth=None, tags=["joining"], response={200: dict, **REFUSALS})
@@ -210,7 +221,7 @@ def event_map(request, slug: str):
 def arrest_detail(request, slug: str, arrest_id: int = Path(..., gt=0, le=schemas.MAX_ID)):
     """A full arrest record, decrypted: organizers and legal observers only."""
     p = caller(request, slug)
-    require_role(p, "organizer", "legal")
+    visibility.require_read(p, "arrests")
     record = ArrestRecord.objects.filter(pk=arrest_id, event_id=p.event_id).first()
     if record is None:
         raise errors.ActionError(errors.NOT_FOUND, "No such arrest record at this event.")
@@ -230,7 +241,7 @@ def audit(
 
     Ids and field names only; page back with `before` set to the last entry's id."""
     p = caller(request, slug)
-    require_role(p, "organizer")
+    visibility.require_read(p, "audit")
     return {"entries": audit_list(event_id=p.event_id, before=before, limit=limit)}
 
 
@@ -238,7 +249,7 @@ def audit(
 def invite_create(request, slug: str, payload: schemas.InviteCreateIn):
     """Create an invite (organizers): the code and link are shown only in this reply."""
     p = caller(request, slug)
-    require_role(p, "organizer")
+    require_role(p, Role.ORGANIZER)
     issued = marshal_services.invite_create(event=p.event, created_by=p, **payload.model_dump())
     return {
         "invite": issued.invite.pk,
@@ -260,7 +271,7 @@ def participant_revoke(
     """Revoke a participant (organizers): tokens die and open sockets close at once; with
     `revoke_invite`, the invite they joined with stops working too."""
     p = caller(request, slug)
-    require_role(p, "organizer")
+    require_role(p, Role.ORGANIZER)
     entry = marshal_services.participant_revoke(
         participant=p,
         target=payload.participant,
@@ -275,7 +286,7 @@ def participant_revoke(
 def device_list(request, slug: str, participant_id: int = Path(..., gt=0, le=schemas.MAX_ID)):
     """A participant's devices, with label and last use (organizers); never their tokens."""
     p = caller(request, slug)
-    require_role(p, "organizer")
+    visibility.require_read(p, "devices")
     return marshal_services.device_list(participant_id=participant_id, event_id=p.event_id)
 
 
@@ -289,7 +300,7 @@ def device_revoke(
     """Revoke one device (organizers): its sockets close at once; the participant's other
     devices stay connected."""
     p = caller(request, slug)
-    require_role(p, "organizer")
+    require_role(p, Role.ORGANIZER)
     entry = marshal_services.token_revoke(
         participant=p, device=payload.device, client_id=idempotency_key
     )
@@ -300,7 +311,7 @@ def device_revoke(
 def participant_list(request, slug: str):
     """Everyone who joined (organizers)."""
     p = caller(request, slug)
-    require_role(p, "organizer")
+    visibility.require_read(p, "participants")
     return [
         {
             "participant": x.pk,
@@ -309,7 +320,7 @@ def participant_list(request, slug: str):
             "group": x.group_id,
             "revoked": x.revoked_at is not None,
         }
-        for x in Participant.objects.filter(event_id=p.event_id).exclude(role="marcher")
+        for x in Participant.objects.filter(event_id=p.event_id).exclude(role=Role.MARCHER)
     ]
 
 

@@ -1,20 +1,19 @@
-"""REST for field safety: danger zones, nearest help, route acknowledgements, the safety board.
+"""REST for field safety: nearest help, route acknowledgements, the safety board.
 
-Mounted on the main API (fieldops/api.py); the same authentication and error replies.
+Mounted on the main API (fieldops/api.py); the same authentication and error replies. The zone
+actions (`zone.activate`, `zone.deactivate`) are routed there with every other action.
 """
 
-import uuid
+from ninja import Router
 
-from ninja import Header, Router
-
-from fieldops import errors, schemas, selectors
-from fieldops.actions import action_perform
-from fieldops.api import REFUSALS, EntryOut, auth, caller, entry_reply, require_role
+from fieldops import errors, schemas, selectors, visibility
+from fieldops.api import REFUSALS, auth, caller
 from fieldops.models import OffRoute, OverdueLapse
 from fieldops.services.incidents import incident_payload
 from fieldops.services.safety import acks, geo, nearest, zones
 from fieldops.services.safety import sos as sos_rules
 from fieldops.services.safety.eventmap import zones_active
+from marshals.models import Role
 
 router = Router(auth=auth, tags=["safety"])
 
@@ -24,39 +23,6 @@ MSG_MARCHERS_KEEP_POSITION = (
 )
 
 
-def _zone_action(verb: str, payload, slug: str, request, idempotency_key):
-    entry = action_perform(
-        participant=caller(request, slug),
-        verb=verb,
-        data=payload.model_dump(mode="json", exclude_none=True),
-        client_id=idempotency_key,
-        prefix="",
-    )
-    return entry_reply(entry)
-
-
-@router.post("/events/{slug}/zones/activate", response={200: EntryOut, **REFUSALS})
-def zone_activate(
-    request,
-    slug: str,
-    payload: schemas.ZoneActivateIn,
-    idempotency_key: uuid.UUID | None = Header(None, alias="Idempotency-Key"),
-):
-    """`zone.activate` (organizers): switch on a danger zone by `place`, or draw one (`geometry`)."""
-    return _zone_action("zone.activate", payload, slug, request, idempotency_key)
-
-
-@router.post("/events/{slug}/zones/deactivate", response={200: EntryOut, **REFUSALS})
-def zone_deactivate(
-    request,
-    slug: str,
-    payload: schemas.ZoneDeactivateIn,
-    idempotency_key: uuid.UUID | None = Header(None, alias="Idempotency-Key"),
-):
-    """`zone.deactivate` (organizers): switch a danger zone off."""
-    return _zone_action("zone.deactivate", payload, slug, request, idempotency_key)
-
-
 @router.post("/events/{slug}/nearest", response={200: dict, **REFUSALS})
 def nearest_help(request, slug: str, payload: schemas.NearestIn):
     """The nearest medic, legal support, exit or water to a position, with distance and bearing.
@@ -64,7 +30,7 @@ def nearest_help(request, slug: str, payload: schemas.NearestIn):
     POST so the position never appears in a URL; it is not stored, journaled or logged.
     """
     p = caller(request, slug)
-    if p.role == "marcher":
+    if p.role == Role.MARCHER:
         raise errors.ActionError(errors.FORBIDDEN, MSG_MARCHERS_KEEP_POSITION)
     if payload.position:
         try:
@@ -85,7 +51,7 @@ def nearest_help(request, slug: str, payload: schemas.NearestIn):
 def route_ack_status(request, slug: str):
     """Organizers: for each active route, who acknowledged its newest version and who has not."""
     p = caller(request, slug)
-    require_role(p, "organizer")
+    visibility.require_read(p, "route_acks")
     return acks.route_ack_status(event_id=p.event_id)
 
 
@@ -94,13 +60,12 @@ def safety_board(request, slug: str):
     """What is wrong right now: active SOS and danger zones for the field teams; organizers also
     see who is overdue, who is off route and who is inside a danger zone."""
     p = caller(request, slug)
-    if p.role in ("marcher", "legal"):
-        require_role(p, "organizer", "marshal", "medic")
+    visibility.require_read(p, "safety_board")
     board = {
         "sos": [incident_payload(i) for i in sos_rules.sos_active_visible(participant=p)],
         "zones": [zones.zone_payload(z) for z in zones_active(event_id=p.event_id)],
     }
-    if p.role == "organizer":
+    if visibility.may_read(p, "watch"):
         board["overdue"] = [
             {
                 "participant": lapse.participant_id,

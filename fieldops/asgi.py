@@ -18,7 +18,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import OriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
 
-from marshals.watch import EmbeddedWatch  # noqa: E402
+from fieldops.watch import EmbeddedWatch  # noqa: E402
 from realtime.delivery import gc_tune  # noqa: E402
 from realtime.routing import websocket_urlpatterns  # noqa: E402
 

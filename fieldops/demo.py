@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from fieldops.models import Event, MarchGroup, Place, Route
+from marshals.models import Role
 from marshals.services import invite_create
 
 DEMO_SLUG = "demo-march"
@@ -52,11 +53,11 @@ PLACES = [
 ]
 
 ROLE_INVITES = [
-    ("organizer", None, 5),
-    ("marshal", "North block", 50),
-    ("legal", None, 20),
-    ("medic", None, 20),
-    ("marcher", None, None),
+    (Role.ORGANIZER, None, 5),
+    (Role.MARSHAL, "North block", 50),
+    (Role.LEGAL, None, 20),
+    (Role.MEDIC, None, 20),
+    (Role.MARCHER, None, None),
 ]
 
 

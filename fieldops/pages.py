@@ -18,26 +18,24 @@ from django.utils.crypto import salted_hmac
 from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_POST
 
-from fieldops import errors, selectors
+from fieldops import errors, selectors, visibility
 from fieldops.models import ArrestRecord, Event, Incident, JournalEntry, Place
 from fieldops.page_strings import client_labels, client_strings
 from fieldops.schemas import InviteCreateIn, error_fields
 from fieldops.services.arrests import arrest_summary
 from fieldops.services.incidents import incident_payload
-from fieldops.services.routes import route_active, route_is_change
+from fieldops.services.routes import route_for, route_is_change
 from fieldops.services.safety import sos as sos_rules
-from fieldops.services.safety.acks import route_for_marshal
 from marshals import services as marshal_services
 from marshals.models import Participant, Role, RouteAck
 from marshals.sessions import session_participant
-from realtime import groups
 
 TEMPLATES = {
-    "organizer": "pages/command.html",
-    "marshal": "pages/marshal.html",
-    "medic": "pages/marshal.html",
-    "legal": "pages/legal.html",
-    "marcher": "pages/marcher.html",
+    Role.ORGANIZER: "pages/command.html",
+    Role.MARSHAL: "pages/marshal.html",
+    Role.MEDIC: "pages/marshal.html",
+    Role.LEGAL: "pages/legal.html",
+    Role.MARCHER: "pages/marcher.html",
 }
 FEED_BACKLOG = 100  # visible entries every page load replays, so the feed is rebuilt
 FEED_SCAN = 20_000  # journal entries looked through for them, at most
@@ -62,11 +60,8 @@ def outbox_key(participant: Participant) -> str:
 def feed_since(participant: Participant, seq: int) -> int:
     """The seq after which the last FEED_BACKLOG entries this participant may see begin: every
     page load replays them, so a reload rebuilds the feed. Looks back at most FEED_SCAN entries."""
-    tags = groups.tags_for(
-        role=participant.role, group_id=participant.group_id, participant_id=participant.pk
-    )
     visible = Q()
-    for tag in tags:
+    for tag in visibility.participant_tags(participant):
         visible |= Q(audience__contains=f" {tag} ")
     seqs = list(
         JournalEntry.objects.filter(
@@ -114,6 +109,7 @@ def _page_context(request: HttpRequest, participant: Participant) -> dict:
             "strings": client_strings(),
             "labels": client_labels(),
             "outbox_key": outbox_key(participant),
+            "route": _route_followed(participant),
         },
         "snapshot": snapshot,
     }
@@ -124,12 +120,19 @@ def _arrests(participant: Participant) -> list[dict]:
     return [arrest_summary(r) for r in records.order_by("-occurred_at")[:200]]
 
 
+def _route_followed(participant: Participant) -> dict | None:
+    """The route this participant follows (routes.route_for): the page shows and asks about this
+    one rather than working it out again."""
+    route = route_for(participant=participant)
+    if route is None:
+        return None
+    return {"route": route.pk, "version": route.version, "group": route.group_id}
+
+
 def _routes_to_acknowledge(participant: Participant) -> list[dict]:
-    """The active route this marshal follows (their group's, else the march's), unless they have
-    acknowledged it; `changed` says whether it replaced a route (the first one is the plan)."""
-    route = route_for_marshal(
-        participant=participant, routes=route_active(event_id=participant.event_id)
-    )
+    """The active route this marshal follows, unless they have acknowledged it; `changed` says
+    whether it replaced a route (the first one is the plan)."""
+    route = route_for(participant=participant)
     if route is None or RouteAck.objects.filter(participant=participant, route=route).exists():
         return []
     return [
@@ -159,13 +162,13 @@ def event_home(request: HttpRequest, slug: str) -> HttpResponse:
     if participant is None:
         return render(request, "not_joined.html", status=403)
     context = _page_context(request, participant)
-    if participant.role in ("organizer", "legal"):
+    if visibility.may_read(participant, "arrests"):
         context["page_config"]["arrests"] = _arrests(participant)
-    if participant.role == "marshal":
+    if visibility.may_read(participant, "route_requests"):
         context["page_config"]["unacked_routes"] = _routes_to_acknowledge(participant)
-    if participant.role in ("marshal", "medic", "legal"):
+    if visibility.may_read(participant, "active_sos"):
         context["page_config"].update(_active_sos(participant))
-    if participant.role == "organizer":
+    if visibility.may_read(participant, "watch"):
         context["incident_kinds"] = Incident.Kind.choices
         context["roles"] = Role.choices
         context["invite_default_uses"] = INVITE_DEFAULT_USES
@@ -191,7 +194,7 @@ def invite_uses(*, role: str, text: str) -> int:
     role and INVITE_DEFAULT_USES for a marchers' link."""
     text = text.strip()
     if not text:
-        return INVITE_DEFAULT_USES if role == "marcher" else 1
+        return INVITE_DEFAULT_USES if role == Role.MARCHER else 1
     if not (text.isascii() and text.isdigit() and len(text) <= 6):
         raise errors.ActionError.field("max_uses", MSG_INVITE_USES)
     if not 1 <= int(text) <= INVITE_MAX_USES:
@@ -205,10 +208,10 @@ def invite_new(request: HttpRequest, slug: str) -> HttpResponse:
     participant = session_participant(request.session, event_slug=slug)
     if participant is None:
         return render(request, "not_joined.html", status=403)
-    if participant.role != "organizer":
+    if participant.role != Role.ORGANIZER:
         return render(request, "not_joined.html", status=403)
-    role = request.POST.get("role", "marcher")
-    role = role if role in dict(Role.choices) else "marcher"
+    role = request.POST.get("role", Role.MARCHER)
+    role = role if role in Role.values else Role.MARCHER
     try:
         # The same rules as POST /api/events/<slug>/invites: a group that is not a whole number,
         # or a label with control characters, is refused by name rather than failing.

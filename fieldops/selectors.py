@@ -2,13 +2,10 @@
 
 from django.db.models import Max
 
+from fieldops import visibility
 from fieldops.models import Incident, OffRoute, OverdueLapse, Place, ZonePresence
 from fieldops.services.routes import route_active
 from marshals.models import CheckIn, Participant
-from realtime import groups
-
-SEES_POSITIONS = {"organizer", "marshal", "medic"}
-SEES_INCIDENTS = {"organizer", "marshal", "legal", "medic"}
 
 
 def _feature(geometry: dict, **properties) -> dict:
@@ -19,24 +16,23 @@ def _point(lat: float, lng: float) -> dict:
     return {"type": "Point", "coordinates": [lng, lat]}
 
 
+def checkin_latest(*, query) -> list[CheckIn]:
+    """The latest check-in of each participant among the check-ins of `query`."""
+    latest = query.values("participant_id").annotate(last=Max("pk")).values_list("last", flat=True)
+    return list(CheckIn.objects.filter(pk__in=list(latest)).select_related("participant"))
+
+
 def checkin_latest_visible(*, participant) -> list[CheckIn]:
     """Each visible participant's latest check-in (the audience rules of check-in entries); nobody
     revoked, so a reload does not put them back on the map."""
-    query = CheckIn.objects.filter(
-        event_id=participant.event_id, participant__revoked_at__isnull=True
-    )
-    if participant.role == "marshal":
-        query = query.filter(
-            participant__role="marshal", participant__group_id=participant.group_id
-        )
-        if participant.group_id is None:
-            return []
-    elif participant.role == "medic":
-        query = query.filter(participant__role="medic")
-    elif participant.role != "organizer":
+    scope = visibility.position_scope(participant)
+    if scope is None:
         return []
-    latest = query.values("participant_id").annotate(last=Max("pk")).values_list("last", flat=True)
-    return list(CheckIn.objects.filter(pk__in=list(latest)).select_related("participant"))
+    return checkin_latest(
+        query=CheckIn.objects.filter(
+            event_id=participant.event_id, participant__revoked_at__isnull=True, **scope
+        )
+    )
 
 
 def event_feature_collection(*, participant) -> dict:
@@ -54,13 +50,13 @@ def event_feature_collection(*, participant) -> dict:
         for route in route_active(event_id=event_id)
     ]
     places = Place.objects.filter(event_id=event_id, active=True)
-    if participant.role == "marcher":
+    if not visibility.may_read(participant, "private_places"):
         places = places.filter(public=True)
     features += [
         _feature(place.geometry, layer="place", place=place.pk, kind=place.kind, name=place.name)
         for place in places
     ]
-    if participant.role in SEES_POSITIONS:
+    if visibility.may_read(participant, "positions"):
         features += [
             _feature(
                 _point(c.lat, c.lng),
@@ -74,11 +70,11 @@ def event_feature_collection(*, participant) -> dict:
             )
             for c in checkin_latest_visible(participant=participant)
         ]
-    if participant.role in SEES_INCIDENTS:
+    if visibility.may_read(participant, "incidents"):
         open_incidents = Incident.objects.filter(
             event_id=event_id, status__in=[Incident.Status.REPORTED, Incident.Status.ACKNOWLEDGED]
         ).select_related("reporter")
-        if participant.role == "legal":
+        if visibility.sos_hidden(participant):
             open_incidents = open_incidents.exclude(kind=Incident.Kind.SOS)
         features += [
             _feature(
@@ -95,10 +91,6 @@ def event_feature_collection(*, participant) -> dict:
             for i in open_incidents
         ]
     return {"type": "FeatureCollection", "features": features}
-
-
-# The people the command page lists, one row each: those who work in the field.
-FIELD_ROLES = ("marshal", "medic", "legal")
 
 
 def _who(participant) -> dict:
@@ -129,15 +121,12 @@ def triage_state(*, event_id: int) -> dict:
     from fieldops.services.safety.acks import route_ack_status
 
     people = Participant.objects.filter(
-        event_id=event_id, role__in=FIELD_ROLES, revoked_at__isnull=True
+        event_id=event_id, role__in=visibility.FIELD_ROLES, revoked_at__isnull=True
     ).order_by("callsign")
-    latest = (
-        CheckIn.objects.filter(participant__in=people)
-        .values("participant_id")
-        .annotate(last=Max("pk"))
-        .values_list("last", flat=True)
-    )
-    checkins = {c.participant_id: c for c in CheckIn.objects.filter(pk__in=list(latest))}
+    checkins = {
+        c.participant_id: c
+        for c in checkin_latest(query=CheckIn.objects.filter(participant__in=people))
+    }
     rows = []
     for person in people:
         c = checkins.get(person.pk)
@@ -181,9 +170,7 @@ def journal_visible(*, participant, since: int, limit: int) -> list[str]:
     """Journal frames after `since` the participant may see, as the JSON texts sent on the wire."""
     from fieldops.services.journal import journal_since
 
-    tags = groups.tags_for(
-        role=participant.role, group_id=participant.group_id, participant_id=participant.pk
-    )
+    tags = visibility.participant_tags(participant)
     return [
         frame
         for _, frame in journal_since(

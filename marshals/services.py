@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from fieldops import errors
 from fieldops.models import MarchGroup, Route
+from fieldops.services import kinds
 from fieldops.services.journal import journal_find_action, journal_writer
 from fieldops.services.safety import overdue, route_watch, zones
 from realtime import fanout, groups
@@ -88,10 +89,10 @@ def invite_redeem(*, code: str, callsign: str = "", device: str = "", with_token
             DeviceToken.objects.create(
                 participant=participant, token_hash=tokens.digest(raw), label=device
             )
-    if participant.role != "marcher":  # marchers are many and anonymous; no entry each
+    if participant.role != Role.MARCHER:  # marchers are many and anonymous; no entry each
         with journal_writer(event_id=invite.event_id) as journal:
             journal.append(
-                kind="participant.joined",
+                kind=kinds.PARTICIPANT_JOINED,
                 audience=[groups.ORGANIZERS],
                 data=participant_payload(participant),
                 actor=participant,
@@ -104,7 +105,7 @@ def participant_for_staff(*, event, user) -> Participant:
     participant, _ = Participant.objects.get_or_create(
         event=event,
         user=user,
-        role="organizer",
+        role=Role.ORGANIZER,
         defaults={"callsign": user.get_username()[:40]},
     )
     return participant
@@ -144,7 +145,7 @@ def participant_revoke(
                 revoked_at=now
             )
         entry = journal.append(
-            kind="participant.revoked",
+            kind=kinds.PARTICIPANT_REVOKED,
             audience=[groups.ORGANIZERS],
             data={
                 **participant_payload(found),
@@ -188,7 +189,7 @@ def participant_change(
         found.role, found.group_id = role or found.role, group
         Participant.objects.filter(pk=found.pk).update(role=found.role, group_id=found.group_id)
         entry = journal.append(
-            kind="participant.changed",
+            kind=kinds.PARTICIPANT_CHANGED,
             audience=[groups.ORGANIZERS],
             data={**participant_payload(found), "was": was},
             actor=participant,
@@ -224,7 +225,7 @@ def token_revoke(*, participant, device: int, client_id: uuid.UUID | None = None
             revoked_at=timezone.now()
         )
         entry = journal.append(
-            kind="device.revoked",
+            kind=kinds.DEVICE_REVOKED,
             audience=[groups.ORGANIZERS],
             data={**participant_payload(token.participant), "device": token.pk,
                   "label": token.label},
@@ -249,7 +250,7 @@ def invite_revoke(*, participant, invite: int, client_id: uuid.UUID | None = Non
             revoked_at=timezone.now()
         )
         return journal.append(
-            kind="invite.revoked",
+            kind=kinds.INVITE_REVOKED,
             audience=[groups.ORGANIZERS],
             data={"invite": found.pk, "role": found.role, "group": found.group_id,
                   "label": found.label},
@@ -293,9 +294,9 @@ def _close_on_commit(*, event_id: int, participants=(), tokens=(), rescoped=()) 
 
 
 def checkin_audience(participant: Participant) -> list[str]:
-    if participant.role == "marshal" and participant.group_id:
+    if participant.role == Role.MARSHAL and participant.group_id:
         return [groups.ORGANIZERS, groups.group_marshals_tag(participant.group_id)]
-    if participant.role == "medic":
+    if participant.role == Role.MEDIC:
         return [groups.ORGANIZERS, groups.MEDICS]
     return [groups.ORGANIZERS]
 
@@ -324,7 +325,7 @@ def checkin_create(
             device_time=device_time,
         )
         entry = journal.append(
-            kind="checkin",
+            kind=kinds.CHECKIN,
             audience=checkin_audience(participant),
             data={
                 "checkin": checkin.pk,
@@ -334,7 +335,7 @@ def checkin_create(
                 "accuracy_m": accuracy_m,
                 "status": status,
                 "note": note,
-                "device_time": device_time.isoformat() if device_time else None,
+                "device_time": device_time,
             },
             actor=participant,
             client_id=client_id,
@@ -354,7 +355,7 @@ def route_ack(*, participant, route: int, client_id: uuid.UUID | None = None):
             raise errors.ActionError.field("data.route", errors.MSG_NO_SUCH_ROUTE)
         RouteAck.objects.get_or_create(route=found, participant=participant)
         return journal.append(
-            kind="route.acked",
+            kind=kinds.ROUTE_ACKED,
             audience=[groups.ORGANIZERS],
             data={
                 "route": found.pk,

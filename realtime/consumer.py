@@ -22,12 +22,12 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from fieldops import errors
+from fieldops import errors, visibility
 from fieldops.actions import action_allowed, action_perform
 from fieldops.schemas import ClientFrame, PingIn, ResumeIn, error_fields
 from marshals.tokens import credential_scope
 
-from . import frames, groups
+from . import frames
 from .auth import scope_participant
 from .delivery import Delivery
 from .hub import hub_for
@@ -73,7 +73,7 @@ class EventConsumer(AsyncWebsocketConsumer):
             await self.close(code=frames.CLOSE_UNAUTHENTICATED)
             return
         p = self.participant
-        self.tags = groups.tags_for(role=p.role, group_id=p.group_id, participant_id=p.pk)
+        self.tags = visibility.participant_tags(p)
         # What the socket may do and see was fixed now: a later change of role or group closes it
         # (4409) and the client reconnects as what it is then (docs/protocol.md).
         self.access = (p.role, p.group_id)

@@ -13,7 +13,7 @@ import logging
 
 from channels.layers import get_channel_layer
 
-from . import counters, groups
+from . import counters, streams
 from .local import ENTRY, REVOKE, hubs_take
 from .redis_publish import publisher_for
 
@@ -61,7 +61,7 @@ def _send(messages: list[dict]) -> None:
         hubs_take(messages)
         publisher = publisher_for(get_channel_layer())
         if publisher is not None:
-            publisher.publish([(groups.event_stream(m["event"]), m) for m in messages])
+            publisher.publish([(streams.event_stream(m["event"]), m) for m in messages])
     except Exception:
         # Never raise into a commit hook: the caller's action is committed, and the journal
         # repairs what did not leave.

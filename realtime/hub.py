@@ -1,7 +1,7 @@
 """A worker's hub: every journal entry of an event reaches the worker's sockets once, in seq order,
 whatever Redis does; what Redis loses is read back from the journal (docs/protocol.md, "Delivery").
 
-- Each entry is published once, to its event's stream (`groups.event_stream`), with its seq and
+- Each entry is published once, to its event's stream (`streams.event_stream`), with its seq and
   audience (realtime/fanout.py). A worker subscribes once per event it serves and picks the local
   sockets by audience tag, so an entry costs one PUBLISH whatever the number of sockets, and the
   hub sees every seq of the event: a missing one is a gap it can notice.
@@ -33,7 +33,7 @@ from django.conf import settings
 from marshals.access import scopes_lapsed
 from marshals.tokens import credentials_revoked
 
-from . import counters, frames, groups, local
+from . import counters, frames, local, streams
 from .replay import journal_range, latest_seq, latest_seqs
 
 log = logging.getLogger(__name__)
@@ -197,7 +197,7 @@ class Hub:
                     )
                     self.tasks.append(asyncio.get_running_loop().create_task(self._read(channel)))
                     self.channel = channel
-                group = groups.event_stream(feed.event_id)
+                group = streams.event_stream(feed.event_id)
                 await asyncio.wait_for(self.layer.group_add(group, self.channel), LAYER_WAIT)
             feed.subscribed = True
         except Exception as exc:
@@ -216,7 +216,9 @@ class Hub:
         if feed.subscribed and self.crosses_processes and self.channel is not None:
             try:
                 async with self.lock:
-                    await self.layer.group_discard(groups.event_stream(feed.event_id), self.channel)
+                    await self.layer.group_discard(
+                        streams.event_stream(feed.event_id), self.channel
+                    )
             except Exception:
                 log.warning("event %s: unsubscribing failed", feed.event_id, exc_info=True)
 

@@ -2,7 +2,6 @@
 
 from dataclasses import dataclass
 
-import orjson
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
@@ -184,7 +183,7 @@ def an_incident(cast):
     entry = incident_report(
         participant=cast.marshal_a, lat=40.4193, lng=-3.6932, kind="crowd", severity="medium"
     )
-    return orjson.loads(entry.frame)["data"]["incident"]
+    return entry.data.incident
 
 
 def pytest_collection_modifyitems(config, items):

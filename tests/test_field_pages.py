@@ -124,3 +124,16 @@ def test_a_reminder_says_whether_the_route_it_asks_about_is_a_change(cast):
     v2 = Route.objects.get(event=cast.event, version=2)
     change = route_ack_remind(route=v2, participant=cast.marshal_a, now=timezone.now())
     assert json.loads(change.frame)["data"]["changed"] is True
+
+
+def test_a_page_is_sent_the_route_its_participant_follows(cast):
+    browser, _ = joined(cast, "marshal", group=cast.group_a.pk)
+    route = page_config(browser, cast)["route"]
+    assert (route["route"], route["group"]) == (cast.route.pk, None)  # the march's, for now
+    route_publish(participant=cast.organizer, geometry=LINE, group=cast.group_a.pk)
+    own = Route.objects.get(group=cast.group_a)
+    config = page_config(browser, cast)
+    assert config["route"] == {"route": own.pk, "version": 1, "group": cast.group_a.pk}
+    assert [r["route"] for r in config["unacked_routes"]] == [own.pk]
+    other, _ = joined(cast, "marcher", group=cast.group_b.pk)
+    assert page_config(other, cast)["route"]["route"] == cast.route.pk

@@ -122,7 +122,7 @@ def test_the_frame_is_serialized_once_and_that_text_is_what_is_published(
     )
 
     assert len(calls) == 1
-    stored = JournalEntry.objects.get(pk=entry.pk).frame
+    stored = JournalEntry.objects.get(pk=entry.id).frame
     assert [p["frame"] for p in published] == [stored]
     assert published[0]["frame"] is entry.frame
     frame = orjson.loads(stored)

@@ -7,7 +7,7 @@ import orjson
 import pytest
 from channels.db import database_sync_to_async
 
-from fieldops.actions import ACTIONS, action_allowed
+from fieldops.actions import ACTIONS, REST_PATHS, action_allowed
 from fieldops.services.alerts import alert_send
 from fieldops.services.arrests import arrest_log
 from fieldops.services.incidents import incident_report, incident_update, sos_raise
@@ -272,20 +272,6 @@ async def test_a_forbidden_verb_over_the_socket_is_refused_and_writes_nothing(
     assert (error["type"], error["id"], error["code"]) == ("error", frame_id, "forbidden")
     assert await database_sync_to_async(footprint)(cast.event) == before
     await client.disconnect()
-
-
-REST_PATHS = {
-    "checkin": "checkins",
-    "incident.report": "incidents",
-    "incident.update": "incident-updates",
-    "arrest.log": "arrests",
-    "sos": "sos",
-    "route.publish": "routes",
-    "route.ack": "route-acks",
-    "alert.send": "alerts",
-    "zone.activate": "zones/activate",
-    "zone.deactivate": "zones/deactivate",
-}
 
 
 @pytest.mark.parametrize(("name", "verb"), FORBIDDEN)

@@ -1,12 +1,16 @@
 """Nearest help: the closest medic, legal support, exit or water to a position, with distance and
 bearing; the position is neither stored, journaled nor logged."""
 
+import json
 import logging
+import shutil
+import subprocess
+from pathlib import Path
 
 import pytest
 
 from fieldops.models import JournalEntry
-from fieldops.services.safety.geo import LatLng, bearing_deg, distance_m
+from fieldops.services.safety.geo import LatLng, LocalFrame, bearing_deg, distance_m
 from fieldops.services.safety.nearest import place_nearest
 
 from .conftest import api_client, footprint
@@ -111,3 +115,71 @@ def test_marchers_never_send_their_position(cast, tokens):
         content_type="application/json",
     )
     assert response.status_code == 403
+
+
+MARCHER_JS = Path(__file__).resolve().parent.parent / "fieldops/static/fieldops/marcher.js"
+
+
+def _page_measure(here: LatLng, geometries: list[dict]) -> list[dict]:
+    """The marcher page's measure (marcher.js, run by node) of each geometry from `here`."""
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is needed to run the page's measure")
+    script = (
+        f"const m = require({json.dumps(str(MARCHER_JS))});"
+        "const [here, shapes] = JSON.parse(require('fs').readFileSync(0, 'utf8'));"
+        "process.stdout.write(JSON.stringify(shapes.map((g) => m.measure(here, g))));"
+    )
+    question = json.dumps([{"lat": here.lat, "lng": here.lng}, geometries])
+    done = subprocess.run(
+        [node, "-e", script], input=question, capture_output=True, text=True, check=True
+    )
+    return json.loads(done.stdout)
+
+
+def test_the_marcher_page_measures_nearest_help_as_the_server_does(cast):
+    here = VERTEX
+    hole = square(offset(here, bearing=0, meters=10), 30)
+    shapes = {
+        "point 120 m east": _point(offset(here, bearing=90, meters=120)),
+        "point 700 m north": _point(offset(here, bearing=0, meters=700)),
+        "square 250 m west": {
+            "type": "Polygon",
+            "coordinates": [square(offset(here, bearing=270, meters=250), 50)],
+        },
+        "square around here": {"type": "Polygon", "coordinates": [square(here, 40)]},
+        "inside its hole": {
+            "type": "Polygon",
+            "coordinates": [square(here, 200), hole],
+        },
+        "line 300 m south-east": {
+            "type": "LineString",
+            "coordinates": [
+                [p.lng, p.lat]
+                for p in (
+                    offset(here, bearing=135, meters=300),
+                    offset(offset(here, bearing=135, meters=300), bearing=45, meters=400),
+                )
+            ],
+        },
+        "multipolygon far and near": {
+            "type": "MultiPolygon",
+            "coordinates": [
+                [square(offset(here, bearing=200, meters=900), 40)],
+                [square(offset(here, bearing=20, meters=400), 40)],
+            ],
+        },
+    }
+    page = _page_measure(here, list(shapes.values()))
+    for (name, geometry), measured in zip(shapes.items(), page, strict=True):
+        distance, bearing = LocalFrame(here).measure(geometry)
+        assert measured["distance_m"] == pytest.approx(distance, abs=0.05), name
+        assert abs((measured["bearing_deg"] - bearing + 180) % 360 - 180) < 0.1, name
+
+    # The server's answer for places holding these shapes is the same measure.
+    for name, geometry in shapes.items():
+        PlaceFactory(event=cast.event, kind="exit", name=name, geometry=geometry)
+    served = place_nearest(event_id=cast.event.pk, position=here, kind="exit", limit=len(shapes))
+    by_name = dict(zip(shapes, page, strict=True))
+    for place in served:
+        assert place["distance_m"] == pytest.approx(by_name[place["name"]]["distance_m"], abs=0.1)

@@ -9,6 +9,7 @@ from channels.db import database_sync_to_async
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from fieldops import visibility
 from fieldops.models import JournalEntry, OverdueLapse
 from fieldops.services.alerts import alert_send
 from fieldops.services.safety.overdue import overdue_after, overdue_raise, overdue_sweep
@@ -52,11 +53,13 @@ def test_a_silent_marshal_raises_one_overdue_to_organizers_and_their_group(cast,
     assert data["participant"] == quiet.pk and data["callsign"] == "quiet"
     assert data["silent_minutes"] >= 60
     # Who may see it: organizers, group A's marshals and the marshal; never group B or marchers.
-    tags_b = groups.tags_for(
+    tags_b = visibility.subscriptions(
         role="marshal", group_id=cast.group_b.pk, participant_id=cast.marshal_b.pk
     )
-    tags_marcher = groups.tags_for(role="marcher", group_id=cast.group_a.pk, participant_id=1)
-    tags_a = groups.tags_for(
+    tags_marcher = visibility.subscriptions(
+        role="marcher", group_id=cast.group_a.pk, participant_id=1
+    )
+    tags_a = visibility.subscriptions(
         role="marshal", group_id=cast.group_a.pk, participant_id=cast.marshal_a.pk
     )
     assert set(entry["audience"]).isdisjoint(tags_b + tags_marcher + ["legal", "medics"])

@@ -8,8 +8,8 @@ import orjson
 import pytest
 from django.utils import timezone
 
-from fieldops.models import OffRoute, Route
-from fieldops.services.routes import route_publish
+from fieldops.models import OffRoute, Route, RouteAckReminder
+from fieldops.services.routes import route_for, route_publish
 from fieldops.services.safety.acks import route_ack_remind_sweep, route_ack_status
 from marshals.services import checkin_create, route_ack
 from realtime import groups
@@ -152,3 +152,30 @@ def test_a_route_edited_outside_the_services_is_measured_at_the_next_check_in(ca
     route.delete()  # no route left at all: nobody can be off it
     go(cast.marshal_a, VERTEX)
     assert not OffRoute.objects.exists()
+
+
+def test_a_marshal_whose_group_has_its_own_route_is_held_asked_and_reminded_about_it_alone(cast):
+    east = beside_route(400)
+    route_publish(
+        participant=cast.organizer,
+        group=cast.group_a.pk,
+        geometry={
+            "type": "LineString",
+            "coordinates": [[east.lng, east.lat - 0.002], [east.lng, east.lat + 0.002]],
+        },
+    )
+    own = Route.objects.get(group=cast.group_a)
+    assert route_for(participant=cast.marshal_a) == own
+    assert route_for(participant=cast.marshal_b) == cast.route
+
+    # The off-route rule measures against it...
+    go(cast.marshal_a, VERTEX)
+    assert OffRoute.objects.get(participant=cast.marshal_a).route_id == own.pk
+    # ...organizers see them pending on it and not on the march's...
+    status = route_ack_status(event_id=cast.event.pk)
+    pending = {s["route"]: [m["callsign"] for m in s["pending"]] for s in status}
+    assert pending == {cast.route.pk: ["m-b"], own.pk: ["m-a"]}
+    # ...and the reminders ask about it alone.
+    route_ack_remind_sweep(event_id=cast.event.pk, delay_seconds=0)
+    reminded = RouteAckReminder.objects.values_list("participant__callsign", "route_id")
+    assert set(reminded) == {("m-a", own.pk), ("m-b", cast.route.pk)}

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from fieldops.asgi import application
 from fieldops.models import JournalEntry, Route
-from marshals.watch import watch_sweep
+from fieldops.watch import watch_sweep
 
 from .conftest import connect_as
 from .test_safety_overdue import silent_marshal

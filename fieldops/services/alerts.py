@@ -9,6 +9,7 @@ from fieldops import errors
 from fieldops.models import Alert, MarchGroup
 from realtime import groups
 
+from . import kinds
 from .journal import journal_writer
 
 
@@ -48,14 +49,14 @@ def alert_send(
             expires_at=expires_at,
         )
         return journal.append(
-            kind="alert.sent",
+            kind=kinds.ALERT_SENT,
             audience=alert_audience_tags(audience=audience),
             data={
                 "alert": alert.pk,
                 "audience": audience,
                 "level": level,
                 "text": text,
-                "expires_at": expires_at.isoformat() if expires_at else None,
+                "expires_at": expires_at,
             },
             actor=participant,
             client_id=client_id,

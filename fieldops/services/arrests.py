@@ -9,6 +9,7 @@ from django.utils import timezone
 from fieldops.models import ArrestRecord
 from realtime import groups
 
+from . import kinds
 from .journal import journal_writer
 
 ARREST_AUDIENCE = [groups.ORGANIZERS, groups.LEGAL]
@@ -50,7 +51,7 @@ def arrest_log(
             **details,
         )
         return journal.append(
-            kind="arrest.logged",
+            kind=kinds.ARREST_LOGGED,
             audience=ARREST_AUDIENCE,
             data=arrest_summary(record),
             actor=participant,

@@ -4,8 +4,10 @@ import uuid
 
 from fieldops import errors
 from fieldops.models import ActiveSos, Incident, IncidentChange
+from marshals.models import Role
 from realtime import groups
 
+from . import kinds
 from .journal import journal_writer
 from .safety import sos as sos_rules
 
@@ -55,7 +57,7 @@ def incident_report(
         )
         IncidentChange.objects.create(incident=incident, by=participant, status=incident.status)
         return journal.append(
-            kind="incident.reported",
+            kind=kinds.INCIDENT_REPORTED,
             audience=INCIDENT_AUDIENCE,
             data=incident_payload(incident),
             actor=participant,
@@ -75,7 +77,7 @@ def sos_raise(
             incident.lat, incident.lng = lat, lng
             incident.description = note or incident.description
             incident.save(update_fields=["lat", "lng", "description", "updated_at"])
-            kind = "sos.updated"
+            kind = kinds.SOS_UPDATED
         else:
             incident = Incident.objects.create(
                 event_id=participant.event_id,
@@ -88,7 +90,7 @@ def sos_raise(
             )
             IncidentChange.objects.create(incident=incident, by=participant, status=incident.status)
             ActiveSos.objects.create(participant=participant, incident=incident)
-            kind = "sos.raised"
+            kind = kinds.SOS_RAISED
         entry = journal.append(
             kind=kind,
             audience=sos_rules.sos_main_audience(sender=participant),
@@ -119,7 +121,7 @@ def incident_update(
         if found is None:
             raise errors.ActionError.field("data.incident", errors.MSG_NO_SUCH_INCIDENT)
         own_sos = found.kind == Incident.Kind.SOS and found.reporter_id == participant.pk
-        if participant.role != "organizer" and not (own_sos and status == "resolved"):
+        if participant.role != Role.ORGANIZER and not (own_sos and status == "resolved"):
             raise errors.ActionError(errors.FORBIDDEN, errors.MSG_ONLY_ORGANIZERS_UPDATE)
         if status not in TRANSITIONS.get(found.status, set()):
             message = errors.MSG_BAD_TRANSITION.format(old=found.status, new=status)
@@ -134,7 +136,7 @@ def incident_update(
             if status in ("resolved", "dismissed"):
                 sos_rules.sos_closed(incident=found)
         return journal.append(
-            kind="incident.updated",
+            kind=kinds.INCIDENT_UPDATED,
             audience=audience,
             data=data,
             actor=participant,

@@ -4,6 +4,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import partial
 
 import orjson
@@ -14,13 +15,29 @@ from fieldops.crypto import frame_text
 from fieldops.models import JournalEntry
 from realtime import fanout, groups
 
+from .kinds import Payload, kind_get, kind_payload
 from .locks import event_lock
+
+
+@dataclass(frozen=True)
+class Written:
+    """One journal entry an action wrote: its seq and text for the ack and the REST reply, and its
+    data as its kind's model, where the caller finds the ids of what was created."""
+
+    id: int
+    event_id: int
+    seq: int
+    kind: str
+    at: datetime
+    audience_tags: list[str]
+    frame: str
+    data: Payload | None  # a resent entry's, if it no longer fits its model: None
 
 
 @dataclass
 class JournalWriter:
     event_id: int
-    entries: list[JournalEntry] = field(default_factory=list)
+    entries: list[Written] = field(default_factory=list)
     # The event's map stamp as of this transaction (see safety/eventmap.py), read with the seq.
     map_stamp: int | None = None
 
@@ -29,15 +46,28 @@ class JournalWriter:
         *,
         kind: str,
         audience: list[str],
-        data: dict,
+        data: Payload | dict,
         actor=None,
         client_id: uuid.UUID | None = None,
-    ) -> JournalEntry:
-        """Add one entry inside the current transaction and return it (its seq is final)."""
+    ) -> Written:
+        """Add one entry inside the current transaction and return it (its seq is final).
+
+        The kind must be registered, `data` must fit its payload model and every audience tag be
+        one the kind may reach: anything else is a bug, raised before a seq is taken.
+        """
+        wrong = [tag for tag in audience if not kind_get(kind=kind).allows(tag)]
+        if wrong:
+            raise ValueError(f"{kind} may not reach {', '.join(wrong)}")
+        payload = kind_payload(kind=kind, data=data)
         seq, self.map_stamp = _next_seq(self.event_id)
         at = timezone.now()
         frame = orjson.dumps(
-            {"type": kind, "seq": seq, "at": at.isoformat(), "data": data}, default=str
+            {
+                "type": kind,
+                "seq": seq,
+                "at": at.isoformat(),
+                "data": payload.model_dump(mode="json"),
+            }
         ).decode()
         entry = JournalEntry.objects.create(
             event_id=self.event_id,
@@ -49,8 +79,42 @@ class JournalWriter:
             client_id=client_id,
             at=at,
         )
-        self.entries.append(entry)
-        return entry
+        written = Written(
+            id=entry.pk,
+            event_id=self.event_id,
+            seq=seq,
+            kind=kind,
+            at=at,
+            audience_tags=entry.audience_tags,
+            frame=frame,
+            data=payload,
+        )
+        self.entries.append(written)
+        return written
+
+
+def written_from_entry(entry: JournalEntry) -> Written:
+    """A stored entry as `append` returned it (an idempotent resend answers with it)."""
+    return Written(
+        id=entry.pk,
+        event_id=entry.event_id,
+        seq=entry.seq,
+        kind=entry.kind,
+        at=entry.at,
+        audience_tags=entry.audience_tags,
+        frame=entry.frame,
+        data=_stored_payload(entry),
+    )
+
+
+def _stored_payload(entry: JournalEntry) -> Payload | None:
+    # A resend is answered by its seq and text alone: data that an older version wrote, or that
+    # retention took away, must not turn a committed action's answer into an error.
+    data = orjson.loads(entry.frame).get("data")
+    try:
+        return None if data is None else kind_payload(kind=entry.kind, data=data)
+    except (LookupError, TypeError, ValueError):
+        return None
 
 
 def _next_seq(event_id: int) -> tuple[int, int]:
@@ -78,7 +142,7 @@ def journal_writer(*, event_id: int) -> Iterator[JournalWriter]:
         transaction.on_commit(partial(_publish, writer.entries))
 
 
-def _publish(entries: list[JournalEntry]) -> None:
+def _publish(entries: list[Written]) -> None:
     fanout.publish_entries(
         [(entry.event_id, entry.seq, entry.audience_tags, entry.frame) for entry in entries]
     )
@@ -87,7 +151,7 @@ def _publish(entries: list[JournalEntry]) -> None:
 _CLIENT_ID = JournalEntry._meta.get_field("client_id")
 
 
-def journal_find_action(*, actor, client_id: uuid.UUID) -> JournalEntry | None:
+def journal_find_action(*, actor, client_id: uuid.UUID) -> Written | None:
     """The entry an earlier frame with this id created, if any (idempotent resend)."""
     # Asked before every action, and almost always answered "none": that answer is one SQL
     # statement; only a resend loads the entry through the ORM.
@@ -98,7 +162,7 @@ def journal_find_action(*, actor, client_id: uuid.UUID) -> JournalEntry | None:
             [actor.pk, _CLIENT_ID.get_db_prep_value(client_id, connection)],
         )
         row = cursor.fetchone()
-    return JournalEntry.objects.get(pk=row[0]) if row else None
+    return written_from_entry(JournalEntry.objects.get(pk=row[0])) if row else None
 
 
 def journal_since(*, event_id: int, since: int, upto: int | None, tags: list[str], limit: int):

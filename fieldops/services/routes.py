@@ -1,6 +1,7 @@
 """Routes: each publish is a new version; the newest per event and group is the active one."""
 
 import uuid
+from collections.abc import Iterable
 
 from django.db.models import Max
 
@@ -8,6 +9,7 @@ from fieldops import errors
 from fieldops.models import MarchGroup, Route
 from realtime import groups
 
+from . import kinds
 from .journal import journal_writer
 
 
@@ -44,7 +46,7 @@ def route_publish(
             published_by=participant,
         )
         return journal.append(
-            kind="route.published",
+            kind=kinds.ROUTE_PUBLISHED,
             audience=[groups.PUBLIC],
             data=route_payload(route),
             actor=participant,
@@ -58,6 +60,17 @@ def route_active(*, event_id: int) -> list[Route]:
     for route in Route.objects.filter(event_id=event_id).order_by("group_id", "-version"):
         routes.setdefault(route.group_id, route)
     return list(routes.values())
+
+
+def route_for(*, participant, routes: Iterable[Route] | None = None) -> Route | None:
+    """The active route a participant follows and a marshal acknowledges: their group's own newest
+    version, else the whole march's. `routes` are the active ones (route_active, or a worker's
+    EventMap) when the caller holds them already; otherwise they are read."""
+    if routes is None:
+        routes = route_active(event_id=participant.event_id)
+    by_scope = {route.group_id: route for route in routes}
+    own = by_scope.get(participant.group_id) if participant.group_id is not None else None
+    return own or by_scope.get(None)
 
 
 def route_is_change(*, route: Route) -> bool:

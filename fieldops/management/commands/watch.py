@@ -4,7 +4,7 @@ import threading
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from marshals.watch import MAX_SLEEP_SECONDS, watch_interval, watch_loop, watch_sweep
+from fieldops.watch import MAX_SLEEP_SECONDS, watch_interval, watch_loop, watch_sweep
 
 
 class Command(BaseCommand):

@@ -11,29 +11,21 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from fieldops.models import Event, Route, RouteAckReminder
+from fieldops.services import kinds
 from fieldops.services.journal import journal_writer
-from fieldops.services.routes import route_active, route_is_change
-from marshals.models import Participant, RouteAck
+from fieldops.services.routes import route_active, route_for, route_is_change
+from marshals.models import Participant, Role, RouteAck
 from realtime import groups
 
 
-def route_for_marshal(*, participant: Participant, routes: list[Route]) -> Route | None:
-    """The active route a marshal follows and acknowledges: their group's own, else the march's."""
-    mine = [r for r in routes if r.group_id is not None and r.group_id == participant.group_id]
-    mine = mine or [r for r in routes if r.group_id is None]
-    return mine[0] if mine else None
-
-
 def route_marshals(*, route: Route, routes: list[Route]) -> list[Participant]:
-    """The active marshals a route version is for: its group's, or for the whole march's route
-    every marshal whose group has no route of its own."""
+    """The active marshals a route version is for: those whose route_for it is."""
     marshals = Participant.objects.filter(
-        event_id=route.event_id, role="marshal", revoked_at__isnull=True
+        event_id=route.event_id, role=Role.MARSHAL, revoked_at__isnull=True
     )
     if route.group_id is not None:
-        return list(marshals.filter(group_id=route.group_id))
-    own_routes = {r.group_id for r in routes if r.group_id is not None}
-    return [m for m in marshals if m.group_id not in own_routes]
+        marshals = marshals.filter(group_id=route.group_id)
+    return [m for m in marshals if route_for(participant=m, routes=routes) == route]
 
 
 def route_ack_status(*, event_id: int) -> list[dict]:
@@ -77,7 +69,7 @@ def route_ack_remind(*, route: Route, participant: Participant, now: datetime):
         except IntegrityError:
             return None  # another sweep sent it first
         return journal.append(
-            kind="route.ack_reminder",
+            kind=kinds.ROUTE_ACK_REMINDER,
             audience=[groups.participant_tag(participant.pk)],
             data={
                 "route": route.pk,
@@ -85,7 +77,7 @@ def route_ack_remind(*, route: Route, participant: Participant, now: datetime):
                 "group": route.group_id,
                 "participant": participant.pk,
                 "callsign": participant.callsign,
-                "published_at": route.published_at.isoformat(),
+                "published_at": route.published_at,
                 "changed": route_is_change(route=route),
                 "text": f"The route changed (version {route.version}): please confirm you have read it.",
             },

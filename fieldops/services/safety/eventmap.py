@@ -20,10 +20,6 @@ class EventMap:
     routes: dict[int | None, Route] = field(default_factory=dict)  # group id (None: whole march)
     zones: tuple[Place, ...] = ()
 
-    def route_for(self, group_id: int | None) -> Route | None:
-        """A group's newest route, else the whole march's."""
-        return self.routes.get(group_id) or self.routes.get(None)
-
 
 _maps: dict[int, EventMap] = {}
 

@@ -14,14 +14,15 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from fieldops.models import Event, JournalEntry, OverdueLapse
-from fieldops.services.journal import journal_writer
-from marshals.models import CheckIn, Participant
+from fieldops.models import Event, OverdueLapse
+from fieldops.services import kinds
+from fieldops.services.journal import Written, journal_writer
+from marshals.models import CheckIn, Participant, Role
 from marshals.payloads import participant_payload
 from realtime import groups
 
 # Roles whose silence is watched: the people who check in from the field.
-WATCHED_ROLES = ("marshal", "medic")
+WATCHED_ROLES = (Role.MARSHAL, Role.MEDIC)
 
 
 def overdue_after(event: Event) -> timedelta:
@@ -34,9 +35,9 @@ def overdue_audience(participant: Participant) -> list[str]:
     """Who hears about a silent participant: organizers, the marshals of their group (or the
     medics, for a medic), and the participant themself, so their phone can nudge them."""
     tags = [groups.ORGANIZERS, groups.participant_tag(participant.pk)]
-    if participant.role == "marshal" and participant.group_id:
+    if participant.role == Role.MARSHAL and participant.group_id:
         tags.append(groups.group_marshals_tag(participant.group_id))
-    elif participant.role == "medic":
+    elif participant.role == Role.MEDIC:
         tags.append(groups.MEDICS)
     return tags
 
@@ -80,7 +81,7 @@ def overdue_candidates(*, event: Event, now: datetime) -> list[tuple[Participant
 
 def overdue_raise(
     *, participant: Participant, since: datetime, now: datetime | None = None
-) -> JournalEntry | None:
+) -> Written | None:
     """Raise `marshal.overdue` for one lapse; None if this lapse was raised already, by this or
     another worker, or the participant has checked in meanwhile."""
     now = now or timezone.now()
@@ -98,11 +99,11 @@ def overdue_raise(
             return None  # another sweep raised this lapse first
         last = CheckIn.objects.filter(participant=participant).order_by("-server_time").first()
         return journal.append(
-            kind="marshal.overdue",
+            kind=kinds.MARSHAL_OVERDUE,
             audience=overdue_audience(participant),
             data={
                 **participant_payload(participant),
-                "silent_since": since.isoformat(),
+                "silent_since": since,
                 "silent_minutes": round((now - since).total_seconds() / 60, 1),
                 "interval_minutes": event.checkin_interval_minutes,
                 "last_position": {"lat": last.lat, "lng": last.lng} if last else None,
@@ -129,7 +130,7 @@ def overdue_sweep(*, now: datetime | None = None, event_id: int | None = None) -
     return written
 
 
-def overdue_clear(*, journal, participant: Participant, checkin: CheckIn) -> JournalEntry | None:
+def overdue_clear(*, journal, participant: Participant, checkin: CheckIn) -> Written | None:
     """Inside a check-in's transaction: close the participant's open lapse with `marshal.back`."""
     lapse = OverdueLapse.objects.filter(participant=participant, cleared_at__isnull=True).first()
     if lapse is None:
@@ -137,12 +138,12 @@ def overdue_clear(*, journal, participant: Participant, checkin: CheckIn) -> Jou
     lapse.cleared_at = checkin.server_time
     lapse.save(update_fields=["cleared_at"])
     return journal.append(
-        kind="marshal.back",
+        kind=kinds.MARSHAL_BACK,
         audience=overdue_audience(participant),
         data={
             **participant_payload(participant),
-            "silent_since": lapse.silent_since.isoformat(),
-            "back_at": checkin.server_time.isoformat(),
+            "silent_since": lapse.silent_since,
+            "back_at": checkin.server_time,
             "lat": checkin.lat,
             "lng": checkin.lng,
         },

@@ -5,18 +5,15 @@ raises `marshal.off_route` to organizers; the first check-in back within it clea
 from django.conf import settings
 
 from fieldops.models import OffRoute, Route
-from marshals.models import CheckIn, Participant
+from fieldops.services.routes import route_for
+from marshals.models import CheckIn, Participant, Role
 from realtime import groups
 
-from .eventmap import event_map, journal_map
+from .. import kinds
+from .eventmap import journal_map
 from .geo import LatLng, distance_to_shape_m
 
 OFF_ROUTE_AUDIENCE = [groups.ORGANIZERS]
-
-
-def route_for(*, participant: Participant) -> Route | None:
-    """The route a participant follows: their group's newest version, else the whole march's."""
-    return event_map(event_id=participant.event_id).route_for(participant.group_id)
 
 
 def route_distance_m(*, route: Route, lat: float, lng: float) -> float:
@@ -26,9 +23,9 @@ def route_distance_m(*, route: Route, lat: float, lng: float) -> float:
 
 def offroute_check(*, journal, participant: Participant, checkin: CheckIn):
     """Inside a check-in's transaction: raise or clear the marshal's off-route state."""
-    if participant.role != "marshal":
+    if participant.role != Role.MARSHAL:
         return None
-    route = journal_map(journal).route_for(participant.group_id)
+    route = route_for(participant=participant, routes=journal_map(journal).routes.values())
     state = OffRoute.objects.filter(participant=participant).first()
     if route is None:
         if state is not None:
@@ -59,11 +56,11 @@ def offroute_check(*, journal, participant: Participant, checkin: CheckIn):
             since=checkin.server_time,
         )
         return journal.append(
-            kind="marshal.off_route", audience=OFF_ROUTE_AUDIENCE, data=data, actor=participant
+            kind=kinds.MARSHAL_OFF_ROUTE, audience=OFF_ROUTE_AUDIENCE, data=data, actor=participant
         )
     if state is not None:
         state.delete()
         return journal.append(
-            kind="marshal.on_route", audience=OFF_ROUTE_AUDIENCE, data=data, actor=participant
+            kind=kinds.MARSHAL_ON_ROUTE, audience=OFF_ROUTE_AUDIENCE, data=data, actor=participant
         )
     return None

@@ -6,15 +6,16 @@ A marshal told once is kept informed of that SOS's updates and of its end.
 """
 
 from django.conf import settings
-from django.db.models import Max
 
 from fieldops.models import ActiveSos, Incident, SosRecipient
-from marshals.models import CheckIn, Participant
+from fieldops.selectors import checkin_latest
+from marshals.models import CheckIn, Participant, Role
 from realtime import groups
 
+from .. import kinds
 from .geo import LatLng, bearing_deg, compass, distance_m
 
-NEARBY_ROLES = ("marshal", "medic")
+NEARBY_ROLES = (Role.MARSHAL, Role.MEDIC)
 
 
 def sos_main_audience(*, sender: Participant) -> list[str]:
@@ -41,16 +42,11 @@ def sos_active_for(*, participant: Participant) -> Incident | None:
 
 def latest_positions(*, event_id: int, roles=NEARBY_ROLES, exclude: int | None = None):
     """Each active participant of these roles with their latest check-in."""
-    latest = (
-        CheckIn.objects.filter(
+    return checkin_latest(
+        query=CheckIn.objects.filter(
             event_id=event_id, participant__role__in=roles, participant__revoked_at__isnull=True
-        )
-        .exclude(participant_id=exclude)
-        .values("participant_id")
-        .annotate(last=Max("pk"))
-        .values_list("last", flat=True)
+        ).exclude(participant_id=exclude)
     )
-    return list(CheckIn.objects.filter(pk__in=list(latest)).select_related("participant"))
 
 
 def sos_notify(*, journal, incident: Incident, sender: Participant) -> list:
@@ -67,7 +63,7 @@ def sos_notify(*, journal, incident: Incident, sender: Participant) -> list:
         here = LatLng(checkin.lat, checkin.lng)
         dist = distance_m(here, where)
         within = dist <= radius
-        if not (within or person.role == "medic" or person.pk in told_before):
+        if not (within or person.role == Role.MEDIC or person.pk in told_before):
             continue
         bearing = bearing_deg(here, where)
         SosRecipient.objects.update_or_create(
@@ -77,7 +73,7 @@ def sos_notify(*, journal, incident: Incident, sender: Participant) -> list:
         )
         written.append(
             journal.append(
-                kind="sos.nearby",
+                kind=kinds.SOS_NEARBY,
                 audience=[groups.participant_tag(person.pk)],
                 data={
                     "incident": incident.pk,
@@ -109,11 +105,11 @@ def sos_active_visible(*, participant: Participant) -> list[Incident]:
     """The active SOS this participant may see, oldest first: all of them for organizers and
     medics, for a marshal those they were told of and their own, for anyone else their own."""
     active = ActiveSos.objects.filter(incident__event_id=participant.event_id)
-    if participant.role == "marshal":
+    if participant.role == Role.MARSHAL:
         active = active.filter(participant=participant) | active.filter(
             incident__sos_recipients__participant=participant
         )
-    elif participant.role not in ("organizer", "medic"):
+    elif participant.role not in (Role.ORGANIZER, Role.MEDIC):
         active = active.filter(participant=participant)
     ids = active.values_list("incident_id", flat=True).distinct()
     return list(

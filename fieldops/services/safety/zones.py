@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from fieldops import errors
 from fieldops.models import Place, ZoneActivation, ZonePresence
+from fieldops.services import kinds
 from fieldops.services.journal import journal_writer
 from marshals.models import CheckIn, Participant
 from marshals.payloads import participant_payload
@@ -71,7 +72,7 @@ def zone_activate(
         ZoneActivation.objects.create(place=zone, active=True, by=participant)
         data = zone_payload(zone) | {"level": "danger", "text": f"Avoid: {zone.name}"}
         return journal.append(
-            kind="zone.activated",
+            kind=kinds.ZONE_ACTIVATED,
             audience=zone_audience(zone),
             data=data,
             actor=participant,
@@ -90,9 +91,10 @@ def zone_deactivate(*, participant: Participant, place: int, client_id: uuid.UUI
         ZoneActivation.objects.create(place=zone, active=False, by=participant)
         ZonePresence.objects.filter(place=zone).delete()
         return journal.append(
-            kind="zone.deactivated",
+            kind=kinds.ZONE_DEACTIVATED,
             audience=zone_audience(zone),
-            data=zone_payload(zone),
+            data=zone_payload(zone)
+            | {"level": "info", "text": f"No longer a danger zone: {zone.name}"},
             actor=participant,
             client_id=client_id,
         )
@@ -123,7 +125,7 @@ def zone_check(*, journal, participant: Participant, checkin: CheckIn) -> list:
         ZonePresence.objects.create(participant=participant, place=zone, since=timezone.now())
         written.append(
             journal.append(
-                kind="marshal.in_zone",
+                kind=kinds.MARSHAL_IN_ZONE,
                 # The participant is warned; organizers are always in an audience.
                 audience=[groups.participant_tag(participant.pk)],
                 data={

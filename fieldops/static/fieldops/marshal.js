@@ -51,7 +51,10 @@
   var pendingAcks = {};
 
   function scopeOf(group) { return group === null || group === undefined ? "event" : String(group); }
-  function ownScope() { return cfg.group !== null && versions[String(cfg.group)] ? String(cfg.group) : "event"; }
+  // The route this marshal follows is the one the server worked out (routes.route_for, sent as
+  // cfg.route); a route published later for their own group becomes theirs, as it does there.
+  var followed = cfg.route ? scopeOf(cfg.route.group) : "event";
+  function ownScope() { return followed; }
 
   function dropRequest(scope) {
     var r = requests[scope];
@@ -89,6 +92,7 @@
     // A change if it replaced a route these marshals followed: its own scope's, or the march's.
     var changed = known > 0 || (scope !== "event" && !!versions.event);
     versions[scope] = d.version;
+    if (cfg.group !== null && cfg.group !== undefined && scope === String(cfg.group)) followed = scope;
     if (requests[scope] && requests[scope].version < d.version) dropRequest(scope);
     routeRequest(d, changed);
     if (!entry.replayed && cfg.role !== "marshal") F.toast(s.route_changed, "warning");
