@@ -12,10 +12,9 @@ import pydantic
 from django.db import IntegrityError
 
 from fieldops import errors, schemas
-from fieldops.services import alerts, arrests, incidents, routes
+from fieldops.services import alerts, arrests, checkins, incidents, routes
 from fieldops.services.journal import journal_find_action
-from fieldops.services.safety import zones
-from marshals import services as marshal_services
+from fieldops.services.safety import acks, zones
 from marshals.models import Role
 
 ORGANIZER = Role.ORGANIZER
@@ -33,7 +32,7 @@ ACTIONS: dict[str, Action] = {
     "checkin": Action(
         schemas.CheckInIn,
         frozenset({ORGANIZER, Role.MARSHAL, Role.MEDIC}),
-        marshal_services.checkin_create,
+        checkins.checkin_create,
     ),
     "incident.report": Action(
         schemas.IncidentReportIn, FIELD_ROLES | {ORGANIZER}, incidents.incident_report
@@ -47,9 +46,7 @@ ACTIONS: dict[str, Action] = {
     ),
     "sos": Action(schemas.SosIn, FIELD_ROLES | {ORGANIZER}, incidents.sos_raise),
     "route.publish": Action(schemas.RoutePublishIn, frozenset({ORGANIZER}), routes.route_publish),
-    "route.ack": Action(
-        schemas.RouteAckIn, frozenset({ORGANIZER, Role.MARSHAL}), marshal_services.route_ack
-    ),
+    "route.ack": Action(schemas.RouteAckIn, frozenset({ORGANIZER, Role.MARSHAL}), acks.route_ack),
     "alert.send": Action(schemas.AlertSendIn, frozenset({ORGANIZER}), alerts.alert_send),
     "zone.activate": Action(schemas.ZoneActivateIn, frozenset({ORGANIZER}), zones.zone_activate),
     "zone.deactivate": Action(

@@ -212,7 +212,7 @@ def journal(
 
 
 @router.get("/events/{slug}/map", response={200: dict, **REFUSALS})
-def event_map(request, slug: str):
+def event_geojson(request, slug: str):
     """The event as a GeoJSON FeatureCollection, filtered by your role."""
     return selectors.event_feature_collection(participant=caller(request, slug))
 

@@ -1,7 +1,5 @@
 """Reads shared by the API and the pages, filtered by what the caller's role may see."""
 
-from django.db.models import Max
-
 from fieldops import visibility
 from fieldops.models import Incident, OffRoute, OverdueLapse, Place, ZonePresence
 from fieldops.services.routes import route_active
@@ -16,23 +14,15 @@ def _point(lat: float, lng: float) -> dict:
     return {"type": "Point", "coordinates": [lng, lat]}
 
 
-def checkin_latest(*, query) -> list[CheckIn]:
-    """The latest check-in of each participant among the check-ins of `query`."""
-    latest = query.values("participant_id").annotate(last=Max("pk")).values_list("last", flat=True)
-    return list(CheckIn.objects.filter(pk__in=list(latest)).select_related("participant"))
-
-
 def checkin_latest_visible(*, participant) -> list[CheckIn]:
     """Each visible participant's latest check-in (the audience rules of check-in entries); nobody
     revoked, so a reload does not put them back on the map."""
     scope = visibility.position_scope(participant)
     if scope is None:
         return []
-    return checkin_latest(
-        query=CheckIn.objects.filter(
-            event_id=participant.event_id, participant__revoked_at__isnull=True, **scope
-        )
-    )
+    return CheckIn.objects.filter(
+        event_id=participant.event_id, participant__revoked_at__isnull=True, **scope
+    ).latest_each()
 
 
 def event_feature_collection(*, participant) -> dict:
@@ -124,8 +114,7 @@ def triage_state(*, event_id: int) -> dict:
         event_id=event_id, role__in=visibility.FIELD_ROLES, revoked_at__isnull=True
     ).order_by("callsign")
     checkins = {
-        c.participant_id: c
-        for c in checkin_latest(query=CheckIn.objects.filter(participant__in=people))
+        c.participant_id: c for c in CheckIn.objects.filter(participant__in=people).latest_each()
     }
     rows = []
     for person in people:

@@ -7,9 +7,8 @@ the same tags (`may_see`); REST views, the pages and exports ask `may_read(parti
 receives is only said here, so a new role is one row in ROLE_TAGS and one per thing in READS.
 """
 
-from fieldops import errors
+from fieldops import audiences, errors
 from marshals.models import Role
-from realtime import groups
 
 ALL_ROLES = frozenset(Role)
 # The people who work in the field: the command page lists them one row each.
@@ -18,11 +17,11 @@ FIELD_ROLES = frozenset({Role.MARSHAL, Role.LEGAL, Role.MEDIC})
 # The tags each role's socket subscribes to, besides its march group and itself: "receives" in
 # DESIGN.md. Organizers see everything because every entry's audience includes ORGANIZERS.
 ROLE_TAGS: dict[str, tuple[str, ...]] = {
-    Role.ORGANIZER: (groups.ORGANIZERS,),
-    Role.MARSHAL: (groups.PUBLIC, groups.MARSHALS),
-    Role.LEGAL: (groups.PUBLIC, groups.LEGAL),
-    Role.MEDIC: (groups.PUBLIC, groups.MEDICS),
-    Role.MARCHER: (groups.PUBLIC,),
+    Role.ORGANIZER: (audiences.ORGANIZERS,),
+    Role.MARSHAL: (audiences.PUBLIC, audiences.MARSHALS),
+    Role.LEGAL: (audiences.PUBLIC, audiences.LEGAL),
+    Role.MEDIC: (audiences.PUBLIC, audiences.MEDICS),
+    Role.MARCHER: (audiences.PUBLIC,),
 }
 
 # What each role may read through REST, the pages and exports (the journal is read by tags).
@@ -55,11 +54,11 @@ def subscriptions(
     """The audience tags a participant of this role and march group receives, live and in replay."""
     tags = list(ROLE_TAGS[role])
     if group_id is not None and role != Role.ORGANIZER:
-        tags.append(groups.group_tag(group_id))
+        tags.append(audiences.march_group_tag(group_id))
         if role == Role.MARSHAL:
-            tags.append(groups.group_marshals_tag(group_id))
+            tags.append(audiences.march_group_marshals_tag(group_id))
     if participant_id is not None and role != Role.ORGANIZER:
-        tags.append(groups.participant_tag(participant_id))
+        tags.append(audiences.participant_tag(participant_id))
     return tags
 
 

@@ -98,6 +98,13 @@ class DeviceToken(models.Model):
         return f"Token for {self.participant} ({self.label or self.pk})"
 
 
+class CheckInQuerySet(models.QuerySet):
+    def latest_each(self) -> list["CheckIn"]:
+        """The latest check-in of each participant among these check-ins, in one query."""
+        latest = self.values("participant_id").annotate(last=models.Max("pk")).values("last")
+        return list(CheckIn.objects.filter(pk__in=latest).select_related("participant"))
+
+
 class CheckIn(models.Model):
     class Status(models.TextChoices):
         OK = "ok", "OK"
@@ -114,6 +121,8 @@ class CheckIn(models.Model):
     note = EncryptedTextField(max_length=280, blank=True)
     device_time = models.DateTimeField(null=True, blank=True)
     server_time = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    objects = CheckInQuerySet.as_manager()
 
     class Meta:
         ordering = ["-server_time"]

@@ -1,4 +1,5 @@
-"""Services for people in the field: invites, joining, tokens, revocation, check-ins, route acks."""
+"""Services for the people of an event: invites, joining, role and group changes, device tokens,
+revocation. What they do in the field (check-ins, acknowledgements) lives with the field rules."""
 
 import uuid
 from dataclasses import dataclass
@@ -8,15 +9,14 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from fieldops import errors
-from fieldops.models import MarchGroup, Route
+from fieldops import audiences, errors
+from fieldops.models import MarchGroup
 from fieldops.services import kinds
 from fieldops.services.journal import journal_find_action, journal_writer
-from fieldops.services.safety import overdue, route_watch, zones
-from realtime import fanout, groups
+from realtime import fanout
 
 from . import tokens
-from .models import CheckIn, DeviceToken, Invite, Participant, Role, RouteAck
+from .models import DeviceToken, Invite, Participant, Role
 from .payloads import participant_payload
 
 MSG_NO_SUCH_DEVICE = "No such device at this event."
@@ -93,7 +93,7 @@ def invite_redeem(*, code: str, callsign: str = "", device: str = "", with_token
         with journal_writer(event_id=invite.event_id) as journal:
             journal.append(
                 kind=kinds.PARTICIPANT_JOINED,
-                audience=[groups.ORGANIZERS],
+                audience=[audiences.ORGANIZERS],
                 data=participant_payload(participant),
                 actor=participant,
             )
@@ -146,7 +146,7 @@ def participant_revoke(
             )
         entry = journal.append(
             kind=kinds.PARTICIPANT_REVOKED,
-            audience=[groups.ORGANIZERS],
+            audience=[audiences.ORGANIZERS],
             data={
                 **participant_payload(found),
                 "invite_revoked": revoke_invite and found.invite_id is not None,
@@ -190,7 +190,7 @@ def participant_change(
         Participant.objects.filter(pk=found.pk).update(role=found.role, group_id=found.group_id)
         entry = journal.append(
             kind=kinds.PARTICIPANT_CHANGED,
-            audience=[groups.ORGANIZERS],
+            audience=[audiences.ORGANIZERS],
             data={**participant_payload(found), "was": was},
             actor=participant,
             client_id=client_id,
@@ -226,7 +226,7 @@ def token_revoke(*, participant, device: int, client_id: uuid.UUID | None = None
         )
         entry = journal.append(
             kind=kinds.DEVICE_REVOKED,
-            audience=[groups.ORGANIZERS],
+            audience=[audiences.ORGANIZERS],
             data={**participant_payload(token.participant), "device": token.pk,
                   "label": token.label},
             actor=participant,
@@ -251,7 +251,7 @@ def invite_revoke(*, participant, invite: int, client_id: uuid.UUID | None = Non
         )
         return journal.append(
             kind=kinds.INVITE_REVOKED,
-            audience=[groups.ORGANIZERS],
+            audience=[audiences.ORGANIZERS],
             data={"invite": found.pk, "role": found.role, "group": found.group_id,
                   "label": found.label},
             actor=participant,
@@ -291,79 +291,3 @@ def _close_on_commit(*, event_id: int, participants=(), tokens=(), rescoped=()) 
             rescoped=list(rescoped),
         )
     )
-
-
-def checkin_audience(participant: Participant) -> list[str]:
-    if participant.role == Role.MARSHAL and participant.group_id:
-        return [groups.ORGANIZERS, groups.group_marshals_tag(participant.group_id)]
-    if participant.role == Role.MEDIC:
-        return [groups.ORGANIZERS, groups.MEDICS]
-    return [groups.ORGANIZERS]
-
-
-def checkin_create(
-    *,
-    participant,
-    lat: float,
-    lng: float,
-    status: str = "ok",
-    accuracy_m: float | None = None,
-    note: str = "",
-    device_time=None,
-    client_id: uuid.UUID | None = None,
-):
-    """Record where a marshal or medic is and how they are."""
-    with journal_writer(event_id=participant.event_id) as journal:
-        checkin = CheckIn.objects.create(
-            event_id=participant.event_id,
-            participant=participant,
-            lat=lat,
-            lng=lng,
-            status=status,
-            accuracy_m=accuracy_m,
-            note=note,
-            device_time=device_time,
-        )
-        entry = journal.append(
-            kind=kinds.CHECKIN,
-            audience=checkin_audience(participant),
-            data={
-                "checkin": checkin.pk,
-                **participant_payload(participant),
-                "lat": lat,
-                "lng": lng,
-                "accuracy_m": accuracy_m,
-                "status": status,
-                "note": note,
-                "device_time": device_time,
-            },
-            actor=participant,
-            client_id=client_id,
-        )
-        # The safety rules a check-in settles: overdue, off route, inside a danger zone.
-        overdue.overdue_clear(journal=journal, participant=participant, checkin=checkin)
-        route_watch.offroute_check(journal=journal, participant=participant, checkin=checkin)
-        zones.zone_check(journal=journal, participant=participant, checkin=checkin)
-        return entry
-
-
-def route_ack(*, participant, route: int, client_id: uuid.UUID | None = None):
-    """A marshal confirms they have understood a route version; organizers see it live."""
-    with journal_writer(event_id=participant.event_id) as journal:
-        found = Route.objects.filter(pk=route, event_id=participant.event_id).first()
-        if found is None:
-            raise errors.ActionError.field("data.route", errors.MSG_NO_SUCH_ROUTE)
-        RouteAck.objects.get_or_create(route=found, participant=participant)
-        return journal.append(
-            kind=kinds.ROUTE_ACKED,
-            audience=[groups.ORGANIZERS],
-            data={
-                "route": found.pk,
-                "version": found.version,
-                "group": found.group_id,
-                "participant": participant.pk,
-                "callsign": participant.callsign,
-            },
-            actor=participant,
-            client_id=client_id,
-        )

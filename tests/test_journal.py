@@ -9,9 +9,10 @@ from fieldops.models import Event, JournalEntry
 from fieldops.services import journal as journal_service
 from fieldops.services.alerts import alert_send
 from fieldops.services.arrests import arrest_log
+from fieldops.services.checkins import checkin_create
 from fieldops.services.incidents import incident_report, incident_update, sos_raise
 from fieldops.services.routes import route_publish
-from marshals.services import checkin_create, route_ack
+from fieldops.services.safety.acks import route_ack
 
 from .factories import EventFactory, ParticipantFactory
 

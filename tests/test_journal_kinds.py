@@ -10,6 +10,7 @@ import pydantic
 import pytest
 from django.utils import timezone
 
+from fieldops import audiences
 from fieldops.actions import ACTIONS, REST_PATHS, action_perform
 from fieldops.api import api
 from fieldops.management.commands.journal_kinds import KIND_TABLE_END, KIND_TABLE_START, kind_table
@@ -20,7 +21,6 @@ from fieldops.services.incidents import incident_report, sos_raise
 from fieldops.services.journal import journal_writer
 from fieldops.services.routes import route_publish
 from fieldops.services.safety.zones import zone_activate, zone_deactivate
-from realtime import groups
 
 from .factories import PlaceFactory
 
@@ -37,7 +37,7 @@ def last_seq(event) -> int:
 
 def test_append_refuses_a_kind_that_is_not_registered_and_takes_no_seq(cast):
     with pytest.raises(LookupError), journal_writer(event_id=cast.event.pk) as journal:
-        journal.append(kind="incident.exploded", audience=[groups.ORGANIZERS], data={})
+        journal.append(kind="incident.exploded", audience=[audiences.ORGANIZERS], data={})
 
     assert last_seq(cast.event) == 0
 
@@ -66,13 +66,13 @@ INCIDENT = {
 )
 def test_append_refuses_data_that_does_not_fit_its_kind(cast, data):
     with pytest.raises(pydantic.ValidationError), journal_writer(event_id=cast.event.pk) as journal:
-        journal.append(kind=kinds.INCIDENT_REPORTED, audience=[groups.MARSHALS], data=data)
+        journal.append(kind=kinds.INCIDENT_REPORTED, audience=[audiences.MARSHALS], data=data)
 
     assert last_seq(cast.event) == 0
 
 
 def test_append_refuses_an_arrest_addressed_to_marshals_or_marchers(cast):
-    for tag in (groups.MARSHALS, groups.PUBLIC, groups.group_tag(cast.group_a.pk)):
+    for tag in (audiences.MARSHALS, audiences.PUBLIC, audiences.march_group_tag(cast.group_a.pk)):
         with pytest.raises(ValueError, match="may not reach"):
             with journal_writer(event_id=cast.event.pk) as journal:
                 journal.append(kind=kinds.ARREST_LOGGED, audience=[tag], data={})
@@ -91,11 +91,11 @@ def test_sos_raised_reaches_organizers_medics_and_the_sender_never_all_marshals(
 
     assert entry.kind == kinds.SOS_RAISED
     assert set(entry.audience_tags) == {
-        groups.ORGANIZERS,
-        groups.MEDICS,
-        groups.participant_tag(cast.marshal_a.pk),
+        audiences.ORGANIZERS,
+        audiences.MEDICS,
+        audiences.participant_tag(cast.marshal_a.pk),
     }
-    assert not kinds.KINDS[kinds.SOS_RAISED].allows(groups.MARSHALS)
+    assert not kinds.KINDS[kinds.SOS_RAISED].allows(audiences.MARSHALS)
 
 
 def test_zone_deactivated_carries_the_level_and_text_the_safety_rules_promise(cast):

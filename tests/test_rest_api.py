@@ -10,9 +10,10 @@ from django.utils import timezone
 from fieldops.models import JournalEntry
 from fieldops.services.alerts import alert_send
 from fieldops.services.arrests import arrest_log
+from fieldops.services.checkins import checkin_create
 from fieldops.services.incidents import incident_report, sos_raise
 from marshals.models import Invite, Participant
-from marshals.services import checkin_create, invite_create, invite_redeem
+from marshals.services import invite_create, invite_redeem
 
 from .conftest import api_client, footprint, valid_data
 from .factories import EventFactory, ParticipantFactory, PlaceFactory, issue_token

@@ -30,10 +30,11 @@ from fieldops.models import (
 )
 from fieldops.services.alerts import alert_send
 from fieldops.services.arrests import arrest_log
+from fieldops.services.checkins import checkin_create
 from fieldops.services.incidents import incident_report, incident_update, sos_raise
 from fieldops.services.retention import event_purge
 from marshals.models import CheckIn, DeviceToken, Invite, Participant
-from marshals.services import checkin_create, invite_create
+from marshals.services import invite_create
 from marshals.sessions import session_participant
 from marshals.tokens import credential_active, credentials_revoked, token_authenticate
 

@@ -7,9 +7,9 @@ import orjson
 import pytest
 from django.core.management import call_command
 
+from fieldops import audiences
 from fieldops.demo import demo_create
 from fieldops.models import Event
-from realtime import groups
 
 
 @pytest.mark.django_db(transaction=True)
@@ -53,19 +53,19 @@ def test_the_drill_raises_every_alert_once_to_the_right_people(settings, publish
     audience, data = only("marshal.overdue")
     assert data["callsign"].startswith("sim-1-")
     assert audience == {
-        groups.ORGANIZERS,
-        groups.group_marshals_tag(demo["groups"]["North block"]),
+        audiences.ORGANIZERS,
+        audiences.march_group_marshals_tag(demo["groups"]["North block"]),
         f"participant.{data['participant']}",
     }
-    assert only("marshal.off_route")[0] == {groups.ORGANIZERS}
-    assert only("zone.activated")[0] == {groups.ORGANIZERS, groups.PUBLIC}
+    assert only("marshal.off_route")[0] == {audiences.ORGANIZERS}
+    assert only("zone.activated")[0] == {audiences.ORGANIZERS, audiences.PUBLIC}
     audience, data = only("route.ack_reminder")
     assert data["callsign"].startswith("sim-4-")
-    assert audience == {groups.ORGANIZERS, f"participant.{data['participant']}"}
+    assert audience == {audiences.ORGANIZERS, f"participant.{data['participant']}"}
     # Personal SOS notes each go to one person (organizers see all); never to a role as a whole.
     for audience, frame in entries:
         if frame["type"] in ("sos.nearby", "marshal.in_zone"):
-            assert len(audience) == 2 and groups.ORGANIZERS in audience
+            assert len(audience) == 2 and audiences.ORGANIZERS in audience
     # The drill printed its progress and restored the event's check-in interval.
     assert "marshal.overdue" in out.getvalue() and "tick" in out.getvalue()
     assert Event.objects.get(slug=demo["event"]).checkin_interval_minutes == 10

@@ -9,13 +9,12 @@ from channels.db import database_sync_to_async
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from fieldops import visibility
+from fieldops import audiences, visibility
 from fieldops.models import JournalEntry, OverdueLapse
 from fieldops.services.alerts import alert_send
+from fieldops.services.checkins import checkin_create
 from fieldops.services.safety.overdue import overdue_after, overdue_raise, overdue_sweep
 from marshals.models import Participant
-from marshals.services import checkin_create
-from realtime import groups
 
 from .conftest import connect_as, receive_until
 from .factories import ParticipantFactory
@@ -47,7 +46,11 @@ def test_a_silent_marshal_raises_one_overdue_to_organizers_and_their_group(cast,
     assert [e.kind for e in written] == ["marshal.overdue"]
     [entry] = kinds(published, "marshal.overdue")
     assert sorted(entry["audience"]) == sorted(
-        [groups.ORGANIZERS, groups.group_marshals_tag(cast.group_a.pk), f"participant.{quiet.pk}"]
+        [
+            audiences.ORGANIZERS,
+            audiences.march_group_marshals_tag(cast.group_a.pk),
+            f"participant.{quiet.pk}",
+        ]
     )
     data = orjson.loads(entry["frame"])["data"]
     assert data["participant"] == quiet.pk and data["callsign"] == "quiet"
@@ -178,7 +181,7 @@ def test_a_silent_medic_is_reported_to_organizers_and_medics(cast):
     )
     [entry] = overdue_sweep(event_id=cast.event.pk)
     assert entry.audience_tags == sorted(
-        [groups.MEDICS, groups.ORGANIZERS, f"participant.{cast.medic.pk}"]
+        [audiences.MEDICS, audiences.ORGANIZERS, f"participant.{cast.medic.pk}"]
     )
 
 

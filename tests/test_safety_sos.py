@@ -8,13 +8,12 @@ import orjson
 import pytest
 from channels.db import database_sync_to_async
 
-from fieldops import errors
+from fieldops import audiences, errors
 from fieldops.actions import action_perform
 from fieldops.models import ActiveSos, Incident
 from fieldops.services.alerts import alert_send
+from fieldops.services.checkins import checkin_create
 from fieldops.services.incidents import incident_update, sos_raise
-from marshals.services import checkin_create
-from realtime import groups
 
 from .conftest import api_client, connect_as, receive_until
 from .factories import ParticipantFactory
@@ -54,20 +53,20 @@ def test_sos_reaches_organizers_medics_sender_and_marshals_within_the_radius(
 
     [(audience, data)] = frames_of(published, "sos.raised")
     assert sorted(audience) == sorted(
-        [groups.ORGANIZERS, groups.MEDICS, f"participant.{cast.marshal_a.pk}"]
+        [audiences.ORGANIZERS, audiences.MEDICS, f"participant.{cast.marshal_a.pk}"]
     )
     assert data["incident"] == orjson.loads(entry.frame)["data"]["incident"]
     nearby = {tuple(a): d for a, d in frames_of(published, "sos.nearby")}
     # Marshal B (499 m) and the medic (any distance) are told personally; "far" (501 m) is not.
     assert set(nearby) == {
-        (groups.ORGANIZERS, f"participant.{cast.marshal_b.pk}"),
-        (groups.ORGANIZERS, f"participant.{cast.medic.pk}"),
+        (audiences.ORGANIZERS, f"participant.{cast.marshal_b.pk}"),
+        (audiences.ORGANIZERS, f"participant.{cast.medic.pk}"),
     }
-    to_b = nearby[(groups.ORGANIZERS, f"participant.{cast.marshal_b.pk}")]
+    to_b = nearby[(audiences.ORGANIZERS, f"participant.{cast.marshal_b.pk}")]
     assert to_b["distance_m"] == pytest.approx(499, abs=0.2)
     assert to_b["bearing_deg"] == pytest.approx(180, abs=0.1) and to_b["direction"] == "S"
     assert to_b["within_radius"] is True and to_b["radius_m"] == 500
-    to_medic = nearby[(groups.ORGANIZERS, f"participant.{cast.medic.pk}")]
+    to_medic = nearby[(audiences.ORGANIZERS, f"participant.{cast.medic.pk}")]
     assert to_medic["distance_m"] == pytest.approx(2000, abs=0.5)
     assert to_medic["direction"] == "W" and to_medic["within_radius"] is False
 
@@ -127,8 +126,8 @@ def test_the_sender_resolves_it_and_everyone_told_hears_so(cast, around, publish
     [(audience, data)] = frames_of(published, "incident.updated")
     assert sorted(audience) == sorted(
         [
-            groups.ORGANIZERS,
-            groups.MEDICS,
+            audiences.ORGANIZERS,
+            audiences.MEDICS,
             f"participant.{cast.marshal_a.pk}",
             f"participant.{cast.marshal_b.pk}",
             f"participant.{cast.medic.pk}",

@@ -8,13 +8,12 @@ import orjson
 import pytest
 from channels.db import database_sync_to_async
 
-from fieldops import errors
+from fieldops import audiences, errors
 from fieldops.actions import action_perform
 from fieldops.models import Place, ZoneActivation
 from fieldops.services.alerts import alert_send
+from fieldops.services.checkins import checkin_create
 from fieldops.services.safety.zones import zone_activate, zone_deactivate
-from marshals.services import checkin_create
-from realtime import groups
 
 from .conftest import connect_as, receive_until
 from .factories import PlaceFactory
@@ -54,10 +53,10 @@ def test_activating_a_public_zone_reaches_everyone_and_a_private_one_the_field_t
 
     entries = [(p["audience"], orjson.loads(p["frame"])) for p in published]
     assert [(a, f["type"]) for a, f in entries] == [
-        ([groups.ORGANIZERS, groups.PUBLIC], "zone.activated"),
-        ([groups.ORGANIZERS, groups.PUBLIC], "zone.deactivated"),
+        ([audiences.ORGANIZERS, audiences.PUBLIC], "zone.activated"),
+        ([audiences.ORGANIZERS, audiences.PUBLIC], "zone.deactivated"),
         (
-            sorted([groups.ORGANIZERS, groups.LEGAL, groups.MARSHALS, groups.MEDICS]),
+            sorted([audiences.ORGANIZERS, audiences.LEGAL, audiences.MARSHALS, audiences.MEDICS]),
             "zone.activated",
         ),
     ]
@@ -128,7 +127,7 @@ def test_a_check_in_inside_an_active_zone_warns_once_per_entry(cast, zone, publi
     warned = warnings(published)
     assert len(warned) == 2
     audience, data = warned[0]
-    assert audience == [groups.ORGANIZERS, f"participant.{cast.marshal_a.pk}"]
+    assert audience == [audiences.ORGANIZERS, f"participant.{cast.marshal_a.pk}"]
     assert data["place"] == zone.pk and data["callsign"] == "m-a"
 
 

@@ -10,9 +10,10 @@ from django.utils import timezone
 from fieldops import selectors
 from fieldops.demo import PLACES
 from fieldops.models import Place
+from fieldops.services.checkins import checkin_create
 from fieldops.services.incidents import incident_report, sos_raise
 from fieldops.services.safety.overdue import overdue_sweep
-from marshals.services import checkin_create, invite_create, participant_revoke
+from marshals.services import invite_create, participant_revoke
 
 from .factories import PlaceFactory
 

@@ -11,8 +11,8 @@ import pytest
 from django.test import Client
 
 from fieldops.services.arrests import arrest_log
+from fieldops.services.checkins import checkin_create
 from fieldops.services.incidents import incident_report, sos_raise
-from marshals.services import checkin_create
 from marshals.sessions import session_remember
 
 from .conftest import CAST_NAMES, api_client

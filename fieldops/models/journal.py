@@ -9,7 +9,7 @@ class JournalEntry(models.Model):
     event = models.ForeignKey("fieldops.Event", on_delete=models.CASCADE, related_name="journal")
     seq = models.PositiveBigIntegerField()
     kind = models.CharField(max_length=40)
-    # Audience tags (see realtime.groups), space-separated with a space at each end so a replay
+    # Audience tags (see fieldops.audiences), space-separated with a space at each end so a replay
     # can filter with a portable `contains " tag "` on SQLite and PostgreSQL alike.
     audience = models.CharField(max_length=500)
     # The exact JSON text sent on the wire, serialized once at write time and sealed with the

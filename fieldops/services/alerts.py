@@ -5,9 +5,8 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from fieldops import errors
+from fieldops import audiences, errors
 from fieldops.models import Alert, MarchGroup
-from realtime import groups
 
 from . import kinds
 from .journal import journal_writer
@@ -15,10 +14,10 @@ from .journal import journal_writer
 
 def alert_audience_tags(*, audience: str) -> list[str]:
     if audience.startswith("group:"):
-        return [groups.group_tag(int(audience.split(":", 1)[1]))]
+        return [audiences.march_group_tag(int(audience.split(":", 1)[1]))]
     if audience == "public":
-        return [groups.PUBLIC]
-    return [groups.role_tag(audience)]
+        return [audiences.PUBLIC]
+    return [audiences.role_tag(audience)]
 
 
 def alert_send(

@@ -6,13 +6,13 @@ from datetime import datetime
 
 from django.utils import timezone
 
+from fieldops import audiences
 from fieldops.models import ArrestRecord
-from realtime import groups
 
 from . import kinds
 from .journal import journal_writer
 
-ARREST_AUDIENCE = [groups.ORGANIZERS, groups.LEGAL]
+ARREST_AUDIENCE = [audiences.ORGANIZERS, audiences.LEGAL]
 
 
 def arrest_summary(record: ArrestRecord) -> dict:

@@ -2,16 +2,15 @@
 
 import uuid
 
-from fieldops import errors
+from fieldops import audiences, errors
 from fieldops.models import ActiveSos, Incident, IncidentChange
 from marshals.models import Role
-from realtime import groups
 
 from . import kinds
 from .journal import journal_writer
 from .safety import sos as sos_rules
 
-INCIDENT_AUDIENCE = [groups.ORGANIZERS, groups.MARSHALS, groups.LEGAL, groups.MEDICS]
+INCIDENT_AUDIENCE = [audiences.ORGANIZERS, audiences.MARSHALS, audiences.LEGAL, audiences.MEDICS]
 
 # Which statuses may follow which; closed incidents stay closed.
 TRANSITIONS = {

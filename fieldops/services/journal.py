@@ -11,9 +11,10 @@ import orjson
 from django.db import connection, transaction
 from django.utils import timezone
 
+from fieldops import audiences
 from fieldops.crypto import frame_text
 from fieldops.models import JournalEntry
-from realtime import fanout, groups
+from realtime import fanout
 
 from .kinds import Payload, kind_get, kind_payload
 from .locks import event_lock
@@ -73,7 +74,7 @@ class JournalWriter:
             event_id=self.event_id,
             seq=seq,
             kind=kind,
-            audience=groups.audience_text(audience),
+            audience=audiences.audience_text(audience),
             frame=frame,
             actor=actor,
             client_id=client_id,

@@ -29,7 +29,7 @@ from django.db.models import TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from fieldops import crypto
+from fieldops import audiences, crypto
 from fieldops.models import (
     Alert,
     ArrestRecord,
@@ -41,7 +41,6 @@ from fieldops.models import (
 )
 from marshals.models import CheckIn, Invite, Participant
 from marshals.sessions import SESSION_KEY
-from realtime import groups
 
 from .locks import event_lock
 
@@ -172,7 +171,7 @@ def _journal_reduce(event: Event, *, everything: bool) -> int:
     if not everything:
         entries = entries.filter(frame__startswith=crypto.Stored(crypto.SEALED_PREFIX))
     rows = list(entries.order_by("seq").values_list("pk", "seq", "kind", "at"))
-    audience = groups.audience_text([])
+    audience = audiences.audience_text([])
     for start in range(0, len(rows), _BATCH):
         reduced = [
             JournalEntry(

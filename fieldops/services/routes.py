@@ -5,9 +5,8 @@ from collections.abc import Iterable
 
 from django.db.models import Max
 
-from fieldops import errors
+from fieldops import audiences, errors
 from fieldops.models import MarchGroup, Route
-from realtime import groups
 
 from . import kinds
 from .journal import journal_writer
@@ -47,7 +46,7 @@ def route_publish(
         )
         return journal.append(
             kind=kinds.ROUTE_PUBLISHED,
-            audience=[groups.PUBLIC],
+            audience=[audiences.PUBLIC],
             data=route_payload(route),
             actor=participant,
             client_id=client_id,

@@ -1,21 +1,22 @@
-"""Route acknowledgements: who has confirmed the newest version of each active route and who has
-not; a marshal who has not within ROUTE_ACK_REMINDER_SECONDS gets one personal reminder
+"""Route acknowledgements: a marshal confirms a route version (`route_ack`); who has confirmed the
+newest version of each active route and who has not; a marshal who has not within ROUTE_ACK_REMINDER_SECONDS gets one personal reminder
 (`route.ack_reminder`, which organizers see too). A reminder row, unique per route and marshal,
 makes "once" hold with several workers sweeping at once.
 """
 
+import uuid
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from fieldops import audiences, errors
 from fieldops.models import Event, Route, RouteAckReminder
 from fieldops.services import kinds
 from fieldops.services.journal import journal_writer
 from fieldops.services.routes import route_active, route_for, route_is_change
 from marshals.models import Participant, Role, RouteAck
-from realtime import groups
 
 
 def route_marshals(*, route: Route, routes: list[Route]) -> list[Participant]:
@@ -70,7 +71,7 @@ def route_ack_remind(*, route: Route, participant: Participant, now: datetime):
             return None  # another sweep sent it first
         return journal.append(
             kind=kinds.ROUTE_ACK_REMINDER,
-            audience=[groups.participant_tag(participant.pk)],
+            audience=[audiences.participant_tag(participant.pk)],
             data={
                 "route": route.pk,
                 "version": route.version,
@@ -116,3 +117,25 @@ def route_ack_remind_sweep(
                 if entry is not None:
                     written.append(entry)
     return written
+
+
+def route_ack(*, participant, route: int, client_id: uuid.UUID | None = None):
+    """A marshal confirms they have understood a route version; organizers see it live."""
+    with journal_writer(event_id=participant.event_id) as journal:
+        found = Route.objects.filter(pk=route, event_id=participant.event_id).first()
+        if found is None:
+            raise errors.ActionError.field("data.route", errors.MSG_NO_SUCH_ROUTE)
+        RouteAck.objects.get_or_create(route=found, participant=participant)
+        return journal.append(
+            kind=kinds.ROUTE_ACKED,
+            audience=[audiences.ORGANIZERS],
+            data={
+                "route": found.pk,
+                "version": found.version,
+                "group": found.group_id,
+                "participant": participant.pk,
+                "callsign": participant.callsign,
+            },
+            actor=participant,
+            client_id=client_id,
+        )

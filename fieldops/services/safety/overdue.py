@@ -14,12 +14,12 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from fieldops import audiences
 from fieldops.models import Event, OverdueLapse
 from fieldops.services import kinds
 from fieldops.services.journal import Written, journal_writer
 from marshals.models import CheckIn, Participant, Role
 from marshals.payloads import participant_payload
-from realtime import groups
 
 # Roles whose silence is watched: the people who check in from the field.
 WATCHED_ROLES = (Role.MARSHAL, Role.MEDIC)
@@ -34,11 +34,11 @@ def overdue_after(event: Event) -> timedelta:
 def overdue_audience(participant: Participant) -> list[str]:
     """Who hears about a silent participant: organizers, the marshals of their group (or the
     medics, for a medic), and the participant themself, so their phone can nudge them."""
-    tags = [groups.ORGANIZERS, groups.participant_tag(participant.pk)]
+    tags = [audiences.ORGANIZERS, audiences.participant_tag(participant.pk)]
     if participant.role == Role.MARSHAL and participant.group_id:
-        tags.append(groups.group_marshals_tag(participant.group_id))
+        tags.append(audiences.march_group_marshals_tag(participant.group_id))
     elif participant.role == Role.MEDIC:
-        tags.append(groups.MEDICS)
+        tags.append(audiences.MEDICS)
     return tags
 
 

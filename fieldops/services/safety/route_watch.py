@@ -4,16 +4,16 @@ raises `marshal.off_route` to organizers; the first check-in back within it clea
 
 from django.conf import settings
 
+from fieldops import audiences
 from fieldops.models import OffRoute, Route
 from fieldops.services.routes import route_for
 from marshals.models import CheckIn, Participant, Role
-from realtime import groups
 
 from .. import kinds
 from .eventmap import journal_map
 from .geo import LatLng, distance_to_shape_m
 
-OFF_ROUTE_AUDIENCE = [groups.ORGANIZERS]
+OFF_ROUTE_AUDIENCE = [audiences.ORGANIZERS]
 
 
 def route_distance_m(*, route: Route, lat: float, lng: float) -> float:

@@ -7,10 +7,9 @@ A marshal told once is kept informed of that SOS's updates and of its end.
 
 from django.conf import settings
 
+from fieldops import audiences
 from fieldops.models import ActiveSos, Incident, SosRecipient
-from fieldops.selectors import checkin_latest
 from marshals.models import CheckIn, Participant, Role
-from realtime import groups
 
 from .. import kinds
 from .geo import LatLng, bearing_deg, compass, distance_m
@@ -20,18 +19,18 @@ NEARBY_ROLES = (Role.MARSHAL, Role.MEDIC)
 
 def sos_main_audience(*, sender: Participant) -> list[str]:
     """The SOS entry's audience: organizers, all medics, and the sender (their page shows it)."""
-    return [groups.ORGANIZERS, groups.MEDICS, groups.participant_tag(sender.pk)]
+    return [audiences.ORGANIZERS, audiences.MEDICS, audiences.participant_tag(sender.pk)]
 
 
 def sos_audience(*, incident: Incident) -> list[str]:
     """Everyone who was told of this SOS: for its later updates and its resolution."""
-    tags = [groups.ORGANIZERS, groups.MEDICS]
+    tags = [audiences.ORGANIZERS, audiences.MEDICS]
     if incident.reporter_id:
-        tags.append(groups.participant_tag(incident.reporter_id))
+        tags.append(audiences.participant_tag(incident.reporter_id))
     recipients = SosRecipient.objects.filter(incident=incident).values_list(
         "participant_id", flat=True
     )
-    return tags + [groups.participant_tag(pid) for pid in recipients]
+    return tags + [audiences.participant_tag(pid) for pid in recipients]
 
 
 def sos_active_for(*, participant: Participant) -> Incident | None:
@@ -42,10 +41,12 @@ def sos_active_for(*, participant: Participant) -> Incident | None:
 
 def latest_positions(*, event_id: int, roles=NEARBY_ROLES, exclude: int | None = None):
     """Each active participant of these roles with their latest check-in."""
-    return checkin_latest(
-        query=CheckIn.objects.filter(
+    return (
+        CheckIn.objects.filter(
             event_id=event_id, participant__role__in=roles, participant__revoked_at__isnull=True
-        ).exclude(participant_id=exclude)
+        )
+        .exclude(participant_id=exclude)
+        .latest_each()
     )
 
 
@@ -74,7 +75,7 @@ def sos_notify(*, journal, incident: Incident, sender: Participant) -> list:
         written.append(
             journal.append(
                 kind=kinds.SOS_NEARBY,
-                audience=[groups.participant_tag(person.pk)],
+                audience=[audiences.participant_tag(person.pk)],
                 data={
                     "incident": incident.pk,
                     "status": incident.status,

@@ -8,13 +8,12 @@ import uuid
 
 from django.utils import timezone
 
-from fieldops import errors
+from fieldops import audiences, errors
 from fieldops.models import Place, ZoneActivation, ZonePresence
 from fieldops.services import kinds
 from fieldops.services.journal import journal_writer
 from marshals.models import CheckIn, Participant
 from marshals.payloads import participant_payload
-from realtime import groups
 
 from .eventmap import ZONE_SHAPES, journal_map
 from .geo import LatLng, covers
@@ -23,11 +22,11 @@ MSG_NO_SUCH_ZONE = "No such danger zone at this event."
 MSG_ZONE_ALREADY_ACTIVE = "This zone is already active."
 MSG_ZONE_NOT_ACTIVE = "This zone is not active."
 MSG_PLACE_OR_GEOMETRY = "Give either an existing zone (place) or a new polygon (geometry)."
-FIELD_TEAMS = [groups.MARSHALS, groups.LEGAL, groups.MEDICS]
+FIELD_TEAMS = [audiences.MARSHALS, audiences.LEGAL, audiences.MEDICS]
 
 
 def zone_audience(place: Place) -> list[str]:
-    return [groups.PUBLIC] if place.public else list(FIELD_TEAMS)
+    return [audiences.PUBLIC] if place.public else list(FIELD_TEAMS)
 
 
 def zone_payload(place: Place) -> dict:
@@ -127,7 +126,7 @@ def zone_check(*, journal, participant: Participant, checkin: CheckIn) -> list:
             journal.append(
                 kind=kinds.MARSHAL_IN_ZONE,
                 # The participant is warned; organizers are always in an audience.
-                audience=[groups.participant_tag(participant.pk)],
+                audience=[audiences.participant_tag(participant.pk)],
                 data={
                     **participant_payload(participant),
                     "place": zone.pk,

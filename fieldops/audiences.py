@@ -2,8 +2,8 @@
 
 An audience tag says who may see a journal entry; which tags each role subscribes to is decided in
 fieldops/visibility.py (the table in DESIGN.md). Organizers see everything because every entry's
-audience includes ORGANIZERS. Tags are matched by each worker's hub, never by the channel layer;
-"group" in a tag's name means a march group.
+audience includes ORGANIZERS. Tags are matched by each worker's hub, never by the channel layer,
+which knows only its own groups (realtime/streams.py); "group" here always means a march group.
 """
 
 from marshals.models import Role
@@ -15,12 +15,12 @@ LEGAL = "legal"
 MEDICS = "medics"
 
 
-def group_tag(group_id: int) -> str:
+def march_group_tag(group_id: int) -> str:
     """Everyone in a march group, whatever their role (group alerts)."""
     return f"group.{group_id}"
 
 
-def group_marshals_tag(group_id: int) -> str:
+def march_group_marshals_tag(group_id: int) -> str:
     """The marshals of one march group (their check-ins)."""
     return f"marshals.{group_id}"
 
