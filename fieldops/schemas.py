@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 from ninja import Schema
 from pydantic import AfterValidator, ConfigDict, Field, StringConstraints, field_validator
 
+from marshals.roles import Role
+
 Latitude = Annotated[float, Field(ge=-90, le=90)]
 Longitude = Annotated[float, Field(ge=-180, le=180)]
 
@@ -236,7 +238,7 @@ class JoinIn(Strict):
 
 
 class InviteCreateIn(Strict):
-    role: Literal["organizer", "marshal", "legal", "medic", "marcher"]
+    role: Literal[tuple(Role.values)]
     group: Id | None = None
     label: Text(100) = ""
     expires_in_hours: Annotated[int, Field(ge=1, le=24 * 30)] = 24

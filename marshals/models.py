@@ -6,13 +6,7 @@ from django.utils import timezone
 
 from fieldops.crypto import EncryptedFloatField, EncryptedTextField
 
-
-class Role(models.TextChoices):
-    ORGANIZER = "organizer", "Organizer"
-    MARSHAL = "marshal", "Marshal"
-    LEGAL = "legal", "Legal observer"
-    MEDIC = "medic", "Medic"
-    MARCHER = "marcher", "Marcher"
+from .roles import Role
 
 
 class Participant(models.Model):
