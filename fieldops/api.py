@@ -21,6 +21,7 @@ from fieldops.models import ArrestRecord, AuditEntry, Event
 from fieldops.services.arrests import arrest_summary
 from marshals import services as marshal_services
 from marshals.models import Participant, Role
+from marshals.payloads import participant_payload
 from marshals.sessions import SESSION_KEY, session_participant
 from marshals.tokens import token_authenticate
 
@@ -313,13 +314,7 @@ def participant_list(request, slug: str):
     p = caller(request, slug)
     visibility.require_read(p, "participants")
     return [
-        {
-            "participant": x.pk,
-            "callsign": x.callsign,
-            "role": x.role,
-            "group": x.group_id,
-            "revoked": x.revoked_at is not None,
-        }
+        {**participant_payload(x), "revoked": x.revoked_at is not None}
         for x in Participant.objects.filter(event_id=p.event_id).exclude(role=Role.MARCHER)
     ]
 

@@ -4,6 +4,7 @@ from fieldops import visibility
 from fieldops.models import Incident, OffRoute, OverdueLapse, Place, ZonePresence
 from fieldops.services.routes import route_active
 from marshals.models import CheckIn, Participant
+from marshals.payloads import participant_payload
 
 
 def _feature(geometry: dict, **properties) -> dict:
@@ -83,22 +84,13 @@ def event_feature_collection(*, participant) -> dict:
     return {"type": "FeatureCollection", "features": features}
 
 
-def _who(participant) -> dict:
-    return {
-        "participant": participant.pk,
-        "callsign": participant.callsign,
-        "role": participant.role,
-        "group": participant.group_id,
-    }
-
-
 def in_zone_list(*, event_id: int) -> list[dict]:
     """Who is inside an active danger zone now, as their last check-in placed them."""
     presences = ZonePresence.objects.filter(
         place__event_id=event_id, place__active=True, participant__revoked_at__isnull=True
     ).select_related("participant", "place")
     return [
-        _who(z.participant)
+        participant_payload(z.participant)
         | {"place": z.place_id, "name": z.place.name, "since": z.since.isoformat()}
         for z in presences
     ]
@@ -120,7 +112,7 @@ def triage_state(*, event_id: int) -> dict:
     for person in people:
         c = checkins.get(person.pk)
         rows.append(
-            _who(person)
+            participant_payload(person)
             | {
                 "status": c.status if c else None,
                 "at": c.server_time.isoformat() if c else None,
@@ -134,11 +126,11 @@ def triage_state(*, event_id: int) -> dict:
     return {
         "people": rows,
         "overdue": [
-            _who(o.participant) | {"silent_since": o.silent_since.isoformat()}
+            participant_payload(o.participant) | {"silent_since": o.silent_since.isoformat()}
             for o in overdue.select_related("participant")
         ],
         "off_route": [
-            _who(o.participant)
+            participant_payload(o.participant)
             | {"distance_m": round(o.distance_m, 1), "since": o.since.isoformat()}
             for o in off_route.select_related("participant")
         ],

@@ -6,7 +6,7 @@ import uuid
 from fieldops import audiences
 from fieldops.services import kinds
 from fieldops.services.journal import journal_writer
-from fieldops.services.safety import overdue, route_watch, zones
+from fieldops.services.safety import offroute, overdue, zones
 from marshals.models import CheckIn, Participant, Role
 from marshals.payloads import participant_payload
 
@@ -61,6 +61,6 @@ def checkin_create(
         )
         # The safety rules a check-in settles: overdue, off route, inside a danger zone.
         overdue.overdue_clear(journal=journal, participant=participant, checkin=checkin)
-        route_watch.offroute_check(journal=journal, participant=participant, checkin=checkin)
+        offroute.offroute_check(journal=journal, participant=participant, checkin=checkin)
         zones.zone_check(journal=journal, participant=participant, checkin=checkin)
         return entry
