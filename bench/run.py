@@ -196,6 +196,16 @@ async def fanout(
     return result
 
 
+async def sweep_step(
+    fleet: Fleet, pub: Publisher, opts, steps: list[int], step: int, pids: list[int], label: str
+) -> Fanout:
+    """The fan-out measured at one step of the sweep: the last step sends the full alert count."""
+    alerts = opts.alerts if step == steps[-1] else opts.sweep_alerts
+    return await fanout(
+        fleet, pub, sockets=step, alerts=alerts, interval=opts.interval, pids=pids, label=label
+    )
+
+
 async def run_floor(opts, steps: list[int]) -> dict:
     say(f"floor: bare websockets broadcast server, {opts.clients} clients")
     port = free_port()
@@ -209,18 +219,7 @@ async def run_floor(opts, steps: list[int]) -> dict:
         sweep = []
         for step in steps:
             await fleet.connect([f"ws://127.0.0.1:{port}/"], [None], step, "floor connect")
-            alerts = opts.alerts if step == steps[-1] else opts.sweep_alerts
-            sweep.append(
-                await fanout(
-                    fleet,
-                    pub,
-                    sockets=step,
-                    alerts=alerts,
-                    interval=opts.interval,
-                    pids=[server.pid],
-                    label="floor",
-                )
-            )
+            sweep.append(await sweep_step(fleet, pub, opts, steps, step, [server.pid], "floor"))
         out = {"final": sweep[-1], "sweep": sweep}
         out["storm"] = await storm(fleet, pub, sockets=steps[-1], missed=opts.storm_missed)
         await pub.close()
@@ -271,18 +270,7 @@ async def _run_fieldops(opts, steps: list[int], server: str, stack: Running) -> 
                     "kb_per_connection": round((rss1 - rss0) / 1024 / max(1, step - 1), 1),
                 }
                 say(f"  memory: {out['memory']['kb_per_connection']} KB of worker RSS per socket")
-            alerts = opts.alerts if step == steps[-1] else opts.sweep_alerts
-            sweep.append(
-                await fanout(
-                    fleet,
-                    pub,
-                    sockets=step,
-                    alerts=alerts,
-                    interval=opts.interval,
-                    pids=pids,
-                    label="fan-out",
-                )
-            )
+            sweep.append(await sweep_step(fleet, pub, opts, steps, step, pids, "fan-out"))
         out["fanout"], out["sweep"] = sweep[-1], sweep
 
         if opts.profile:

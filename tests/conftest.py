@@ -80,15 +80,22 @@ def communicator_for(participant, *, token: str, headers=None) -> WebsocketCommu
     )
 
 
-async def connect_as(participant, *, headers=None) -> tuple[WebsocketCommunicator, dict]:
-    """Connect a participant with a fresh device token; return the client and its hello frame."""
-    token = await database_sync_to_async(issue_token)(participant)
+async def connect_with(
+    participant, token: str, *, headers=None
+) -> tuple[WebsocketCommunicator, dict]:
+    """Connect a participant with the given bearer token; return the client and its hello frame."""
     client = communicator_for(participant, token=token, headers=headers)
     connected, _ = await client.connect()
     assert connected
     hello = await client.receive_json_from()
     assert hello["type"] == "hello", hello
     return client, hello
+
+
+async def connect_as(participant, *, headers=None) -> tuple[WebsocketCommunicator, dict]:
+    """Connect a participant with a fresh device token; return the client and its hello frame."""
+    token = await database_sync_to_async(issue_token)(participant)
+    return await connect_with(participant, token, headers=headers)
 
 
 # --- shared by the consumer, role and REST tests ---------------------------------------------
@@ -119,6 +126,16 @@ async def receive_until(client: WebsocketCommunicator, stop, *, timeout: float =
         frames.append(frame)
         if stop(frame):
             return frames
+
+
+async def expect_close(client: WebsocketCommunicator, code: int) -> None:
+    """The next thing the server sends, skipping journal entries, is a close with this code."""
+    while True:
+        output = await client.receive_output(timeout=3)
+        if output["type"] == "websocket.close":
+            assert output.get("code") == code, output
+            return
+        assert output["type"] == "websocket.send", output
 
 
 def footprint(event) -> dict:

@@ -25,38 +25,43 @@ class EventFactory(factory.django.DjangoModelFactory):
     ends_at = factory.LazyFunction(lambda: timezone.now() + timedelta(hours=5))
 
 
-class MarchGroupFactory(factory.django.DjangoModelFactory):
+class AtAnEventFactory(factory.django.DjangoModelFactory):
+    """Base of the factories for rows that belong to an event: a new event unless one is given."""
+
+    class Meta:
+        abstract = True
+
+    event = factory.SubFactory(EventFactory)
+
+
+class MarchGroupFactory(AtAnEventFactory):
     class Meta:
         model = MarchGroup
 
-    event = factory.SubFactory(EventFactory)
     name = factory.Sequence(lambda n: f"Block {n}")
 
 
-class RouteFactory(factory.django.DjangoModelFactory):
+class RouteFactory(AtAnEventFactory):
     class Meta:
         model = Route
 
-    event = factory.SubFactory(EventFactory)
     version = 1
     geometry = factory.LazyFunction(lambda: {"type": "LineString", "coordinates": MADRID_ROUTE})
 
 
-class PlaceFactory(factory.django.DjangoModelFactory):
+class PlaceFactory(AtAnEventFactory):
     class Meta:
         model = Place
 
-    event = factory.SubFactory(EventFactory)
     kind = "medic"
     name = factory.Sequence(lambda n: f"Place {n}")
     geometry = factory.LazyFunction(lambda: {"type": "Point", "coordinates": [-3.6915, 40.42]})
 
 
-class ParticipantFactory(factory.django.DjangoModelFactory):
+class ParticipantFactory(AtAnEventFactory):
     class Meta:
         model = Participant
 
-    event = factory.SubFactory(EventFactory)
     role = "marshal"
     callsign = factory.Sequence(lambda n: f"call-{n}")
 

@@ -45,6 +45,12 @@ def audit_rows(**filters) -> list[tuple]:
     return [(e.action, e.via, e.model, e.object_id, e.fields, e.bulk_action) for e in rows]
 
 
+def arrest_read(record, *, via: str) -> tuple:
+    """The audit row of a read of the arrest record's personal fields, as `audit_rows` gives it."""
+    fields = list(personal_fields(ArrestRecord))
+    return ("read", via, "fieldops.arrestrecord", str(record.pk), fields, "")
+
+
 class _FormValues(HTMLParser):
     """What a browser would submit from an admin change form, as a dict."""
 
@@ -105,16 +111,7 @@ def test_reading_an_arrest_over_rest_is_audited_without_its_content(cast, tokens
     entry = AuditEntry.objects.get()
     assert entry.event_id == cast.event.pk
     assert (entry.participant_id, entry.user_id) == (cast.legal.pk, None)
-    assert audit_rows() == [
-        (
-            "read",
-            "api",
-            "fieldops.arrestrecord",
-            str(record.pk),
-            list(personal_fields(ArrestRecord)),
-            "",
-        )
-    ]
+    assert audit_rows() == [arrest_read(record, via="api")]
     assert entry.at >= before
     assert MARKER not in audit_text()
 
@@ -140,16 +137,7 @@ def test_opening_an_arrest_in_the_admin_is_audited(cast, admin_client, admin_use
         None,
         admin_user.pk,
     )
-    assert audit_rows() == [
-        (
-            "read",
-            "admin",
-            "fieldops.arrestrecord",
-            str(record.pk),
-            list(personal_fields(ArrestRecord)),
-            "",
-        )
-    ]
+    assert audit_rows() == [arrest_read(record, via="admin")]
     assert MARKER not in audit_text()
 
 

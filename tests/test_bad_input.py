@@ -16,7 +16,7 @@ from fieldops.actions import ACTIONS
 from fieldops.asgi import application
 from realtime import consumer as consumer_module
 
-from .conftest import communicator_for, footprint, receive_until
+from .conftest import connect_with, footprint, receive_until
 
 FRAME_ID = "5d2c8e5e-6a0b-4d6e-9a55-0c4b8e9d7f10"
 
@@ -29,6 +29,12 @@ def checkin(**data) -> str:
 
 def frame(type_, data, **extra) -> str:
     return json.dumps({"type": type_, "id": FRAME_ID, "data": data, **extra})
+
+
+def incident(**data) -> str:
+    return frame(
+        "incident.report", {"lat": 40.4, "lng": -3.7, "kind": "crowd", "severity": "low", **data}
+    )
 
 
 # name, who sends it, the raw text, error code, the fields named, the id echoed back.
@@ -90,16 +96,7 @@ CASES = [
     (
         "incident-description-over-limit",
         "marshal_a",
-        frame(
-            "incident.report",
-            {
-                "lat": 40.4,
-                "lng": -3.7,
-                "kind": "crowd",
-                "severity": "low",
-                "description": "d" * 1001,
-            },
-        ),
+        incident(description="d" * 1001),
         "invalid",
         ["data.description"],
         FRAME_ID,
@@ -200,16 +197,7 @@ CASES = [
     (
         "description-with-escape",
         "marshal_a",
-        frame(
-            "incident.report",
-            {
-                "lat": 40.4,
-                "lng": -3.7,
-                "kind": "crowd",
-                "severity": "low",
-                "description": "\u001b[2J",
-            },
-        ),
+        incident(description="\u001b[2J"),
         "invalid",
         ["data.description"],
         FRAME_ID,
@@ -313,9 +301,7 @@ async def assert_still_usable(client: WebsocketCommunicator) -> None:
 async def test_bad_frame_gets_a_clear_error_writes_nothing_and_the_socket_stays_usable(
     cast, tokens, sender, text, code, fields, echoed_id
 ):
-    client = communicator_for(getattr(cast, sender), token=tokens[sender])
-    assert (await client.connect())[0]
-    await client.receive_json_from()  # hello
+    client, _ = await connect_with(getattr(cast, sender), tokens[sender])
     before = await database_sync_to_async(footprint)(cast.event)
 
     await client.send_to(text_data=text)
@@ -335,9 +321,7 @@ async def test_bad_frame_gets_a_clear_error_writes_nothing_and_the_socket_stays_
 
 @pytest.mark.django_db(transaction=True)
 async def test_a_binary_frame_is_refused_and_the_socket_stays_usable(cast, tokens):
-    client = communicator_for(cast.marshal_a, token=tokens["marshal_a"])
-    assert (await client.connect())[0]
-    await client.receive_json_from()
+    client, _ = await connect_with(cast.marshal_a, tokens["marshal_a"])
     before = await database_sync_to_async(footprint)(cast.event)
 
     await client.send_to(bytes_data=checkin().encode())
@@ -360,11 +344,9 @@ async def test_a_foreign_origin_is_refused_at_the_handshake(cast, tokens):
     connected, _ = await client.connect()
     assert not connected
 
-    own_site = communicator_for(
-        cast.organizer, token=tokens["organizer"], headers=[(b"origin", b"http://127.0.0.1:8000")]
+    own_site, _ = await connect_with(
+        cast.organizer, tokens["organizer"], headers=[(b"origin", b"http://127.0.0.1:8000")]
     )
-    assert (await own_site.connect())[0]
-    assert (await own_site.receive_json_from())["type"] == "hello"
     await own_site.disconnect()
 
 
@@ -383,9 +365,7 @@ async def test_too_many_frames_are_rate_limited_then_accepted_again(
     settings.FIELDOPS = {**settings.FIELDOPS, "RATE_LIMIT_PER_MINUTE": 3}
     clock = FakeClock()
     monkeypatch.setattr(consumer_module, "time", clock)
-    client = communicator_for(cast.marshal_a, token=tokens["marshal_a"])
-    assert (await client.connect())[0]
-    await client.receive_json_from()
+    client, _ = await connect_with(cast.marshal_a, tokens["marshal_a"])
 
     for _ in range(3):
         await client.send_json_to({"type": "ping", "id": str(uuid.uuid4())})
@@ -403,9 +383,7 @@ async def test_too_many_frames_are_rate_limited_then_accepted_again(
 
 @pytest.mark.django_db(transaction=True)
 async def test_timestamps_arrive_as_iso_strings_and_are_accepted(cast, tokens):
-    client = communicator_for(cast.legal, token=tokens["legal"])
-    assert (await client.connect())[0]
-    await client.receive_json_from()
+    client, _ = await connect_with(cast.legal, tokens["legal"])
 
     await client.send_to(
         text_data=frame(
@@ -431,9 +409,7 @@ async def test_timestamps_arrive_as_iso_strings_and_are_accepted(cast, tokens):
 
 @pytest.mark.django_db(transaction=True)
 async def test_tabs_and_line_breaks_stay_in_multi_line_free_text(cast, tokens):
-    client = communicator_for(cast.marshal_a, token=tokens["marshal_a"])
-    assert (await client.connect())[0]
-    await client.receive_json_from()
+    client, _ = await connect_with(cast.marshal_a, tokens["marshal_a"])
     note = "Two hurt:\n\tone at the fountain\r\n\tone at the kiosk"
 
     await client.send_to(text_data=checkin(note=note))
@@ -489,9 +465,7 @@ async def test_an_unexpected_failure_says_whether_resending_can_help_and_the_soc
     cast, tokens, monkeypatch, caplog, raised, code, fields
 ):
     _failing(monkeypatch, "checkin", raised)
-    client = communicator_for(cast.marshal_a, token=tokens["marshal_a"])
-    assert (await client.connect())[0]
-    await client.receive_json_from()
+    client, _ = await connect_with(cast.marshal_a, tokens["marshal_a"])
 
     with caplog.at_level(logging.INFO):
         await client.send_to(text_data=checkin(note="Kiosk"))
@@ -515,9 +489,7 @@ async def test_a_resume_that_fails_on_the_server_is_an_error_and_the_socket_stay
         raise RuntimeError("a bug")
 
     monkeypatch.setattr(consumer_module, "replay_batch", broken)
-    client = communicator_for(cast.marshal_a, token=tokens["marshal_a"])
-    assert (await client.connect())[0]
-    await client.receive_json_from()
+    client, _ = await connect_with(cast.marshal_a, tokens["marshal_a"])
 
     await client.send_to(text_data=frame("resume", {"since": 0}))
     error = await client.receive_json_from()

@@ -22,7 +22,7 @@ from marshals.models import DeviceToken, Invite
 from marshals.services import invite_create
 from marshals.tokens import digest
 
-from .conftest import communicator_for, footprint
+from .conftest import connect_with, footprint
 
 PERSONAL = {
     "arrestee_description": "Tall, red jacket, glasses, name Ana Ruiz",
@@ -64,9 +64,7 @@ def test_arrest_personal_fields_are_encrypted_in_the_database(cast):
 
 @pytest.mark.django_db(transaction=True)
 async def test_arrest_details_never_travel_in_the_journal_frame(cast, tokens, published):
-    legal = communicator_for(cast.legal, token=tokens["legal"])
-    assert (await legal.connect())[0]
-    await legal.receive_json_from()
+    legal, _ = await connect_with(cast.legal, tokens["legal"])
     frame_id = str(uuid.uuid4())
 
     await legal.send_json_to(
@@ -93,9 +91,7 @@ async def test_a_failed_arrest_log_never_writes_the_details_to_the_log(
         raise RuntimeError("database went away")
 
     monkeypatch.setattr(arrest_service.ArrestRecord.objects, "create", broken)
-    legal = communicator_for(cast.legal, token=tokens["legal"])
-    assert (await legal.connect())[0]
-    await legal.receive_json_from()
+    legal, _ = await connect_with(cast.legal, tokens["legal"])
     before = await database_sync_to_async(footprint)(cast.event)
 
     with caplog.at_level(logging.DEBUG):

@@ -11,14 +11,24 @@ from fieldops.asgi import application
 from fieldops.models import JournalEntry
 from fieldops.services.alerts import alert_send
 from fieldops.services.arrests import arrest_log
+from fieldops.services.checkins import checkin_create
 from fieldops.services.routes import route_publish
 from marshals.models import CheckIn, DeviceToken
-from marshals.services import checkin_create, participant_revoke, token_revoke
+from marshals.services import participant_revoke, token_revoke
 from realtime import consumer as consumer_module
 from realtime import fanout
 from realtime.seen import LiveWindow
 
-from .conftest import api_client, communicator_for, connect_as, footprint, receive_until, valid_data
+from .conftest import (
+    api_client,
+    communicator_for,
+    connect_as,
+    connect_with,
+    expect_close,
+    footprint,
+    receive_until,
+    valid_data,
+)
 from .factories import EventFactory, ParticipantFactory, issue_token
 
 
@@ -26,16 +36,39 @@ def new_id() -> str:
     return str(uuid.uuid4())
 
 
-async def connect(participant, token):
-    client = communicator_for(participant, token=token)
-    assert (await client.connect())[0]
-    hello = await client.receive_json_from()
-    assert hello["type"] == "hello"
-    return client, hello
-
-
 def public_alert(cast, text="public"):
     return alert_send(participant=cast.organizer, text=text)
+
+
+async def alerts_written(cast, texts: list[str]) -> None:
+    """Public alerts from the organizer, one per text, each committed before the next."""
+    for text in texts:
+        await database_sync_to_async(public_alert)(cast, text)
+
+
+class ReplayReads:
+    """Stands in for the consumer's replay read: counts the rows of each batch it reads, and runs
+    `before_each` (when set) before each read, as a write arriving during the replay would."""
+
+    def __init__(self, real):
+        self.real = real
+        self.sizes: list[int] = []
+        self.before_each = None
+
+    def __call__(self, **kwargs):
+        if self.before_each is not None:
+            self.before_each()
+        rows, more = self.real(**kwargs)
+        self.sizes.append(len(rows))
+        return rows, more
+
+
+@pytest.fixture
+def replay_reads(monkeypatch) -> ReplayReads:
+    """The consumer's replay reads, watched for the length of the test."""
+    reads = ReplayReads(consumer_module.replay_batch)
+    monkeypatch.setattr(consumer_module, "replay_batch", reads)
+    return reads
 
 
 @pytest.mark.django_db(transaction=True)
@@ -86,7 +119,7 @@ async def test_ack_comes_only_after_the_write_is_committed(cast, published):
 
 @pytest.mark.django_db(transaction=True)
 async def test_resume_replays_exactly_the_missed_entries_the_role_may_see_in_order(cast, tokens):
-    client, hello = await connect(cast.marshal_a, tokens["marshal_a"])
+    client, hello = await connect_with(cast.marshal_a, tokens["marshal_a"])
     await client.disconnect()
     since = hello["data"]["seq"]
 
@@ -109,7 +142,7 @@ async def test_resume_replays_exactly_the_missed_entries_the_role_may_see_in_ord
         return seen
 
     expected = await database_sync_to_async(offline_traffic)()
-    client, hello = await connect(cast.marshal_a, tokens["marshal_a"])
+    client, hello = await connect_with(cast.marshal_a, tokens["marshal_a"])
     assert hello["data"]["seq"] == 8
     resume_id = new_id()
     await client.send_json_to({"type": "resume", "id": resume_id, "data": {"since": since}})
@@ -195,24 +228,20 @@ async def test_a_device_revoked_while_connecting_with_since_is_closed(cast, toke
 
 @pytest.mark.django_db(transaction=True)
 async def test_entries_written_during_a_replay_arrive_once_after_replay_done(
-    cast, tokens, settings, monkeypatch
+    cast, tokens, settings, replay_reads
 ):
     # Small batches so the replay takes several reads, with a write between each.
     settings.FIELDOPS = {**settings.FIELDOPS, "REPLAY_BATCH": 2}
-    for n in range(5):
-        await database_sync_to_async(public_alert)(cast, f"before {n}")
+    await alerts_written(cast, [f"before {n}" for n in range(5)])
     written_during = []
-    real_batch = consumer_module.replay_batch
+    replay_reads.before_each = lambda: written_during.append(
+        public_alert(cast, "during the replay").seq
+    )
 
-    def batch_with_concurrent_write(**kwargs):
-        written_during.append(public_alert(cast, "during the replay").seq)
-        return real_batch(**kwargs)
-
-    monkeypatch.setattr(consumer_module, "replay_batch", batch_with_concurrent_write)
-    client, hello = await connect(cast.marcher, tokens["marcher"])
+    client, hello = await connect_with(cast.marcher, tokens["marcher"])
     await client.send_json_to({"type": "resume", "id": new_id(), "data": {"since": 0}})
     replayed = await receive_until(client, lambda f: f["type"] == "replay.done")
-    monkeypatch.setattr(consumer_module, "replay_batch", real_batch)
+    replay_reads.before_each = None
     sentinel = await database_sync_to_async(public_alert)(cast, "after")
     live = await receive_until(client, lambda f: f.get("seq") == sentinel.seq)
 
@@ -224,7 +253,7 @@ async def test_entries_written_during_a_replay_arrive_once_after_replay_done(
 
 @pytest.mark.django_db(transaction=True)
 async def test_an_entry_delivered_live_before_resume_is_not_replayed_again(cast, tokens):
-    client, hello = await connect(cast.marcher, tokens["marcher"])
+    client, hello = await connect_with(cast.marcher, tokens["marcher"])
     since = hello["data"]["seq"]
     entry = await database_sync_to_async(public_alert)(cast)
     live = await client.receive_json_from()
@@ -240,7 +269,7 @@ async def test_an_entry_delivered_live_before_resume_is_not_replayed_again(cast,
 
 @pytest.mark.django_db(transaction=True)
 async def test_a_resend_with_the_same_id_gets_the_original_ack_and_writes_nothing(cast, tokens):
-    client, _ = await connect(cast.marshal_a, tokens["marshal_a"])
+    client, _ = await connect_with(cast.marshal_a, tokens["marshal_a"])
     frame = {"type": "checkin", "id": new_id(), "data": {"lat": 40.4193, "lng": -3.693229}}
     await client.send_json_to(frame)
     first = await receive_until(client, lambda f: f["type"] == "ack")
@@ -249,7 +278,7 @@ async def test_a_resend_with_the_same_id_gets_the_original_ack_and_writes_nothin
     await client.send_json_to(frame)
     again = await receive_until(client, lambda f: f["type"] == "ack")
     # And from another device of the same participant, after a reconnect.
-    other, _ = await connect(
+    other, _ = await connect_with(
         cast.marshal_a, await database_sync_to_async(issue_token)(cast.marshal_a)
     )
     await other.send_json_to(frame)
@@ -286,7 +315,7 @@ def test_a_rest_resend_with_the_same_idempotency_key_returns_the_original_entry(
 
 @pytest.mark.django_db(transaction=True)
 async def test_a_socket_frame_and_a_rest_call_share_one_idempotency_space(cast, tokens):
-    client, _ = await connect(cast.marshal_a, tokens["marshal_a"])
+    client, _ = await connect_with(cast.marshal_a, tokens["marshal_a"])
     frame = {"type": "sos", "id": new_id(), "data": {"lat": 40.4193, "lng": -3.6932}}
     await client.send_json_to(frame)
     ack = (await receive_until(client, lambda f: f["type"] == "ack"))[-1]
@@ -313,21 +342,11 @@ async def test_ping_gets_pong_with_its_id(cast):
     await client.disconnect()
 
 
-async def expect_close(client: WebsocketCommunicator, code: int) -> None:
-    """The next thing the server sends, skipping journal entries, is a close with this code."""
-    while True:
-        output = await client.receive_output(timeout=3)
-        if output["type"] == "websocket.close":
-            assert output.get("code") == code, output
-            return
-        assert output["type"] == "websocket.send", output
-
-
 @pytest.mark.django_db(transaction=True)
 async def test_a_revoked_participant_is_disconnected_at_once_on_every_device(cast, tokens):
-    phone, _ = await connect(cast.marshal_a, tokens["marshal_a"])
+    phone, _ = await connect_with(cast.marshal_a, tokens["marshal_a"])
     tablet, _ = await connect_as(cast.marshal_a)
-    bystander, _ = await connect(cast.marshal_b, tokens["marshal_b"])
+    bystander, _ = await connect_with(cast.marshal_b, tokens["marshal_b"])
 
     await database_sync_to_async(participant_revoke)(
         participant=cast.organizer, target=cast.marshal_a.pk
@@ -348,7 +367,7 @@ async def test_a_revoked_participant_is_disconnected_at_once_on_every_device(cas
 
 @pytest.mark.django_db(transaction=True)
 async def test_a_revoked_token_closes_that_device_only(cast, tokens):
-    phone, _ = await connect(cast.medic, tokens["medic"])
+    phone, _ = await connect_with(cast.medic, tokens["medic"])
     tablet, _ = await connect_as(cast.medic)
     # The `tokens` fixture made the phone's token before connect_as made the tablet's.
     phone_token = await database_sync_to_async(
@@ -367,7 +386,7 @@ async def test_a_revoked_token_closes_that_device_only(cast, tokens):
 
 @pytest.mark.django_db(transaction=True)
 async def test_a_revoked_socket_is_closed_once_and_hears_nothing_more(cast, tokens, caplog):
-    phone, _ = await connect(cast.medic, tokens["medic"])
+    phone, _ = await connect_with(cast.medic, tokens["medic"])
     phone_token = await database_sync_to_async(
         lambda: DeviceToken.objects.filter(participant=cast.medic).order_by("pk").first()
     )()
@@ -418,7 +437,7 @@ async def test_no_valid_credential_for_the_event_closes_with_4401(cast, authoriz
 
 @pytest.mark.django_db(transaction=True)
 async def test_a_burst_delivered_live_before_resume_is_not_replayed_again(cast, tokens):
-    client, hello = await connect(cast.marcher, tokens["marcher"])
+    client, hello = await connect_with(cast.marcher, tokens["marcher"])
     since = hello["data"]["seq"]
 
     def burst():
@@ -466,7 +485,7 @@ async def test_a_revoked_device_whose_close_message_was_lost_cannot_act_or_read(
 ):
     # The channel layer is at-most-once: the close order may never reach the worker.
     monkeypatch.setattr(fanout, "publish_revocation", lambda **kwargs: None)
-    client, hello = await connect(cast.marshal_a, tokens["marshal_a"])
+    client, hello = await connect_with(cast.marshal_a, tokens["marshal_a"])
     await database_sync_to_async(public_alert)(cast, "before the revocation")
     assert (await client.receive_json_from())["type"] == "alert.sent"
     if what == "participant":
@@ -489,7 +508,7 @@ async def test_a_revoked_device_whose_close_message_was_lost_cannot_act_or_read(
 
 @pytest.mark.django_db(transaction=True)
 async def test_a_burst_written_while_the_socket_is_busy_still_arrives_whole(cast, tokens):
-    client, _ = await connect(cast.marcher, tokens["marcher"])
+    client, _ = await connect_with(cast.marcher, tokens["marcher"])
 
     def burst():
         # One call: the socket cannot drain its queue until the whole burst is written.
@@ -508,9 +527,8 @@ async def test_a_resume_frame_after_live_entries_replays_the_older_ones_once_as_
 ):
     # docs/protocol.md: live entries flow from `hello` on, so a `resume` frame sent after some
     # arrived brings older entries after newer ones; each entry still arrives exactly once.
-    for n in range(3):
-        await database_sync_to_async(public_alert)(cast, f"before {n}")
-    client, hello = await connect(cast.marcher, tokens["marcher"])
+    await alerts_written(cast, [f"before {n}" for n in range(3)])
+    client, hello = await connect_with(cast.marcher, tokens["marcher"])
     live = await database_sync_to_async(public_alert)(cast, "live")
     assert (await client.receive_json_from())["seq"] == live.seq
     await client.send_json_to({"type": "resume", "id": new_id(), "data": {"since": 0}})
@@ -522,25 +540,16 @@ async def test_a_resume_frame_after_live_entries_replays_the_older_ones_once_as_
 
 @pytest.mark.django_db(transaction=True)
 async def test_a_replay_of_large_entries_is_read_in_batches_bounded_in_bytes(
-    cast, tokens, settings, monkeypatch
+    cast, tokens, settings, replay_reads
 ):
     settings.FIELDOPS = {**settings.FIELDOPS, "REPLAY_BATCH_BYTES": 2000}
-    for n in range(6):
-        await database_sync_to_async(public_alert)(cast, f"{n} " + "x" * 480)
-    batches = []
-    real = consumer_module.replay_batch
+    await alerts_written(cast, [f"{n} " + "x" * 480 for n in range(6)])
 
-    def counted(**kwargs):
-        rows, more = real(**kwargs)
-        batches.append(len(rows))
-        return rows, more
-
-    monkeypatch.setattr(consumer_module, "replay_batch", counted)
-    client = communicator_for(cast.marcher, token=tokens["marcher"])
-    client.scope["query_string"] = b"since=0"
+    client = url_socket(cast.marcher, tokens["marcher"], "since=0")
     assert (await client.connect())[0]
     frames = await receive_until(client, lambda f: f["type"] == "replay.done")
     assert [f["seq"] for f in frames[1:-1]] == [1, 2, 3, 4, 5, 6]
     # About 600 bytes an entry, 2000 bytes a batch: four entries at most in each.
+    batches = replay_reads.sizes
     assert len(batches) > 1 and max(batches) <= 4 and sum(batches) == 6
     await client.disconnect()

@@ -9,17 +9,25 @@ from contextlib import contextmanager
 import orjson
 import pytest
 from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
 from django.test import Client
 
 from fieldops.services.alerts import alert_send
+from fieldops.services.checkins import checkin_create
 from marshals.models import DeviceToken, Invite, Participant
-from marshals.services import checkin_create
 from marshals.tokens import digest
 from realtime import fanout
 from realtime.frames import CLOSE_RESCOPED
 
 from .browser import *  # noqa: F403 - the command page's fixtures
-from .conftest import api_client, communicator_for, connect_as, footprint, receive_until
+from .conftest import (
+    api_client,
+    connect_as,
+    connect_with,
+    expect_close,
+    footprint,
+    receive_until,
+)
 from .factories import ParticipantFactory, issue_token
 
 ON_ROUTE = {"lat": 40.4193, "lng": -3.6932}
@@ -34,24 +42,6 @@ def post(client: Client, url: str, body: dict):
     return client.post(url, body, content_type="application/json")
 
 
-async def connect(participant, token: str):
-    client = communicator_for(participant, token=token)
-    assert (await client.connect())[0]
-    hello = await client.receive_json_from()
-    assert hello["type"] == "hello", hello
-    return client, hello
-
-
-async def expect_close(client, code: int) -> None:
-    """The next thing the server sends, skipping journal entries, is a close with this code."""
-    while True:
-        output = await client.receive_output(timeout=3)
-        if output["type"] == "websocket.close":
-            assert output.get("code") == code, output
-            return
-        assert output["type"] == "websocket.send", output
-
-
 async def still_open(client) -> None:
     ping_id = new_id()
     await client.send_json_to({"type": "ping", "id": ping_id})
@@ -63,6 +53,14 @@ async def still_open(client) -> None:
 def lost_close_messages(monkeypatch):
     """Close orders never reach any worker, as if the channel layer dropped them."""
     monkeypatch.setattr(fanout, "publish_revocation", lambda **kwargs: None)
+
+
+@pytest.fixture(params=["delivered", "lost"])
+def close_messages(request) -> str:
+    """Run the test with the close orders delivered, then again with them lost."""
+    if request.param == "lost":
+        request.getfixturevalue("lost_close_messages")
+    return request.param
 
 
 # --- the admin --------------------------------------------------------------------------------
@@ -84,6 +82,29 @@ def admin_change(admin_client, participant, **changes) -> None:
     form.update(changes)
     reply = admin_client.post(f"/admin/marshals/participant/{p.pk}/change/", form)
     assert reply.status_code == 302, reply.content.decode()[:3000]
+
+
+async def reconnected_after_admin_change(
+    admin_client, participant, close_messages: str, next_action: dict, **changes
+) -> tuple[dict, WebsocketCommunicator, dict]:
+    """Connect a device of the participant, post `changes` in the admin, and see the socket closed
+    to reconnect: at once, or, with the close order lost, at its `next_action`, which writes
+    nothing. Returns the hello from before the change, and the device reconnected with its hello."""
+    token = await database_sync_to_async(issue_token)(participant)
+    client, before = await connect_with(participant, token)
+
+    await database_sync_to_async(admin_change)(admin_client, participant, **changes)
+
+    if close_messages == "lost":
+        written = await database_sync_to_async(footprint)(participant.event)
+        await client.send_json_to({**next_action, "id": new_id()})
+        await expect_close(client, CLOSE_RESCOPED)
+        assert await database_sync_to_async(footprint)(participant.event) == written
+    else:
+        await expect_close(client, CLOSE_RESCOPED)
+    await client.disconnect()
+    again, hello = await connect_with(participant, token)
+    return before, again, hello
 
 
 def admin_action(admin_client, model: str, action: str, pks: list[int]) -> None:
@@ -144,7 +165,7 @@ async def test_revoking_a_participant_in_the_admin_closes_their_open_sockets(
 @pytest.mark.django_db(transaction=True)
 async def test_revoking_a_device_in_the_admin_closes_that_device_only(cast, admin_client):
     phone_token = await database_sync_to_async(issue_token)(cast.medic)
-    phone, _ = await connect(cast.medic, phone_token)
+    phone, _ = await connect_with(cast.medic, phone_token)
     tablet, _ = await connect_as(cast.medic)
     device = await database_sync_to_async(
         lambda: DeviceToken.objects.filter(participant=cast.medic).order_by("pk").first()
@@ -160,31 +181,19 @@ async def test_revoking_a_device_in_the_admin_closes_that_device_only(cast, admi
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("close_message", ["delivered", "lost"])
 async def test_an_organizer_demoted_in_the_admin_cannot_send_alerts_over_a_socket_opened_before(
-    cast, admin_client, request, close_message
+    cast, admin_client, close_messages
 ):
-    token = await database_sync_to_async(issue_token)(cast.organizer)
-    client, hello = await connect(cast.organizer, token)
-    assert hello["data"]["role"] == "organizer"
-    if close_message == "lost":
-        request.getfixturevalue("lost_close_messages")
+    send_alert = {"type": "alert.send", "data": ALERT}
+    before, again, hello = await reconnected_after_admin_change(
+        admin_client, cast.organizer, close_messages, send_alert, role="marcher"
+    )
 
-    await database_sync_to_async(admin_change)(admin_client, cast.organizer, role="marcher")
-
-    if close_message == "lost":
-        before = await database_sync_to_async(footprint)(cast.event)
-        await client.send_json_to({"type": "alert.send", "id": new_id(), "data": ALERT})
-        await expect_close(client, CLOSE_RESCOPED)
-        assert await database_sync_to_async(footprint)(cast.event) == before
-    else:
-        await expect_close(client, CLOSE_RESCOPED)
-    await client.disconnect()
+    assert before["data"]["role"] == "organizer"
     # The close says "reconnect": the same device comes back as what it is now.
-    again, hello = await connect(cast.organizer, token)
     assert hello["data"]["role"] == "marcher"
     frame_id = new_id()
-    await again.send_json_to({"type": "alert.send", "id": frame_id, "data": ALERT})
+    await again.send_json_to({**send_alert, "id": frame_id})
     refused = await receive_until(again, lambda f: f.get("id") == frame_id)
     assert refused[-1]["type"] == "error" and refused[-1]["code"] == "forbidden"
     await again.disconnect()
@@ -195,27 +204,15 @@ def _checkins(frames: list[dict]) -> set[int]:
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("close_message", ["delivered", "lost"])
 async def test_a_marshal_moved_to_another_group_in_the_admin_receives_that_groups_checkins_only(
-    cast, admin_client, request, close_message
+    cast, admin_client, close_messages
 ):
-    token = await database_sync_to_async(issue_token)(cast.marshal_a)
-    client, hello = await connect(cast.marshal_a, token)
-    assert hello["data"]["group"] == cast.group_a.pk
-    if close_message == "lost":
-        request.getfixturevalue("lost_close_messages")
+    check_in = {"type": "checkin", "data": ON_ROUTE}
+    before, again, hello = await reconnected_after_admin_change(
+        admin_client, cast.marshal_a, close_messages, check_in, group=cast.group_b.pk
+    )
 
-    await database_sync_to_async(admin_change)(admin_client, cast.marshal_a, group=cast.group_b.pk)
-
-    if close_message == "lost":
-        before = await database_sync_to_async(footprint)(cast.event)
-        await client.send_json_to({"type": "checkin", "id": new_id(), "data": ON_ROUTE})
-        await expect_close(client, CLOSE_RESCOPED)
-        assert await database_sync_to_async(footprint)(cast.event) == before
-    else:
-        await expect_close(client, CLOSE_RESCOPED)
-    await client.disconnect()
-    again, hello = await connect(cast.marshal_a, token)
+    assert before["data"]["group"] == cast.group_a.pk
     assert hello["data"]["group"] == cast.group_b.pk
     old_mate = await database_sync_to_async(ParticipantFactory)(
         event=cast.event, role="marshal", group=cast.group_a, callsign="old-mate"
@@ -260,9 +257,9 @@ async def test_a_group_change_whose_messages_were_lost_is_found_by_the_repair(
 async def test_an_organizer_revokes_one_device_over_rest_and_only_that_device_closes(cast, tokens):
     slug = cast.event.slug
     organizer = api_client(tokens["organizer"])
-    phone, _ = await connect(cast.medic, tokens["medic"])
+    phone, _ = await connect_with(cast.medic, tokens["medic"])
     tablet_token = await database_sync_to_async(issue_token)(cast.medic)
-    tablet, _ = await connect(cast.medic, tablet_token)
+    tablet, _ = await connect_with(cast.medic, tablet_token)
     devices_url = f"/api/events/{slug}/participants/{cast.medic.pk}/devices"
 
     listed = await database_sync_to_async(organizer.get)(devices_url)

@@ -10,25 +10,23 @@ from channels.db import database_sync_to_async
 from fieldops.actions import ACTIONS, REST_PATHS, action_allowed
 from fieldops.services.alerts import alert_send
 from fieldops.services.arrests import arrest_log
+from fieldops.services.checkins import checkin_create
 from fieldops.services.incidents import incident_report, incident_update, sos_raise
 from fieldops.services.routes import route_publish
-from marshals.services import (
-    checkin_create,
-    invite_create,
-    invite_redeem,
-    participant_revoke,
-    route_ack,
-)
+from fieldops.services.safety.acks import route_ack
+from marshals.services import invite_create, invite_redeem, participant_revoke
 
 from .conftest import (
     CAST_NAMES,
     api_client,
     communicator_for,
+    connect_as,
+    connect_with,
     footprint,
     receive_until,
     valid_data,
 )
-from .factories import EventFactory, ParticipantFactory, issue_token
+from .factories import EventFactory, ParticipantFactory
 
 EVERYONE = set(CAST_NAMES)
 FIELD = {"organizer", "marshal_a", "marshal_b", "legal", "medic"}
@@ -177,9 +175,7 @@ async def test_each_role_receives_exactly_the_kinds_it_may_see(cast, tokens, kin
 
     # Resume on a fresh socket: the same, read back from the journal.
     for name in CAST_NAMES:
-        client = communicator_for(getattr(cast, name), token=tokens[name])
-        assert (await client.connect())[0]
-        await client.receive_json_from()  # hello
+        client, _ = await connect_with(getattr(cast, name), tokens[name])
         resume_id = str(uuid.uuid4())
         await client.send_json_to({"type": "resume", "id": resume_id, "data": {"since": before}})
         frames = await receive_until(client, lambda f: f["type"] == "replay.done")
@@ -196,9 +192,7 @@ async def test_each_role_receives_exactly_the_kinds_it_may_see(cast, tokens, kin
 
 @pytest.mark.django_db(transaction=True)
 async def test_marcher_never_receives_checkins_incidents_or_arrests(cast, tokens):
-    marcher = communicator_for(cast.marcher, token=tokens["marcher"])
-    assert (await marcher.connect())[0]
-    await marcher.receive_json_from()
+    marcher, _ = await connect_with(cast.marcher, tokens["marcher"])
 
     for make in (_checkin_marshal_a, _checkin_medic, _incident_reported, _sos, _arrest):
         await database_sync_to_async(make)(cast)
@@ -213,9 +207,7 @@ async def test_marcher_never_receives_checkins_incidents_or_arrests(cast, tokens
 
 @pytest.mark.django_db(transaction=True)
 async def test_marshal_of_group_a_gets_group_a_checkins_not_group_b_and_never_arrests(cast, tokens):
-    marshal = communicator_for(cast.marshal_a, token=tokens["marshal_a"])
-    assert (await marshal.connect())[0]
-    await marshal.receive_json_from()
+    marshal, _ = await connect_with(cast.marshal_a, tokens["marshal_a"])
 
     own_group = await database_sync_to_async(checkin_create)(
         participant=cast.marshal_a, lat=40.4193, lng=-3.6932
@@ -261,9 +253,7 @@ async def test_a_forbidden_verb_over_the_socket_is_refused_and_writes_nothing(
 ):
     data = await database_sync_to_async(valid_data)(verb, cast)
     before = await database_sync_to_async(footprint)(cast.event)
-    client = communicator_for(getattr(cast, name), token=tokens[name])
-    assert (await client.connect())[0]
-    await client.receive_json_from()
+    client, _ = await connect_with(getattr(cast, name), tokens[name])
 
     frame_id = str(uuid.uuid4())
     await client.send_json_to({"type": verb, "id": frame_id, "data": data})
@@ -314,10 +304,7 @@ async def test_nothing_crosses_from_one_event_to_another(cast, tokens):
     other_organizer, other_marcher = await database_sync_to_async(other_event)()
     clients = []
     for participant in (other_organizer, other_marcher):
-        token = await database_sync_to_async(issue_token)(participant)
-        client = communicator_for(participant, token=token)
-        assert (await client.connect())[0]
-        await client.receive_json_from()
+        client, _ = await connect_as(participant)
         clients.append(client)
 
     await database_sync_to_async(_route_published)(cast)

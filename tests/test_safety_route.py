@@ -8,11 +8,11 @@ import orjson
 import pytest
 from django.utils import timezone
 
+from fieldops import audiences
 from fieldops.models import OffRoute, Route, RouteAckReminder
+from fieldops.services.checkins import checkin_create
 from fieldops.services.routes import route_for, route_publish
-from fieldops.services.safety.acks import route_ack_remind_sweep, route_ack_status
-from marshals.services import checkin_create, route_ack
-from realtime import groups
+from fieldops.services.safety.acks import route_ack, route_ack_remind_sweep, route_ack_status
 
 from .conftest import api_client
 from .factories import MADRID_ROUTE, ParticipantFactory
@@ -23,6 +23,22 @@ SAFETY = ("marshal.off_route", "marshal.on_route")
 
 def go(participant, point):
     return checkin_create(participant=participant, lat=point.lat, lng=point.lng)
+
+
+def street_through(point) -> dict:
+    """A short north-south street with the point in its middle, as a route geometry."""
+    return {
+        "type": "LineString",
+        "coordinates": [[point.lng, point.lat - 0.002], [point.lng, point.lat + 0.002]],
+    }
+
+
+def give_group_a_its_own_street(cast):
+    """Publish a route for group A alone, a parallel street 400 m east of the march's route (which
+    stays as it was); returns a point on it."""
+    east = beside_route(400)
+    route_publish(participant=cast.organizer, group=cast.group_a.pk, geometry=street_through(east))
+    return east
 
 
 def safety_frames(published):
@@ -42,8 +58,8 @@ def test_off_route_goes_to_organizers_once_and_back_on_route_clears_it(cast, pub
 
     frames = safety_frames(published)
     assert [(a, f["type"]) for a, f in frames] == [
-        ([groups.ORGANIZERS], "marshal.off_route"),
-        ([groups.ORGANIZERS], "marshal.on_route"),
+        ([audiences.ORGANIZERS], "marshal.off_route"),
+        ([audiences.ORGANIZERS], "marshal.on_route"),
     ]
     assert frames[0][1]["data"]["distance_m"] == pytest.approx(151, abs=0.1)
     assert frames[0][1]["data"]["limit_m"] == 150
@@ -58,16 +74,7 @@ def test_the_threshold_comes_from_settings(cast, settings):
 
 
 def test_a_group_route_is_measured_instead_of_the_whole_march_route(cast):
-    # Group A takes a parallel street 400 m east; the whole march's route stays as it was.
-    east = beside_route(400)
-    route_publish(
-        participant=cast.organizer,
-        group=cast.group_a.pk,
-        geometry={
-            "type": "LineString",
-            "coordinates": [[east.lng, east.lat - 0.002], [east.lng, east.lat + 0.002]],
-        },
-    )
+    east = give_group_a_its_own_street(cast)
     go(cast.marshal_a, east)  # on group A's route, 400 m from the march's
     go(cast.marshal_b, east)  # group B follows the march's route: off
     off = set(OffRoute.objects.values_list("participant__callsign", flat=True))
@@ -128,8 +135,8 @@ def test_a_marshal_late_to_acknowledge_gets_one_reminder_of_their_own(cast, publ
     )
     assert reminded == sorted(
         [
-            ((groups.ORGANIZERS, f"participant.{cast.marshal_b.pk}"), "m-b"),
-            ((groups.ORGANIZERS, f"participant.{late.pk}"), late.callsign),
+            ((audiences.ORGANIZERS, f"participant.{cast.marshal_b.pk}"), "m-b"),
+            ((audiences.ORGANIZERS, f"participant.{late.pk}"), late.callsign),
         ]
     )
     assert {e.kind for e in first} == {"route.ack_reminder"}
@@ -142,10 +149,7 @@ def test_a_route_edited_outside_the_services_is_measured_at_the_next_check_in(ca
     assert not OffRoute.objects.exists()
     east = beside_route(400)
     route = Route.objects.get(pk=cast.route.pk)
-    route.geometry = {
-        "type": "LineString",
-        "coordinates": [[east.lng, east.lat - 0.002], [east.lng, east.lat + 0.002]],
-    }
+    route.geometry = street_through(east)
     route.save()
     go(cast.marshal_a, VERTEX)
     assert OffRoute.objects.filter(participant=cast.marshal_a).exists()
@@ -155,15 +159,7 @@ def test_a_route_edited_outside_the_services_is_measured_at_the_next_check_in(ca
 
 
 def test_a_marshal_whose_group_has_its_own_route_is_held_asked_and_reminded_about_it_alone(cast):
-    east = beside_route(400)
-    route_publish(
-        participant=cast.organizer,
-        group=cast.group_a.pk,
-        geometry={
-            "type": "LineString",
-            "coordinates": [[east.lng, east.lat - 0.002], [east.lng, east.lat + 0.002]],
-        },
-    )
+    give_group_a_its_own_street(cast)
     own = Route.objects.get(group=cast.group_a)
     assert route_for(participant=cast.marshal_a) == own
     assert route_for(participant=cast.marshal_b) == cast.route
