@@ -6,4 +6,7 @@ class FieldopsConfig(AppConfig):
     verbose_name = "Fieldops"
 
     def ready(self):
-        from fieldops import signals  # noqa: F401  (connects the receivers)
+        from fieldops import (
+            signals,  # noqa: F401  (connects the receivers)
+            tiles,  # noqa: F401  (registers its system check)
+        )

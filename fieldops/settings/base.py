@@ -138,7 +138,9 @@ SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 12 * 3600)
 # all decrypt, so a key can be rotated by putting the new one first.
 FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS", "")
 
-# Map tiles: empty means no tile layer at all, so no request leaves for a third party.
+# The basemap: a PMTiles archive the workers serve themselves (fieldops/tiles.py), so the pages ask
+# nobody else; or, failing that, a tile server the operator chooses. Neither: no tile layer at all.
+MAP_TILES_ARCHIVE = env_str("MAP_TILES_ARCHIVE", "")
 MAP_TILES_URL = env_str("MAP_TILES_URL", "")
 MAP_TILES_ATTRIBUTION = env_str("MAP_TILES_ATTRIBUTION", "")
 LEAFLET_CONFIG = {
