@@ -1,11 +1,13 @@
-"""What the page scripts show, translated on the server: the client strings (`cfg.strings`) and the
-labels of enum values and journal entry types (`cfg.labels`, read by `Fieldops.label`), so the
-scripts need no message catalogue of their own and makemessages finds every string here."""
+"""What the page scripts show, translated on the server: the client strings (`cfg.strings`), the
+labels of enum values (`cfg.labels`, read by `label()` in static/fieldops/util.js) and the table of
+journal kinds with their label and level (`cfg.kinds`), so the scripts need no message catalogue or
+kind list of their own and makemessages finds every string here."""
 
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop, ngettext, pgettext
 
 from fieldops.models import Alert, ArrestRecord, Incident, Place
+from fieldops.services import kinds
 from marshals.models import CheckIn, Role
 
 # The models' choice labels, shown through {% trans label %}: listed so makemessages finds them.
@@ -203,37 +205,52 @@ LABEL_MSGIDS = (
     gettext_noop("Danger"),
 )
 
-# What each kind of journal entry is called where a page names it (feed meta lines, filters).
-ENTRY_LABELS = {
-    "checkin": gettext_noop("Check-in"),
-    "incident.reported": gettext_noop("Incident reported"),
-    "incident.updated": gettext_noop("Incident updated"),
-    "sos.raised": gettext_noop("SOS raised"),
-    "sos.updated": gettext_noop("SOS updated"),
-    "sos.nearby": gettext_noop("SOS nearby"),
-    "arrest.logged": gettext_noop("Arrest logged"),
-    "route.published": gettext_noop("Route published"),
-    "route.acked": gettext_noop("Route confirmed"),
-    "route.ack_reminder": gettext_noop("Route not yet confirmed"),
-    "alert.sent": gettext_noop("Alert"),
-    "participant.joined": gettext_noop("Joined"),
-    "participant.revoked": gettext_noop("Access revoked"),
-    "participant.changed": gettext_noop("Role or group changed"),
-    "device.revoked": gettext_noop("Device revoked"),
-    "invite.revoked": gettext_noop("Invite revoked"),
-    "marshal.overdue": gettext_noop("Overdue"),
-    "marshal.back": gettext_noop("Checked in again"),
-    "marshal.off_route": gettext_noop("Off route"),
-    "marshal.on_route": gettext_noop("Back on route"),
-    "marshal.in_zone": gettext_noop("In a danger zone"),
-    "zone.activated": gettext_noop("Danger zone on"),
-    "zone.deactivated": gettext_noop("Danger zone off"),
+# What each kind of journal entry is called where a page names it (feed meta lines, filters), and
+# how loud it is in a feed or a toast: "info", "warning" or "danger" (the CSS classes `level-*`).
+# This is the level of the kind itself; what an entry's data says can only raise it, and the
+# pages apply that part (`levelOf` in static/fieldops/feed.js): an alert's or zone's own `level`,
+# a high or critical severity (danger), an SOS incident (danger), a check-in that is not "ok"
+# (warning).
+KIND_TABLE = {
+    "checkin": (gettext_noop("Check-in"), "info"),
+    "incident.reported": (gettext_noop("Incident reported"), "info"),
+    "incident.updated": (gettext_noop("Incident updated"), "info"),
+    "sos.raised": (gettext_noop("SOS raised"), "danger"),
+    "sos.updated": (gettext_noop("SOS updated"), "danger"),
+    "sos.nearby": (gettext_noop("SOS nearby"), "danger"),
+    "arrest.logged": (gettext_noop("Arrest logged"), "info"),
+    "route.published": (gettext_noop("Route published"), "info"),
+    "route.acked": (gettext_noop("Route confirmed"), "info"),
+    "route.ack_reminder": (gettext_noop("Route not yet confirmed"), "info"),
+    "alert.sent": (gettext_noop("Alert"), "info"),
+    "participant.joined": (gettext_noop("Joined"), "info"),
+    "participant.revoked": (gettext_noop("Access revoked"), "warning"),
+    "participant.changed": (gettext_noop("Role or group changed"), "info"),
+    "device.revoked": (gettext_noop("Device revoked"), "warning"),
+    "invite.revoked": (gettext_noop("Invite revoked"), "warning"),
+    "marshal.overdue": (gettext_noop("Overdue"), "warning"),
+    "marshal.back": (gettext_noop("Checked in again"), "info"),
+    "marshal.off_route": (gettext_noop("Off route"), "warning"),
+    "marshal.on_route": (gettext_noop("Back on route"), "info"),
+    "marshal.in_zone": (gettext_noop("In a danger zone"), "danger"),
+    "zone.activated": (gettext_noop("Danger zone on"), "danger"),
+    "zone.deactivated": (gettext_noop("Danger zone off"), "info"),
+    "event.push_changed": (gettext_noop("Push notifications switched"), "info"),
 }
 
 
+def client_kinds() -> dict[str, dict[str, str]]:
+    """Every journal kind (services/kinds.py's KINDS) with its translated label and its level, for
+    the pages' feeds, filters and toasts. A kind missing from KIND_TABLE is shown by its name at
+    the "info" level rather than breaking every page; tests/test_page_config.py names it."""
+    table = {name: KIND_TABLE.get(name, (name, "info")) for name in kinds.KINDS}
+    return {name: {"label": _(text), "level": level} for name, (text, level) in table.items()}
+
+
 def client_labels() -> dict[str, dict[str, str]]:
-    """Translated labels of the values the journal and the snapshot carry, by group, for
-    Fieldops.label: the pages never show a raw value such as `need_help` or `incident.reported`."""
+    """Translated labels of the values the journal and the snapshot carry, by group, for `label()`
+    in static/fieldops/util.js: the pages never show a raw value such as `need_help`. Journal kinds
+    are named by client_kinds()."""
 
     def choices(enum) -> dict[str, str]:
         return {value: _(label) for value, label in enum.choices}
@@ -247,7 +264,6 @@ def client_labels() -> dict[str, dict[str, str]]:
         "place": choices(Place.Kind),
         "level": choices(Alert.Level),
         "dispersal": choices(ArrestRecord.DispersalOrder),
-        "entry": {kind: _(label) for kind, label in ENTRY_LABELS.items()},
         "direction": {
             "N": pgettext("compass direction", "N"),
             "NE": pgettext("compass direction", "NE"),

@@ -1,4 +1,5 @@
-"""The field pages: one server-rendered page per role, kept live by static/fieldops/fieldops.js.
+"""The field pages: one server-rendered page per role, kept live by the page scripts in
+static/fieldops/ (docs/pages.md).
 
 Each page is rendered with a snapshot of what its role may see (the same GeoJSON the REST map
 endpoint returns) and the journal seq it was taken at; the socket then resumes from there.
@@ -20,7 +21,7 @@ from django.views.decorators.http import require_POST
 
 from fieldops import errors, selectors, visibility
 from fieldops.models import ArrestRecord, Event, Incident, JournalEntry, Place
-from fieldops.page_strings import client_labels, client_strings
+from fieldops.page_strings import client_kinds, client_labels, client_strings
 from fieldops.schemas import InviteCreateIn, error_fields
 from fieldops.services.arrests import arrest_summary
 from fieldops.services.incidents import incident_payload
@@ -108,6 +109,7 @@ def _page_context(request: HttpRequest, participant: Participant) -> dict:
             "checkin_interval_minutes": event.checkin_interval_minutes,
             "strings": client_strings(),
             "labels": client_labels(),
+            "kinds": client_kinds(),
             "outbox_key": outbox_key(participant),
             "route": _route_followed(participant),
         },

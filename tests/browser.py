@@ -8,6 +8,7 @@ a test fails.
 Use from a test module: `from tests.browser import *  # noqa: F403`.
 """
 
+import json
 import subprocess
 import sys
 from contextlib import contextmanager
@@ -38,7 +39,11 @@ __all__ = [
     "chromium",
     "fieldops_server",
     "field",
+    "field_fixture",
+    "join_with",
+    "opened_field",
     "organizer_state",
+    "run_in_server",
     "wait_live",
 ]
 
@@ -150,15 +155,13 @@ class Field:
         """A new browser that opens the role's invite link, joins, and waits until live."""
         ctx = self.context(**context_kwargs)
         page = ctx.new_page()
-        page.goto(f"/join/{self.server.invites[role]}/")
-        if callsign:
-            page.fill("input[name=callsign]", callsign)
-        if context_kwargs.get("has_touch"):
-            page.locator("#join").tap()
-        else:
-            page.click("#join")
-        page.wait_for_url(f"**/e/{self.server.event}/")
-        wait_live(page)
+        join_with(
+            page,
+            self.server,
+            self.server.invites[role],
+            callsign,
+            tap=bool(context_kwargs.get("has_touch")),
+        )
         return ctx, page
 
     def open_as(self, storage_state, **context_kwargs):
@@ -181,9 +184,24 @@ def wait_live(page) -> None:
     page.wait_for_selector("#fo-state[data-state=live]")
 
 
-@pytest.fixture
-def field(chromium, fieldops_server):
-    opened = Field(chromium, fieldops_server)
+def join_with(page, server: FieldopsServer, code: str, callsign: str = "", tap=False) -> None:
+    """Open the invite link `code` in `page`, join as `callsign`, and wait until the page is live."""
+    page.goto(f"/join/{code}/")
+    if callsign:
+        page.fill("input[name=callsign]", callsign)
+    if tap:
+        page.locator("#join").tap()
+    else:
+        page.click("#join")
+    page.wait_for_url(f"**/e/{server.event}/")
+    wait_live(page)
+
+
+@contextmanager
+def opened_field(browser, server: FieldopsServer):
+    """A Field on `server` for one test: closed after it, and failing it on any JavaScript error
+    one of its pages raised."""
+    opened = Field(browser, server)
     try:
         yield opened
     finally:
@@ -191,12 +209,66 @@ def field(chromium, fieldops_server):
     assert not opened.page_errors, f"JavaScript errors: {opened.page_errors}"
 
 
-@pytest.fixture(scope="session")
-def organizer_state(chromium, fieldops_server):
-    """One organizer join per session (the demo invite has few uses); tests reuse its cookie."""
-    opened = Field(chromium, fieldops_server)
+@contextmanager
+def organizer_session(browser, server: FieldopsServer):
+    """The storage state (session cookie) of an organizer who joined `server` once."""
+    opened = Field(browser, server)
     try:
         ctx, _ = opened.join("organizer", "Control")
         yield ctx.storage_state()
     finally:
         opened.close()
+
+
+def run_in_server(env: dict, function: str, *args, timeout: int = 300):
+    """`function` ("tests.module.name") called with `args` in a new Python under the server's
+    environment (its database), Django set up; what it returns comes back through JSON."""
+    module, name = function.rsplit(".", 1)
+    script = (
+        f"import json, sys, django; django.setup(); from {module} import {name}; "
+        f"print(json.dumps({name}(*json.loads(sys.argv[1]))))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, json.dumps(args)],
+        env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout,
+    )  # fmt: skip
+    assert done.returncode == 0, f"{function} failed:\n{done.stderr[-3000:]}"
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@contextmanager
+def serving_planted(function: str, args=lambda seeded: (), timeout: int = 300):
+    """A server whose demo event `function` ("tests.module.name") fills before any page opens,
+    called with the event's slug and `args(seeded)` (run_in_server); yields (server, what it
+    returned)."""
+    planted = {}
+
+    def prepare(env: dict, seeded: dict) -> None:
+        planted.update(
+            run_in_server(env, function, seeded["event"], *args(seeded), timeout=timeout)
+        )
+
+    with serving(prepare) as server:
+        yield server, planted
+
+
+def field_fixture(server_fixture: str):
+    """A `field` fixture on a module's own server (a fixture giving a server or (server, data))."""
+
+    @pytest.fixture
+    def field(chromium, request):
+        served = request.getfixturevalue(server_fixture)
+        with opened_field(chromium, served[0] if isinstance(served, tuple) else served) as opened:
+            yield opened
+
+    return field
+
+
+field = field_fixture("fieldops_server")
+
+
+@pytest.fixture(scope="session")
+def organizer_state(chromium, fieldops_server):
+    """One organizer join per session (the demo invite has few uses); tests reuse its cookie."""
+    with organizer_session(chromium, fieldops_server) as state:
+        yield state

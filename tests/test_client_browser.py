@@ -1,4 +1,4 @@
-"""The page client (fieldops.js) on a phone: labels and plurals instead of raw values, history told
+"""The page client (client.js and page.js) on a phone: labels and plurals instead of raw values, history told
 apart from news, a feed that survives a reload, an outbox that is never in clear on the phone, and
 a page that keeps nothing and sends nothing once its participant is revoked.
 
@@ -12,7 +12,7 @@ import uuid
 import pytest
 
 from tests.browser import *  # noqa: F403
-from tests.browser import wait_live
+from tests.browser import join_with, wait_live
 
 pytestmark = pytest.mark.browser
 
@@ -186,11 +186,7 @@ def test_a_revoked_page_erases_its_data_sends_nothing_and_stays_final(field, org
     page = context.new_page()
     sockets = []
     page.on("websocket", lambda ws: sockets.append(ws))
-    page.goto(f"/join/{field.server.invites['marshal']}/")
-    page.fill("input[name=callsign]", "Gavilán")
-    page.locator("#join").tap()
-    page.wait_for_url(f"**/e/{field.server.event}/")
-    wait_live(page)
+    join_with(page, field.server, field.server.invites["marshal"], "Gavilán", tap=True)
     page.wait_for_function("() => FO.position && FO.position.current")
     page.locator("#checkin").tap()
     page.wait_for_selector("#fo-state[data-pending='1']")
@@ -257,11 +253,7 @@ def test_an_arrest_logged_offline_is_sealed_on_the_phone_and_delivered_once(fiel
 
     context.route_web_socket(SOCKET, on_socket)
     page = context.new_page()
-    page.goto(f"/join/{fieldops_server.invites['legal']}/")
-    page.fill("input[name=callsign]", "Lince")
-    page.locator("#join").tap()
-    page.wait_for_url(f"**/e/{fieldops_server.event}/")
-    wait_live(page)
+    join_with(page, fieldops_server, fieldops_server.invites["legal"], "Lince", tap=True)
     page.wait_for_function("() => FO.position && FO.position.current")
     agency = f"Unit {uuid.uuid4().hex[:8]}"
 

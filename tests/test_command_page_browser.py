@@ -8,18 +8,16 @@ and a resolved SOS, an incident, a revoked marshal, and 20 places.
 """
 
 import json
-import subprocess
-import sys
 import urllib.request
 from datetime import timedelta
 
 import pytest
 
 from tests.browser import (
-    ROOT,
-    Field,
     chromium,  # noqa: F401 - the session's browser
-    serving,
+    field_fixture,
+    join_with,
+    serving_planted,
     wait_live,
 )
 
@@ -49,15 +47,11 @@ def seed(slug: str) -> dict:
 
     from fieldops.demo import ROUTE
     from fieldops.models import Event, Incident, MarchGroup, Place
+    from fieldops.services.checkins import checkin_create
     from fieldops.services.incidents import incident_report, incident_update, sos_raise
+    from fieldops.services.safety.acks import route_ack
     from fieldops.services.safety.overdue import overdue_raise, silent_since
-    from marshals.services import (
-        checkin_create,
-        invite_create,
-        invite_redeem,
-        participant_revoke,
-        route_ack,
-    )
+    from marshals.services import invite_create, invite_redeem, participant_revoke
 
     event = Event.objects.get(slug=slug)
     north, south = MarchGroup.objects.filter(event=event).order_by("pk")
@@ -120,45 +114,20 @@ def seed(slug: str) -> dict:
     }
 
 
-def seed_into(env: dict, seeded: dict, out: dict) -> None:
-    script = (
-        "import json, sys, django; django.setup(); "
-        "from tests.test_command_page_browser import seed; "
-        "print(json.dumps(seed(sys.argv[1])))"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", script, seeded["event"]],
-        env=env, cwd=ROOT, check=True, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    out.update(json.loads(done.stdout.strip().splitlines()[-1]))
-
-
 @pytest.fixture(scope="module")
 def crowd_server():
-    seeded = {}
-    with serving(lambda env, s: seed_into(env, s, seeded)) as server:
-        yield server, seeded
+    with serving_planted("tests.test_command_page_browser.seed") as served:
+        yield served
 
 
-@pytest.fixture
-def field(chromium, crowd_server):  # noqa: F811
-    opened = Field(chromium, crowd_server[0])
-    try:
-        yield opened
-    finally:
-        opened.close()
-    assert not opened.page_errors, f"JavaScript errors: {opened.page_errors}"
+field = field_fixture("crowd_server")
 
 
 def command_page(field, crowd_server, **options):
     server, seeded = crowd_server
     ctx = field.context(**options)
     page = ctx.new_page()
-    page.goto(f"/join/{seeded['organizer']}/")
-    page.fill("input[name=callsign]", "Control")
-    page.click("#join")
-    page.wait_for_url(f"**/e/{server.event}/")
-    wait_live(page)
+    join_with(page, server, seeded["organizer"], "Control")
     return page
 
 

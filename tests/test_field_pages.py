@@ -10,12 +10,13 @@ from django.test import Client
 from django.utils import timezone
 
 from fieldops.models import Route
+from fieldops.services.checkins import checkin_create
 from fieldops.services.incidents import incident_update, sos_raise
 from fieldops.services.routes import route_is_change, route_publish
-from fieldops.services.safety.acks import route_ack_remind
+from fieldops.services.safety.acks import route_ack, route_ack_remind
 from fieldops.services.safety.sos import sos_active_visible
 from marshals.models import Participant
-from marshals.services import checkin_create, invite_create, route_ack
+from marshals.services import invite_create
 
 from .factories import MADRID_ROUTE
 

@@ -12,8 +12,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.browser import (
-    Field,
     chromium,  # noqa: F401 - the session's browser
+    field_fixture,
+    organizer_session,
     serving,
     wait_live,
 )
@@ -31,24 +32,13 @@ def own_server():
         yield server
 
 
-@pytest.fixture
-def field(chromium, own_server):  # noqa: F811
-    opened = Field(chromium, own_server)
-    try:
-        yield opened
-    finally:
-        opened.close()
-    assert not opened.page_errors, f"JavaScript errors: {opened.page_errors}"
+field = field_fixture("own_server")
 
 
 @pytest.fixture(scope="module")
 def organizer_state(chromium, own_server):  # noqa: F811
-    opened = Field(chromium, own_server)
-    try:
-        ctx, _ = opened.join("organizer", "Control")
-        yield ctx.storage_state()
-    finally:
-        opened.close()
+    with organizer_session(chromium, own_server) as state:
+        yield state
 
 
 def join_phone(field, role, callsign, where=MADRID):

@@ -9,11 +9,11 @@ import re
 import pytest
 
 from tests.browser import *  # noqa: F403
-from tests.browser import wait_live
+from tests.browser import join_with, wait_live
 
 pytestmark = pytest.mark.browser
 
-MAX_TRIES = 6  # fieldops.js: Client.prototype.retryLater
+MAX_TRIES = 6  # client.js: Client.prototype.retryLater
 UNAVAILABLE = "Not saved: the database is unavailable right now."
 
 
@@ -55,11 +55,7 @@ def test_an_action_the_server_keeps_refusing_is_resent_a_few_times_then_shown_as
     context.clock.install()
     sent = refusing_server(context, code)
     page = context.new_page()
-    page.goto(f"/join/{field.server.invites['marshal']}/")
-    page.fill("input[name=callsign]", "Curlew")
-    page.click("#join")
-    page.wait_for_url(f"**/e/{field.server.event}/")
-    wait_live(page)
+    join_with(page, field.server, field.server.invites["marshal"], "Curlew")
 
     action = page.evaluate(
         "() => FO.client.send('checkin', {lat: 40.4169, lng: -3.7035, status: 'ok'})"

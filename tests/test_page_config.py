@@ -1,5 +1,6 @@
-"""What the server puts in a page's config for its scripts: labels instead of raw values, texts
-with counts in their plural forms, the outbox key, and where the page's replay starts."""
+"""What the server puts in a page's config for its scripts: labels instead of raw values, the table
+of journal kinds, texts with counts in their plural forms, the outbox key, and where the page's
+replay starts."""
 
 import base64
 
@@ -11,9 +12,10 @@ from fieldops import page_strings, pages
 from fieldops.models import Incident
 from fieldops.services import kinds
 from fieldops.services.alerts import alert_send
-from marshals.services import checkin_create
+from fieldops.services.checkins import checkin_create
 
 from .factories import ParticipantFactory
+from .test_field_pages import joined, page_config
 
 
 def test_labels_name_every_enum_value_and_entry_type_in_the_page_language():
@@ -26,13 +28,27 @@ def test_labels_name_every_enum_value_and_entry_type_in_the_page_language():
     assert set(labels["status"]) == {c for c, _ in Incident.Status.choices}
     assert set(labels["checkin"]) == {"ok", "need_help", "blocked"}
     assert set(labels["direction"]) == {"N", "NE", "E", "SE", "S", "SW", "W", "NW"}
-    assert set(labels) >= {"role", "kind", "severity", "status", "checkin", "place", "entry"}
+    assert set(labels) >= {"role", "kind", "severity", "status", "checkin", "place"}
 
 
-def test_every_journal_entry_type_the_services_write_has_a_label():
+@pytest.mark.django_db
+def test_the_page_config_names_every_journal_kind_with_a_translated_label_and_a_level(cast):
     # append() writes no kind the registry lacks, so the registry is every kind there is.
-    written = set(kinds.KINDS)
-    assert written <= set(page_strings.ENTRY_LABELS), written - set(page_strings.ENTRY_LABELS)
+    assert set(page_strings.KIND_TABLE) == set(kinds.KINDS)
+    english = page_config(joined(cast, "marshal")[0], cast)["kinds"]
+    browser, _ = joined(cast, "legal")
+    browser.cookies["django_language"] = "es"
+    with translation.override("en"):  # the request activates Spanish for this thread
+        spanish = page_config(browser, cast)["kinds"]
+
+    assert set(english) == set(spanish) == set(kinds.KINDS)
+    for name in kinds.KINDS:
+        assert english[name]["level"] in ("info", "warning", "danger"), name
+        assert english[name]["level"] == spanish[name]["level"], name
+        assert english[name]["label"] not in ("", name), name
+        assert spanish[name]["label"] != english[name]["label"], name
+    assert english["sos.raised"]["level"] == "danger"
+    assert english["marshal.overdue"]["level"] == "warning"
 
 
 def test_texts_with_a_count_come_in_one_and_other_forms():

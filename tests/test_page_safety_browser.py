@@ -8,17 +8,14 @@ the demo and then, through the services, with markup wherever a participant or o
 
 import dataclasses
 import json
-import subprocess
-import sys
 import urllib.request
 
 import pytest
 
 from tests.browser import (
-    ROOT,
-    Field,
     chromium,  # noqa: F401 - the session's browser
-    serving,
+    field_fixture,
+    serving_planted,
     wait_live,
 )
 
@@ -88,10 +85,11 @@ def plant(slug: str, codes: dict) -> dict:
     from fieldops.models import Event, Incident, MarchGroup, Place
     from fieldops.services.alerts import alert_send
     from fieldops.services.arrests import arrest_log
+    from fieldops.services.checkins import checkin_create
     from fieldops.services.incidents import incident_report, incident_update, sos_raise
     from fieldops.services.routes import route_publish
     from fieldops.services.safety.zones import zone_activate
-    from marshals.services import checkin_create, invite_create, invite_redeem
+    from marshals.services import invite_create, invite_redeem
 
     event = Event.objects.get(slug=slug)
     Event.objects.filter(pk=event.pk).update(name=hostile("event"))
@@ -155,35 +153,19 @@ def plant(slug: str, codes: dict) -> dict:
     return {"invite": labelled.code, "token": organizer.token}
 
 
-def plant_into(env: dict, seeded: dict, planted: dict) -> None:
-    script = (
-        "import json, sys, django; django.setup(); "
-        "from tests.test_page_safety_browser import plant; "
-        "print(json.dumps(plant(*json.loads(sys.argv[1]))))"
-    )
-    codes = {role: invite["code"] for role, invite in seeded["invites"].items()}
-    done = subprocess.run(
-        [sys.executable, "-c", script, json.dumps([seeded["event"], codes])],
-        env=env, cwd=ROOT, check=True, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    planted.update(json.loads(done.stdout.strip().splitlines()[-1]))
+def invite_codes(seeded: dict) -> tuple:
+    return ({role: invite["code"] for role, invite in seeded["invites"].items()},)
 
 
 @pytest.fixture(scope="module")
 def planted_server():
-    planted = {}
-    with serving(lambda env, seeded: plant_into(env, seeded, planted)) as server:
-        yield server, planted
+    with serving_planted(
+        "tests.test_page_safety_browser.plant", invite_codes, timeout=120
+    ) as served:
+        yield served
 
 
-@pytest.fixture
-def field(chromium, planted_server):  # noqa: F811
-    opened = Field(chromium, planted_server[0])
-    try:
-        yield opened
-    finally:
-        opened.close()
-    assert not opened.page_errors, f"JavaScript errors: {opened.page_errors}"
+field = field_fixture("planted_server")
 
 
 @dataclasses.dataclass

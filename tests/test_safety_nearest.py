@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from django.contrib.staticfiles import finders
 
 from fieldops.models import JournalEntry
 from fieldops.services.safety.geo import LatLng, LocalFrame, bearing_deg, distance_m
@@ -117,22 +118,37 @@ def test_marchers_never_send_their_position(cast, tokens):
     assert response.status_code == 403
 
 
-MARCHER_JS = Path(__file__).resolve().parent.parent / "fieldops/static/fieldops/marcher.js"
+GEO_JS = Path(__file__).resolve().parent.parent / "fieldops/static/fieldops/geo.js"
+# Just enough of a browser for Leaflet's UMD build to load in node (it reads these on load).
+BROWSER_STUB = (
+    "globalThis.window = globalThis; globalThis.screen = {};"
+    "globalThis.navigator = {userAgent: 'node', platform: ''};"
+    "globalThis.document = {documentElement: {style: {}}, createElement: () => ({style: {}})};"
+)
 
 
 def _page_measure(here: LatLng, geometries: list[dict]) -> list[dict]:
-    """The marcher page's measure (marcher.js, run by node) of each geometry from `here`."""
+    """The marcher page's measure (geo.js with the pages' Leaflet, run by node) of each geometry
+    from `here`."""
     node = shutil.which("node")
     if node is None:
         pytest.skip("node is needed to run the page's measure")
+    leaflet = finders.find("leaflet/leaflet.js")
     script = (
-        f"const m = require({json.dumps(str(MARCHER_JS))});"
-        "const [here, shapes] = JSON.parse(require('fs').readFileSync(0, 'utf8'));"
-        "process.stdout.write(JSON.stringify(shapes.map((g) => m.measure(here, g))));"
+        BROWSER_STUB
+        + "const { createRequire } = await import('node:module');"
+        + f"createRequire(import.meta.url)({json.dumps(leaflet)});"
+        + f"const m = await import({json.dumps(GEO_JS.as_uri())});"
+        + "const [here, shapes] = JSON.parse((await import('node:fs')).readFileSync(0, 'utf8'));"
+        + "process.stdout.write(JSON.stringify(shapes.map((g) => m.measure(here, g))));"
     )
     question = json.dumps([{"lat": here.lat, "lng": here.lng}, geometries])
     done = subprocess.run(
-        [node, "-e", script], input=question, capture_output=True, text=True, check=True
+        [node, "--input-type=module", "-e", script],
+        input=question,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return json.loads(done.stdout)
 
