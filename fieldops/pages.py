@@ -27,6 +27,7 @@ from fieldops.services.arrests import arrest_summary
 from fieldops.services.incidents import incident_payload
 from fieldops.services.routes import route_for, route_is_change
 from fieldops.services.safety import sos as sos_rules
+from fieldops.tiles import tiles_config
 from marshals import services as marshal_services
 from marshals.models import Participant, Role, RouteAck
 from marshals.sessions import session_participant
@@ -81,14 +82,12 @@ def _page_context(request: HttpRequest, participant: Participant) -> dict:
     seq = Event.objects.values_list("last_seq", flat=True).get(pk=event.pk)
     snapshot = selectors.event_feature_collection(participant=participant)
     groups = [{"group": g.pk, "name": g.name, "color": g.color} for g in event.groups.all()]
+    tiles = tiles_config()
     return {
         "participant": participant,
         "event": event,
         "groups": groups,
-        "map_tiles": {
-            "url": settings.MAP_TILES_URL,
-            "attribution": settings.MAP_TILES_ATTRIBUTION,
-        },
+        "map_tiles": tiles,
         "page_config": {
             "event": event.slug,
             "role": participant.role,
@@ -102,10 +101,7 @@ def _page_context(request: HttpRequest, participant: Participant) -> dict:
             "socket": f"/ws/events/{event.slug}/",
             "api": f"/api/events/{event.slug}",
             "center": list(settings.LEAFLET_CONFIG["DEFAULT_CENTER"]),
-            "tiles": {
-                "url": settings.MAP_TILES_URL,
-                "attribution": settings.MAP_TILES_ATTRIBUTION,
-            },
+            "tiles": tiles,
             "checkin_interval_minutes": event.checkin_interval_minutes,
             "strings": client_strings(),
             "labels": client_labels(),

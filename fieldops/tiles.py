@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core import checks
 from django.http import Http404, HttpRequest, HttpResponse
+from django.utils.html import escape, strip_tags
 from django.views.decorators.http import require_GET
 from pmtiles.reader import MmapSource
 from pmtiles.tile import (
@@ -173,8 +174,30 @@ def basemap() -> Basemap | None:
             h["max_lon_e7"] / 1e7,
             h["max_lat_e7"] / 1e7,
         ),
-        attribution=settings.MAP_TILES_ATTRIBUTION or str(found.metadata().get("attribution", "")),
+        attribution=settings.MAP_TILES_ATTRIBUTION or _archive_credit(found),
     )
+
+
+def _archive_credit(found: Archive) -> str:
+    """The archive's own attribution as text. Leaflet shows attributions as HTML, and only the
+    operator's MAP_TILES_ATTRIBUTION is trusted as such: the file's is stripped and escaped."""
+    return escape(strip_tags(str(found.metadata().get("attribution", ""))))
+
+
+def tiles_config() -> dict:
+    """The `tiles` entry of every page's config: the archive's basemap, else the operator's tile
+    server (MAP_TILES_URL), else none (`url` empty)."""
+    found = basemap()
+    if found is not None:
+        return found.page_config()
+    return {
+        "url": settings.MAP_TILES_URL,
+        "vector": False,
+        "min_zoom": 0,
+        "max_zoom": 19,
+        "bounds": None,
+        "attribution": settings.MAP_TILES_ATTRIBUTION,
+    }
 
 
 @require_GET

@@ -71,16 +71,17 @@ BROWSER_ENV = {
 
 
 @contextmanager
-def serving(prepare=None):
+def serving(prepare=None, env=None):
     """A migrated, demo-seeded Fieldops served by one daphne worker (through deploy/worker, from
     the kit's launcher), without Redis; stopped when the block ends.
 
     `prepare(env, seeded)`, if given, runs after seeding and before the server starts, with the
     server's environment (its database included) and what `manage.py demo --json` printed.
+    `env` adds to or overrides the environment the worker runs with.
     """
     # Sockets are accepted only from the public origin: the address the pages are served at.
     with launch(
-        servers=("daphne",), redis=False, public_at_worker=True, env=BROWSER_ENV,
+        servers=("daphne",), redis=False, public_at_worker=True, env={**BROWSER_ENV, **(env or {})},
         prepare=prepare, prefix="fieldops-browser-",
     ) as running:  # fmt: skip
         yield FieldopsServer(

@@ -49,13 +49,32 @@ export function placeText(p) {
   return p.name + " · " + label("place", p.kind);
 }
 
+/** The basemap the server offers (fieldops/tiles.py): its own archive's tiles, vector ones drawn by
+ * protomaps-leaflet, raster ones by Leaflet; stretched past the archive's deepest zoom, none
+ * asked for outside its bounds. Null without one: the map is a plain background. */
+function basemapLayer(tiles) {
+  if (!tiles || !tiles.url) return null;
+  const b = tiles.bounds;
+  const options = { attribution: tiles.attribution, maxZoom: 19 };
+  if (b) options.bounds = L.latLngBounds([b[1], b[0]], [b[3], b[2]]);
+  if (tiles.vector) {
+    if (!window.protomapsL) return null;
+    // Vector tiles are drawn afresh at every zoom from the deepest data the archive holds.
+    return window.protomapsL.leafletLayer(Object.assign(options, {
+      url: tiles.url, flavor: "light", lang: document.documentElement.lang || "en", maxDataZoom: tiles.max_zoom,
+    }));
+  }
+  return L.tileLayer(tiles.url, Object.assign(options, { minNativeZoom: tiles.min_zoom, maxNativeZoom: tiles.max_zoom }));
+}
+
 export class FieldMap {
   constructor(elementId, cfg, options) {
     this.cfg = cfg;
     this.s = cfg.strings;
     // A bounded zoom: clustering needs one, and there are no tiles beyond 19 anyway.
     this.map = L.map(elementId, { zoomControl: true, attributionControl: !!cfg.tiles.url, maxZoom: 19 }).setView(cfg.center, 14);
-    if (cfg.tiles.url) L.tileLayer(cfg.tiles.url, { attribution: cfg.tiles.attribution, maxZoom: 19 }).addTo(this.map);
+    const base = basemapLayer(cfg.tiles);
+    if (base) base.addTo(this.map);
     this.routes = {};
     this.places = {};
     this.positions = {};
