@@ -9,7 +9,8 @@ import uuid
 import orjson
 from django.conf import settings
 from django.http import HttpRequest
-from ninja import Header, Path, Query, Router
+from django.utils import translation
+from ninja import Header, Path, Query, Router, Status
 from ninja.errors import HttpError
 from ninja.security import APIKeyCookie, HttpBearer
 
@@ -18,6 +19,7 @@ from fieldops.actions import ACTIONS, REST_PATHS, action_allowed, action_perform
 from fieldops.api_errors import FieldopsAPI
 from fieldops.audit import MAX_ID, audit_list, audit_read
 from fieldops.models import ArrestRecord, AuditEntry, Event
+from fieldops.services import push
 from fieldops.services.arrests import arrest_summary
 from marshals import services as marshal_services
 from marshals.models import Participant, Role
@@ -180,7 +182,7 @@ def join(request, payload: schemas.JoinIn):
 
 @router.get("/events/{slug}", response={200: dict, **REFUSALS})
 def event_detail(request, slug: str):
-    """Who you are at this event, its groups and the journal's latest seq."""
+    """Who you are at this event, its groups, the journal's latest seq and Web Push."""
     p = caller(request, slug)
     event = Event.objects.get(pk=p.event_id)
     return {
@@ -194,6 +196,9 @@ def event_detail(request, slug: str):
         "groups": [{"group": g.pk, "name": g.name, "color": g.color} for g in event.groups.all()],
         "me": {"participant": p.pk, "callsign": p.callsign, "role": p.role, "group": p.group_id},
         "may": sorted(verb for verb in ACTIONS if action_allowed(role=p.role, verb=verb)),
+        # Web Push: whether the event sends it, and the key a browser subscribes with (null when
+        # the server is not set up for it).
+        "push": {"enabled": event.push_enabled, "key": push.push_public_key()},
     }
 
 
@@ -306,6 +311,30 @@ def device_revoke(
         participant=p, device=payload.device, client_id=idempotency_key
     )
     return entry_reply(entry)
+
+
+@router.post("/events/{slug}/push-subscriptions", response={201: dict, **REFUSALS})
+def push_subscribe(request, slug: str, payload: schemas.PushSubscriptionIn):
+    """Send Web Push notifications to this browser (anyone who joined). The body is the JSON of
+    the browser's PushSubscription; its endpoint must be a known push service's. Notifications
+    come in the language of this request and say only their level (docs/privacy.md)."""
+    p = caller(request, slug)
+    push.push_subscribe(
+        participant=p,
+        endpoint=payload.endpoint,
+        p256dh=payload.keys.p256dh,
+        auth=payload.keys.auth,
+        language=translation.get_language() or "",
+    )
+    enabled = Event.objects.filter(pk=p.event_id).values_list("push_enabled", flat=True).get()
+    return Status(201, {"subscribed": True, "push_enabled": enabled})
+
+
+@router.delete("/events/{slug}/push-subscriptions", response={200: dict, **REFUSALS})
+def push_unsubscribe(request, slug: str, payload: schemas.PushUnsubscribeIn):
+    """Stop sending Web Push notifications to this browser: the body names its `endpoint`."""
+    p = caller(request, slug)
+    return {"removed": push.push_unsubscribe(participant=p, endpoint=payload.endpoint)}
 
 
 @router.get("/events/{slug}/participants", response={200: list[dict], **REFUSALS})

@@ -1,10 +1,13 @@
 """Typed payloads, one definition for the WebSocket frames and the REST bodies alike."""
 
+import base64
 import re
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
+from cryptography.hazmat.primitives.asymmetric import ec
 from ninja import Schema
 from pydantic import AfterValidator, ConfigDict, Field, StringConstraints, field_validator
 
@@ -194,6 +197,12 @@ class ZoneDeactivateIn(Strict):
     place: Id
 
 
+class EventPushIn(Strict):
+    """Organizers: whether the event sends Web Push notifications from now on."""
+
+    enabled: bool
+
+
 class NearestIn(Strict):
     """A position as numbers (lat, lng) or as text ("40°25′08″N 3°41′31″W"), and what to find."""
 
@@ -224,6 +233,7 @@ class ClientFrame(Strict):
         "alert.send",
         "zone.activate",
         "zone.deactivate",
+        "event.push",
         "resume",
         "ping",
     ]
@@ -253,6 +263,72 @@ class RevokeIn(Strict):
 
 class DeviceRevokeIn(Strict):
     device: Id
+
+
+# --- Web Push subscriptions (the JSON of the browser's PushSubscription) ---------------------------
+
+MSG_PUSH_ENDPOINT = (
+    "A push subscription's endpoint: an https:// address of at most 2,000 characters."
+)
+MSG_PUSH_P256DH = "The browser's public key: an uncompressed P-256 point (65 bytes), base64url."
+MSG_PUSH_AUTH = "The browser's authentication secret: 16 bytes, base64url."
+
+
+def _b64url(text: str) -> bytes:
+    if not re.fullmatch(r"[A-Za-z0-9_-]+={0,2}", text):
+        raise ValueError
+    return base64.urlsafe_b64decode(text.rstrip("=") + "=" * (-len(text.rstrip("=")) % 4))
+
+
+def _endpoint(value: str) -> str:
+    try:
+        url = urlsplit(value)
+        url.port  # noqa: B018 - raises ValueError for a port that is no number
+    except ValueError:
+        raise ValueError(MSG_PUSH_ENDPOINT) from None
+    if url.scheme not in ("https", "http") or not url.hostname or re.search(r"\s", value):
+        raise ValueError(MSG_PUSH_ENDPOINT)
+    return value
+
+
+def _p256dh(value: str) -> str:
+    try:
+        raw = _b64url(value)
+        if len(raw) != 65 or raw[0] != 4:
+            raise ValueError
+        ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), raw)  # on the curve
+    except ValueError:
+        raise ValueError(MSG_PUSH_P256DH) from None
+    return value
+
+
+def _auth(value: str) -> str:
+    try:
+        if len(_b64url(value)) != 16:
+            raise ValueError
+    except ValueError:
+        raise ValueError(MSG_PUSH_AUTH) from None
+    return value
+
+
+class PushKeysIn(Strict):
+    p256dh: Annotated[str, StringConstraints(max_length=100), AfterValidator(_p256dh)]
+    auth: Annotated[str, StringConstraints(max_length=40), AfterValidator(_auth)]
+
+
+class PushSubscriptionIn(Strict):
+    """A browser's PushSubscription as its toJSON() gives it."""
+
+    endpoint: Annotated[
+        str, StringConstraints(min_length=1, max_length=2000), PLAIN, AfterValidator(_endpoint)
+    ]
+    keys: PushKeysIn
+    # When the browser will end the subscription by itself; not used.
+    expiration_time: Annotated[float, Field(ge=0)] | None = Field(None, alias="expirationTime")
+
+
+class PushUnsubscribeIn(Strict):
+    endpoint: Annotated[str, StringConstraints(min_length=1, max_length=2000), PLAIN]
 
 
 def error_fields(exc) -> list[dict]:

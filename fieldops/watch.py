@@ -1,4 +1,5 @@
-"""The watch: the periodic sweeps behind the overdue alert and the route-acknowledgement reminder.
+"""The watch: the periodic sweeps behind the overdue alert and the route-acknowledgement reminder,
+and the push loop that sends Web Push notifications (fieldops/services/push.py).
 
 It runs in two ways, and any number of copies may run at once (each alert is guarded by a unique
 constraint, so the copy whose insert wins writes it and the others write nothing):
@@ -9,6 +10,12 @@ constraint, so the copy whose insert wins writes it and the others write nothing
 - as its own process, `python manage.py watch` (with `--once` for a single sweep, e.g. from cron).
   With Redis (REDIS_URL) its alerts reach every worker's sockets live; without Redis a separate
   process can only write them to the journal, where clients get them on their next resume.
+
+The push loop (`PushLoop`) is a thread of its own beside either: it sweeps the journals for entries
+to push as soon as one commits in this process (the journal's `push_wake`) and otherwise every
+PUSH_POLL_SECONDS (entries written by other processes), and hands the messages to the sending
+threads; any number of copies may run, each entry is taken by one. It never runs on a socket's or
+a request's path, and a push service that hangs holds up only its own sending threads.
 """
 
 import asyncio
@@ -21,6 +28,8 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import close_old_connections
 
+from fieldops.services import journal
+from fieldops.services.push import push_public_key, push_sweep, push_wait
 from fieldops.services.safety.acks import route_ack_remind_sweep
 from fieldops.services.safety.overdue import overdue_sweep
 
@@ -87,19 +96,65 @@ async def watch_forever(*, interval: float | None = None) -> None:
         await asyncio.sleep(interval)
 
 
+class PushLoop:
+    """The push loop in a thread of its own: sweep, then wait for a pushed entry to commit in this
+    process (or PUSH_POLL_SECONDS), until stopped. A failed sweep is logged and retried."""
+
+    def __init__(self, *, poll: float | None = None, on_sweep=None):
+        self.poll = poll
+        self.on_sweep = on_sweep
+        self.stopping = threading.Event()
+        self.thread: threading.Thread | None = None
+
+    def start(self) -> "PushLoop":
+        self.thread = threading.Thread(target=self.run, name="fieldops-push-loop", daemon=True)
+        self.thread.start()
+        return self
+
+    def stop(self, *, timeout: float = 10.0) -> None:
+        self.stopping.set()
+        journal.push_wake.set()
+        if self.thread is not None:
+            self.thread.join(timeout)
+
+    def run(self) -> None:
+        poll = max(0.05, self.poll or settings.PUSH_POLL_SECONDS)
+        while not self.stopping.is_set():
+            more = False
+            try:
+                close_old_connections()
+                result = push_sweep()
+                more = result.more
+                if self.on_sweep is not None:
+                    self.on_sweep(result)
+            except Exception:
+                log.exception("push sweep failed; retrying in %.0f s", poll)
+            finally:
+                close_old_connections()
+            if not more and not self.stopping.is_set():
+                push_wait(timeout=poll)
+
+
 class EmbeddedWatch:
     """ASGI wrapper that runs `watch_forever` on the worker's own event loop, so its journal
-    entries are published from this process (the in-memory layer's sockets get them live)."""
+    entries are published from this process (the in-memory layer's sockets get them live), and
+    the push loop in a thread beside it when Web Push is set up."""
 
     def __init__(self, app):
         self.app = app
         self.task: asyncio.Task | None = None
+        self.push: PushLoop | None = None
 
     def start(self) -> None:
         if self.task is None and settings.FIELDOPS["WATCH_EMBEDDED"]:
             self.task = asyncio.get_running_loop().create_task(watch_forever())
+            if push_public_key() is not None:
+                self.push = PushLoop().start()
 
     async def stop(self) -> None:
+        push, self.push = self.push, None
+        if push is not None:
+            await asyncio.to_thread(push.stop)
         task, self.task = self.task, None
         if task is not None:
             task.cancel()

@@ -1,4 +1,5 @@
-"""People in the field: participants, invites, device tokens, check-ins, route acknowledgements."""
+"""People in the field: participants, invites, device tokens, check-ins, route acknowledgements,
+Web Push subscriptions."""
 
 from django.conf import settings
 from django.db import models
@@ -137,3 +138,36 @@ class RouteAck(models.Model):
 
     def __str__(self) -> str:
         return f"{self.participant} understood {self.route}"
+
+
+class PushSubscription(models.Model):
+    """A browser's Web Push subscription for one participant (the JSON of the browser's
+    PushSubscription). Its endpoint is a capability URL that names the browser at its push
+    service, and its keys open what is sent to it: all three are personal data, sealed with the
+    event's data key and erased with the event (fieldops/services/retention.py)."""
+
+    event = models.ForeignKey("fieldops.Event", on_delete=models.CASCADE, related_name="+")
+    participant = models.ForeignKey(
+        Participant, on_delete=models.CASCADE, related_name="push_subscriptions"
+    )
+    endpoint = EncryptedTextField()
+    p256dh = EncryptedTextField()
+    auth = EncryptedTextField()
+    # A keyed hash of the endpoint (salted_hmac), to find a subscription without decrypting any.
+    endpoint_hash = models.CharField(max_length=64, editable=False)
+    # The language the page was in when it subscribed: the notification's text is in it.
+    language = models.CharField(max_length=12, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_ok_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["event", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["participant", "endpoint_hash"], name="unique_push_subscription"
+            )
+        ]
+        indexes = [models.Index(fields=["event", "endpoint_hash"], name="push_sub_endpoint")]
+
+    def __str__(self) -> str:
+        return f"Web Push subscription {self.pk} of {self.participant_id}"

@@ -16,7 +16,7 @@ from fieldops.services.journal import journal_find_action, journal_writer
 from realtime import fanout
 
 from . import tokens
-from .models import DeviceToken, Invite, Participant, Role
+from .models import DeviceToken, Invite, Participant, PushSubscription, Role
 from .payloads import participant_payload
 
 MSG_NO_SUCH_DEVICE = "No such device at this event."
@@ -129,7 +129,8 @@ def participant_revoke(
 ):
     """Revoke a participant and every device token of theirs, and with `revoke_invite` the invite
     they joined with, so that a seized phone cannot join again with its code. Their sockets close
-    at once on every worker."""
+    at once on every worker, and their Web Push subscriptions are deleted: nothing more reaches a
+    seized phone's lock screen."""
     earlier = _resent(participant=participant, client_id=client_id)
     if earlier:
         return earlier
@@ -140,6 +141,7 @@ def participant_revoke(
         DeviceToken.objects.filter(participant=found, revoked_at__isnull=True).update(
             revoked_at=now
         )
+        PushSubscription.objects.filter(participant=found).delete()
         if revoke_invite and found.invite_id is not None:
             Invite.objects.filter(pk=found.invite_id, revoked_at__isnull=True).update(
                 revoked_at=now

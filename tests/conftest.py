@@ -189,6 +189,7 @@ def valid_data(verb: str, cast) -> dict:
             },
         },
         "zone.deactivate": {"place": 1},
+        "event.push": {"enabled": False},
     }[verb]
 
 

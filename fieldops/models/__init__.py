@@ -1,7 +1,7 @@
 from .audit import AuditEntry as AuditEntry
 from .events import Event, MarchGroup, Place, Route
 from .field import Alert, ArrestRecord, Incident, IncidentChange
-from .journal import JournalEntry
+from .journal import JournalEntry, PushCursor
 from .retention import EventKey, EventTally
 from .safety import (
     ActiveSos,
@@ -31,5 +31,6 @@ __all__ = [
     "JournalEntry",
     "MarchGroup",
     "Place",
+    "PushCursor",
     "Route",
 ]

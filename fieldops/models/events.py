@@ -28,6 +28,11 @@ class Event(models.Model):
         default=72, help_text="Personal data is purged this many hours after the event ends."
     )
     checkin_interval_minutes = models.PositiveIntegerField(default=10)
+    # Whether entries are also sent by Web Push to the phones that asked for it (organizers switch
+    # it with `event.push`; fieldops/services/push.py).
+    push_enabled = models.BooleanField(
+        default=True, help_text="Send Web Push notifications to those who asked for them."
+    )
     # The journal's last sequence number; bumped under a row lock so numbers stay gapless.
     last_seq = models.PositiveBigIntegerField(default=0, editable=False)
     # Drawn anew at every save or delete of one of its routes or places, so that workers can keep a

@@ -40,3 +40,18 @@ class JournalEntry(models.Model):
     @property
     def audience_tags(self) -> list[str]:
         return self.audience.split()
+
+
+class PushCursor(models.Model):
+    """How far Web Push has gone in an event's journal: entries up to `seq` have been taken by a
+    push sweep (fieldops/services/push.py), which moves it forward with a compare-and-set, so
+    several sweepers never take the same entry. Created at the event's latest seq when its first
+    subscription arrives: history is never pushed."""
+
+    event = models.OneToOneField(
+        "fieldops.Event", on_delete=models.CASCADE, primary_key=True, related_name="push_cursor"
+    )
+    seq = models.PositiveBigIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.event_id} pushed up to #{self.seq}"

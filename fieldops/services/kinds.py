@@ -204,6 +204,10 @@ class Zone(Payload):
     text: str
 
 
+class EventPush(Payload):
+    enabled: bool
+
+
 @dataclass(frozen=True)
 class Kind:
     name: str
@@ -214,6 +218,9 @@ class Kind:
     # Who receives it and anything its data does not say, for the protocol's table.
     receivers: str
     data_note: str = ""
+    # Whether it is also sent by Web Push to those of its audience whose page is closed, and at
+    # what level: a Level, or PUSH_LEVEL_FROM_DATA for the level its data carries; None: never.
+    push: str | None = None
 
     def allows(self, tag: str) -> bool:
         family = tag.split(".", 1)[0] + ".*" if "." in tag else tag
@@ -223,9 +230,20 @@ class Kind:
 KINDS: dict[str, Kind] = {}
 
 
-def _kind(name: str, payload: type[Payload], reaches: set[str], receivers: str, note="") -> str:
-    KINDS[name] = Kind(name, payload, frozenset(reaches), receivers, note)
+def _kind(
+    name: str,
+    payload: type[Payload],
+    reaches: set[str],
+    receivers: str,
+    note="",
+    *,
+    push: str | None = None,
+) -> str:
+    KINDS[name] = Kind(name, payload, frozenset(reaches), receivers, note, push)
     return name
+
+
+PUSH_LEVEL_FROM_DATA = "data"
 
 
 FIELD_TEAMS = {"marshals", "legal", "medics"}
@@ -253,6 +271,7 @@ SOS_RAISED = _kind(
     SOS_PEOPLE,
     "organizers, medics and the sender; marshals near it get their own `sos.nearby` instead",
     "as an incident, `kind` = `sos`",
+    push="danger",
 )
 SOS_UPDATED = _kind(
     "sos.updated",
@@ -268,6 +287,7 @@ SOS_NEARBY = _kind(
     "personally: each marshal within `SOS_RADIUS_METERS` of it, each medic with a known "
     "position, and anyone told of this SOS before; organizers",
     "distance and bearing from the recipient's own last position (`from`)",
+    push="danger",
 )
 ARREST_LOGGED = _kind(
     "arrest.logged",
@@ -277,7 +297,7 @@ ARREST_LOGGED = _kind(
     "never descriptions, names or destinations (those are read with "
     "`GET /api/events/<slug>/arrests/<id>`, organizers and legal observers only)",
 )
-ROUTE_PUBLISHED = _kind("route.published", RoutePublished, {"public"}, "everyone")
+ROUTE_PUBLISHED = _kind("route.published", RoutePublished, {"public"}, "everyone", push="warning")
 ROUTE_ACKED = _kind("route.acked", RouteAcked, set(), "organizers")
 ROUTE_ACK_REMINDER = _kind(
     "route.ack_reminder",
@@ -291,6 +311,7 @@ ALERT_SENT = _kind(
     AlertSent,
     {"public", "group.*"} | FIELD_TEAMS,
     "the chosen audience, and organizers",
+    push=PUSH_LEVEL_FROM_DATA,
 )
 PARTICIPANT_JOINED = _kind(
     "participant.joined", Who, set(), "organizers (marchers are many and join without an entry)"
@@ -310,12 +331,17 @@ MARSHAL_OVERDUE = _kind(
     Overdue,
     {"marshals.*", "medics", "participant.*"},
     "organizers, the silent participant, and the marshals of their group (for a medic: medics)",
+    push="warning",
 )
 MARSHAL_BACK = _kind("marshal.back", Back, KINDS[MARSHAL_OVERDUE].reaches, "as `marshal.overdue`")
 MARSHAL_OFF_ROUTE = _kind("marshal.off_route", OffRoute, set(), "organizers")
 MARSHAL_ON_ROUTE = _kind("marshal.on_route", OffRoute, set(), "organizers")
 MARSHAL_IN_ZONE = _kind(
-    "marshal.in_zone", InZone, {"participant.*"}, "the participant inside the zone; organizers"
+    "marshal.in_zone",
+    InZone,
+    {"participant.*"},
+    "the participant inside the zone; organizers",
+    push=PUSH_LEVEL_FROM_DATA,
 )
 ZONE_ACTIVATED = _kind(
     "zone.activated",
@@ -323,6 +349,7 @@ ZONE_ACTIVATED = _kind(
     {"public"} | FIELD_TEAMS,
     "a public zone: everyone; another: marshals, legal observers, medics and organizers",
     '`level` = `"danger"`, `text` = `"Avoid: <zone name>"`',
+    push=PUSH_LEVEL_FROM_DATA,
 )
 ZONE_DEACTIVATED = _kind(
     "zone.deactivated",
@@ -331,6 +358,27 @@ ZONE_DEACTIVATED = _kind(
     "as `zone.activated`",
     '`level` = `"info"`, `text` = `"No longer a danger zone: <zone name>"`',
 )
+
+EVENT_PUSH_CHANGED = _kind(
+    "event.push_changed",
+    EventPush,
+    set(),
+    "organizers",
+    "`enabled`: whether the event sends Web Push notifications from now on",
+)
+
+# The kinds that are sent by Web Push too (docs/privacy.md).
+PUSHED = frozenset(name for name, kind in KINDS.items() if kind.push)
+
+
+def kind_push_level(*, kind: str, data: dict) -> str | None:
+    """The level an entry of this kind is pushed at (its data as the wire carries it), or None
+    if the kind is not pushed."""
+    push = kind_get(kind=kind).push
+    if push == PUSH_LEVEL_FROM_DATA:
+        level = data.get("level")
+        return level if level in ("info", "warning", "danger") else "info"
+    return push
 
 
 def kind_payload(*, kind: str, data) -> Payload:

@@ -10,10 +10,10 @@ What remains of a purged event (docs/deployment.md, "Retention and keys"):
 - `EventTally` rows: per hour and kind, how many check-ins (by status), incidents (by kind), SOS,
   arrests (records and people), alerts (by level) and participants (by role) there were, and for
   what had a position, per cell of 0.01° (about a kilometre).
-Everything else of the event is deleted: participants with their device tokens, check-ins, route
-acknowledgements and safety-rule state; invites; incidents with their history and SOS recipients;
-arrest records; alerts; and the browser sessions that name the event. Fieldops stores no push
-subscriptions.
+Everything else of the event is deleted: participants with their device tokens and Web Push
+subscriptions, check-ins, route acknowledgements and safety-rule state; invites; incidents with
+their history and SOS recipients; arrest records; alerts; and the browser sessions that name the
+event.
 """
 
 import logging
@@ -39,7 +39,7 @@ from fieldops.models import (
     Incident,
     JournalEntry,
 )
-from marshals.models import CheckIn, Invite, Participant
+from marshals.models import CheckIn, Invite, Participant, PushSubscription
 from marshals.sessions import SESSION_KEY
 
 from .locks import event_lock
@@ -98,6 +98,7 @@ def event_purge(*, event: Event, now: datetime | None = None) -> Purged:
             ("arrests", ArrestRecord.objects.filter(event=event)),
             ("incidents", Incident.objects.filter(event=event)),
             ("checkins", CheckIn.objects.filter(event=event)),
+            ("push_subscriptions", PushSubscription.objects.filter(event=event)),
             ("participants", Participant.objects.filter(event=event)),
             ("invites", Invite.objects.filter(event=event)),
         ):
@@ -285,6 +286,8 @@ def personal_data_inventory(*, event: Event) -> list[Holding]:
         ("participants (callsign, role, group)", Participant.objects.filter(event=event),
          "created_at"),
         ("device tokens", DeviceToken.objects.filter(participant__event=event), "created_at"),
+        ("Web Push subscriptions (endpoint, keys)", PushSubscription.objects.filter(event=event),
+         "created_at"),
         ("invites", Invite.objects.filter(event=event), "created_at"),
         ("route acknowledgements", RouteAck.objects.filter(participant__event=event), "at"),
         ("route-ack reminders", RouteAckReminder.objects.filter(participant__event=event), "at"),

@@ -5,7 +5,7 @@ import typing
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from fieldops.services.kinds import KINDS, Payload
+from fieldops.services.kinds import KINDS, PUSH_LEVEL_FROM_DATA, Payload
 
 KIND_TABLE_START = "<!-- journal kinds: written by `python manage.py journal_kinds --write` -->"
 KIND_TABLE_END = "<!-- end of journal kinds -->"
@@ -29,12 +29,19 @@ def _fields(model: type[Payload]) -> str:
     return ", ".join(names)
 
 
+def _push(push: str | None) -> str:
+    if push is None:
+        return "no"
+    return "at its `level`" if push == PUSH_LEVEL_FROM_DATA else f"`{push}`"
+
+
 def kind_table() -> str:
-    """The Markdown table of every journal kind: its data fields and who receives it."""
-    lines = ["| kind | data | who receives it |", "|---|---|---|"]
+    """The Markdown table of every journal kind: its data fields, who receives it and whether it
+    is also sent by Web Push (at which level)."""
+    lines = ["| kind | data | who receives it | Web Push |", "|---|---|---|---|"]
     for kind in KINDS.values():
         data = _fields(kind.payload) + (f" — {kind.data_note}" if kind.data_note else "")
-        lines.append(f"| `{kind.name}` | {data} | {kind.receivers} |")
+        lines.append(f"| `{kind.name}` | {data} | {kind.receivers} | {_push(kind.push)} |")
     return "\n".join(lines) + "\n"
 
 

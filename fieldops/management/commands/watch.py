@@ -4,13 +4,14 @@ import threading
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from fieldops.watch import MAX_SLEEP_SECONDS, watch_interval, watch_loop, watch_sweep
+from fieldops.services.push import push_public_key, push_sweep
+from fieldops.watch import MAX_SLEEP_SECONDS, PushLoop, watch_interval, watch_loop, watch_sweep
 
 
 class Command(BaseCommand):
     help = (
-        "Run the overdue watch and route-acknowledgement reminders: a loop (or one sweep with "
-        "--once). Safe to run in several processes at once; see docs/safety.md."
+        "Run the overdue watch, route-acknowledgement reminders and Web Push: a loop (or one "
+        "sweep with --once). Safe to run in several processes at once; see docs/safety.md."
     )
 
     def add_arguments(self, parser):
@@ -27,6 +28,8 @@ class Command(BaseCommand):
         if once:
             result = watch_sweep()
             self.report(result)
+            if push_public_key() is not None:
+                self.report_push(push_sweep())
             return
         if not settings.REDIS_URL:
             self.stderr.write(
@@ -38,8 +41,24 @@ class Command(BaseCommand):
             signal.signal(signum, lambda *_: stop.set())
         every = min(interval or watch_interval(), MAX_SLEEP_SECONDS)
         self.stdout.write(f"Watching every {every:.0f} s; Ctrl-C to stop.")
+        pushing = None
+        if push_public_key() is not None:
+            pushing = PushLoop(on_sweep=self.report_push).start()
+            self.stdout.write(f"Pushing every {settings.PUSH_POLL_SECONDS:g} s.")
+        else:
+            self.stdout.write("Web Push is not set up (VAPID_PRIVATE_KEY): nothing is pushed.")
         watch_loop(stop=stop, interval=every, on_sweep=self.report)
+        if pushing is not None:
+            pushing.stop()
         self.stdout.write("Watch stopped.")
+
+    def report_push(self, result) -> None:
+        if result.entries or result.removed:
+            self.stdout.write(
+                f"  push: {result.entries} entries, {result.queued} messages queued, "
+                f"{result.removed} expired subscriptions removed"
+            )
+            self.stdout.flush()
 
     def report(self, result) -> None:
         for entry in result.overdue + result.reminders:
