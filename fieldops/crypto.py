@@ -29,7 +29,7 @@ from django.db import IntegrityError, connection, models, transaction
 
 SEALED_PREFIX = "v1:"
 KEY_ID_LENGTH = 16  # hex characters of a random key id
-_TOKEN_START = "gAAAA"  # every Fernet token starts so (its version byte is 0x80)
+TOKEN_START = "gAAAA"  # every Fernet token starts so (its version byte is 0x80)
 
 MSG_KEY_DESTROYED = "This value was sealed with a data key that no longer exists."
 MSG_UNREADABLE = "Encrypted value cannot be read with the configured keys."
@@ -136,7 +136,7 @@ def seal(text: str, *, event_id: int) -> Stored:
 
 def is_sealed(stored: str) -> bool:
     end = len(SEALED_PREFIX) + KEY_ID_LENGTH
-    return stored.startswith(SEALED_PREFIX) and stored[end : end + 6] == ":" + _TOKEN_START
+    return stored.startswith(SEALED_PREFIX) and stored[end : end + 6] == ":" + TOKEN_START
 
 
 def unseal(stored: str) -> str:
@@ -155,7 +155,7 @@ def unseal(stored: str) -> str:
             return key.decrypt(token.encode()).decode()
         except InvalidToken as exc:
             raise ValueError(MSG_UNREADABLE) from exc
-    if stored.startswith(_TOKEN_START):
+    if stored.startswith(TOKEN_START):
         return decrypt(stored)
     return stored
 
@@ -197,18 +197,30 @@ def keys_forget() -> None:
     _frame_text.cache_clear()
 
 
+def master_rotate(token: str) -> str | None:
+    """`token` (encrypted with a master key: a wrapped data key, a value sealed before data keys)
+    encrypted with the first master key instead, or None when the first one already opens it.
+    ValueError when no configured master key opens it."""
+    try:
+        _first_master_key().decrypt(token.encode())
+    except InvalidToken:
+        try:
+            return fernet().rotate(token.encode()).decode()
+        except InvalidToken as exc:
+            raise ValueError(MSG_UNREADABLE) from exc
+    return None
+
+
 def event_keys_rewrap() -> int:
     """Wrap every data key not wrapped by the first master key with it; returns how many. After
     this has run with a new master key first, the old master key can be retired."""
     from fieldops.models import EventKey
 
-    first = _first_master_key()
     count = 0
     for key in EventKey.objects.all():
-        try:
-            first.decrypt(key.wrapped.encode())
-        except InvalidToken:
-            key.wrapped = fernet().rotate(key.wrapped.encode()).decode()
+        rotated = master_rotate(key.wrapped)
+        if rotated is not None:
+            key.wrapped = rotated
             key.save(update_fields=["wrapped"])
             count += 1
     return count

@@ -2,8 +2,8 @@
 a worker is killed, Redis is killed, and a worker is frozen, under steady traffic.
 
 Real processes: redis-server, SQLite or PostgreSQL, one daphne and one uvicorn worker started by
-deploy/worker. Clients are the kit's protocol client (fieldops/kit/client.py), behaving as the pages
-do: they resume with `?since=` the highest seq they hold, and resend an unacknowledged action with
+deploy/worker. Clients are the kit's phones (fieldops/kit/peer.py), behaving as the pages do: they
+resume with `?since=` the highest seq they hold, and resend an unacknowledged action with
 the same id.
 Everything is asserted from the outside, against the journal in the database. Each fault's catch-up
 time (from the end of the fault until every watcher holds an alert written right after it) is
@@ -11,18 +11,19 @@ printed; run with `-s` to see it.
 """
 
 import asyncio
+import functools
 import json
 import sqlite3
 import time
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
-from fieldops.kit.client import Client
+from fieldops.kit.peer import Peer
 
 from .servers import FaultStack, fault_stack
 
@@ -32,78 +33,6 @@ ON_ROUTE = {"lat": 40.4193, "lng": -3.6932}
 MARSHALS = 4
 CHECKINS_PER_SECOND = 4  # each
 SETTLE_SECONDS = 30.0  # liveness bound for catching up after a fault (two shared cores)
-
-
-class Peer:
-    """One phone: keeps a socket open to its worker (or the other), resuming and resending."""
-
-    def __init__(self, stack: FaultStack, token: str, name: str, prefer: int, since: int):
-        self.stack, self.token, self.name = stack, token, name
-        self.order = [prefer, 1 - prefer]
-        self.last = since
-        self.seqs: list[int] = []  # every journal entry received, in arrival order
-        self.outbox: dict[str, dict] = {}  # id -> frame, until acked
-        self.acks: dict[str, int] = {}
-        self.errors: list[dict] = []  # error frames: the server refused an action
-        self.client: Client | None = None
-        self.on: int | None = None
-        self.reconnects = 0
-
-    async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            for worker in self.order:
-                if stop.is_set():
-                    return
-                try:
-                    client = await Client.open(
-                        self.stack.ws_url(worker), token=self.token, since=self.last, keep=0,
-                        on_entry=self.receive, open_timeout=3, close_timeout=1,
-                    )  # fmt: skip
-                except (OSError, TimeoutError, InvalidHandshake, ConnectionClosed):
-                    await asyncio.sleep(0.2)
-                    continue
-                self.client, self.on = client, worker
-                try:
-                    for frame in list(self.outbox.values()):  # resend, same ids
-                        self.track(await client.send(frame))
-                    await client.reader  # until the socket closes
-                except ConnectionClosed:
-                    pass
-                finally:
-                    self.client = None
-                    self.reconnects += 1
-                await asyncio.sleep(0.1)
-
-    def receive(self, entry: dict, _at: int) -> None:
-        self.seqs.append(entry["seq"])
-        self.last = max(self.last, entry["seq"])
-
-    def track(self, reply: asyncio.Future) -> None:
-        def settled(reply: asyncio.Future) -> None:
-            if reply.exception() is not None:
-                return  # the socket closed first: resent on reconnect
-            frame = reply.result()
-            if frame["type"] == "ack":
-                self.outbox.pop(frame["id"], None)
-                self.acks[frame["id"]] = frame["seq"]
-            else:
-                self.errors.append(frame)
-
-        reply.add_done_callback(settled)
-
-    async def go_home(self) -> None:
-        """Back to the preferred worker (as a balancer would spread new connections)."""
-        if self.client is not None and self.on != self.order[0]:
-            await self.client.ws.close()
-
-    async def act(self, verb: str, data: dict) -> None:
-        frame = {"type": verb, "id": str(uuid.uuid4()), "data": data}
-        self.outbox[frame["id"]] = frame
-        if self.client is not None:
-            try:
-                self.track(await self.client.send(frame))
-            except ConnectionClosed:
-                pass  # resent on reconnect
 
 
 def journal_rows(stack: FaultStack) -> list[tuple[int, str, str | None]]:
@@ -159,6 +88,35 @@ def post_alert(stack: FaultStack, token: str, text: str) -> int:
     raise AssertionError(f"no worker took the alert {text!r}")
 
 
+async def traffic(marshals: list[Peer], stop: asyncio.Event, position: dict) -> None:
+    """Every marshal checks in at `position`, CHECKINS_PER_SECOND times a second, until `stop`."""
+    n = 0
+    while not stop.is_set():
+        n += 1
+        for m in marshals:
+            await m.act("checkin", {**position, "status": "ok", "note": f"n{n}"})
+        await asyncio.sleep(1 / CHECKINS_PER_SECOND)
+
+
+async def caught_up(watchers: list[Peer], post: Callable[[str], int], label: str) -> float:
+    """Write a marker alert after a fault (`post` writes it and returns its seq) and time until
+    every watcher holds it."""
+    began = time.monotonic()
+    seq = await asyncio.get_running_loop().run_in_executor(None, post, f"after {label}")
+    while any(seq not in w.seqs for w in watchers):
+        assert time.monotonic() - began < SETTLE_SECONDS, f"not caught up after {label}"
+        await asyncio.sleep(0.05)
+    return round(time.monotonic() - began, 2)
+
+
+async def settled(marshals: list[Peer]) -> None:
+    """Until every action the marshals sent is acknowledged."""
+    began = time.monotonic()
+    while any(m.outbox for m in marshals):
+        assert time.monotonic() - began < SETTLE_SECONDS, "actions never acknowledged"
+        await asyncio.sleep(0.1)
+
+
 async def scenario(stack: FaultStack) -> dict:
     loop = asyncio.get_running_loop()
     joined = {
@@ -168,36 +126,23 @@ async def scenario(stack: FaultStack) -> dict:
     start = stack.http(0, "GET", f"/api/events/{stack.slug}", token=joined["organizer"][0]["token"])
     since = start["seq"]
     alerter = joined["organizer"].pop()["token"]
+
+    def phone(joined: dict, name: str, prefer: int) -> Peer:
+        urls = [stack.ws_url(prefer), stack.ws_url(1 - prefer)]
+        return Peer(urls, joined["token"], name, since=since)
+
     watchers = [
-        Peer(stack, j["token"], f"{role}-{i}", prefer=i % 2, since=since)
+        phone(j, f"{role}-{i}", i % 2)
         for role in ("organizer", "marcher")
         for i, j in enumerate(joined[role])
     ]
-    marshals = [
-        Peer(stack, j["token"], f"marshal-{i}", prefer=i % 2, since=since)
-        for i, j in enumerate(joined["marshal"])
-    ]
+    marshals = [phone(j, f"marshal-{i}", i % 2) for i, j in enumerate(joined["marshal"])]
     stop = asyncio.Event()
     tasks = [asyncio.create_task(p.run(stop)) for p in watchers + marshals]
-
-    async def traffic():
-        n = 0
-        while not stop.is_set():
-            n += 1
-            for m in marshals:
-                await m.act("checkin", {**ON_ROUTE, "status": "ok", "note": f"n{n}"})
-            await asyncio.sleep(1 / CHECKINS_PER_SECOND)
-
-    tasks.append(asyncio.create_task(traffic()))
+    tasks.append(asyncio.create_task(traffic(marshals, stop, ON_ROUTE)))
 
     async def catch_up(label: str) -> float:
-        """Write a marker alert after the fault and time until every watcher holds it."""
-        began = time.monotonic()
-        seq = await loop.run_in_executor(None, post_alert, stack, alerter, f"after {label}")
-        while any(seq not in w.seqs for w in watchers):
-            assert time.monotonic() - began < SETTLE_SECONDS, f"not caught up after {label}"
-            await asyncio.sleep(0.05)
-        return round(time.monotonic() - began, 2)
+        return await caught_up(watchers, functools.partial(post_alert, stack, alerter), label)
 
     figures = {}
     await asyncio.sleep(3)
@@ -238,10 +183,8 @@ async def scenario(stack: FaultStack) -> dict:
 
     # Stop writing; let every phone settle its outbox and every watcher reach the end.
     tasks[-1].cancel()
+    await settled(marshals)
     began = time.monotonic()
-    while any(m.outbox for m in marshals):
-        assert time.monotonic() - began < SETTLE_SECONDS, "actions never acknowledged"
-        await asyncio.sleep(0.1)
     final = await catch_up("the end")
     rows = await loop.run_in_executor(None, journal_rows, stack)
     last = rows[-1][0]
@@ -251,13 +194,45 @@ async def scenario(stack: FaultStack) -> dict:
     figures["final"] = final
     stop.set()
     for peer in watchers + marshals:
-        if peer.client is not None:
-            await peer.client.ws.close()
+        await peer.hang_up()
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
     return {"since": since, "rows": rows, "watchers": watchers, "marshals": marshals,
             "figures": figures}  # fmt: skip
+
+
+def assert_nothing_lost(
+    rows: list[tuple[int, str, str | None]], since: int, watchers: list[Peer], marshals: list[Peer]
+) -> dict[str, int]:
+    """Against the journal's `rows` after `since`: no action refused, every acknowledged one
+    written once at its acked seq, seqs gapless, and every watcher (organizers: everything, the
+    others: what is public) got exactly what it may see, in order, once. Returns the acks."""
+    for peer in watchers + marshals:
+        assert not peer.errors, f"{peer.name}: {peer.errors}"
+    # Every acked id is in the journal exactly once, at its acked seq.
+    by_client = {}
+    for seq, _, client_id in rows:
+        if client_id:
+            assert client_id not in by_client, f"{client_id} written twice"
+            by_client[client_id] = seq
+    acked = {i: s for m in marshals for i, s in m.acks.items()}
+    assert {i: by_client.get(i) for i in acked} == acked
+    # Seqs are gapless.
+    assert [r[0] for r in rows] == list(range(since + 1, since + 1 + len(rows)))
+
+    everything = [seq for seq, _, _ in rows]
+    public = [seq for seq, audience, _ in rows if " public " in audience]
+    for watcher in watchers:
+        expected = everything if watcher.name.startswith("organizer") else public
+        got = watcher.seqs
+        assert got == sorted(set(got)), f"{watcher.name}: duplicates or out of order"
+        missing = sorted(set(expected) - set(got))
+        extra = sorted(set(got) - set(expected))
+        assert not missing and not extra, (
+            f"{watcher.name} missing {missing[:20]} extra {extra[:20]}"
+        )
+    return acked
 
 
 def run_faults(*, postgres: bool) -> None:
@@ -273,31 +248,8 @@ def run_faults(*, postgres: bool) -> None:
         {p.name: p.reconnects for p in result["watchers"] + result["marshals"]},
     )  # fmt: skip
 
-    for peer in result["watchers"] + result["marshals"]:
-        assert not peer.errors, f"{peer.name}: {peer.errors}"
-    # Every acked id is in the journal exactly once, at its acked seq.
-    by_client = {}
-    for seq, _, client_id in rows:
-        if client_id:
-            assert client_id not in by_client, f"{client_id} written twice"
-            by_client[client_id] = seq
-    acked = {i: s for m in result["marshals"] for i, s in m.acks.items()}
+    acked = assert_nothing_lost(rows, since, result["watchers"], result["marshals"])
     assert len(acked) > 50
-    assert {i: by_client.get(i) for i in acked} == acked
-    # Seqs are gapless.
-    assert [r[0] for r in rows] == list(range(since + 1, since + 1 + len(rows)))
-
-    everything = [seq for seq, _, _ in rows]
-    public = [seq for seq, audience, _ in rows if " public " in audience]
-    for watcher in result["watchers"]:
-        expected = everything if watcher.name.startswith("organizer") else public
-        got = watcher.seqs
-        assert got == sorted(set(got)), f"{watcher.name}: duplicates or out of order"
-        missing = sorted(set(expected) - set(got))
-        extra = sorted(set(got) - set(expected))
-        assert not missing and not extra, (
-            f"{watcher.name} missing {missing[:20]} extra {extra[:20]}"
-        )
     assert "Traceback" not in logs, logs[-4000:]
 
 

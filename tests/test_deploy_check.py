@@ -11,6 +11,8 @@ import time
 import pytest
 from cryptography.fernet import Fernet
 
+from fieldops.services.webpush import vapid_key_generate
+
 from .servers import ROOT, START_TIMEOUT, _healthy, _stop, free_port
 
 PRODUCTION_ENV = {
@@ -20,13 +22,17 @@ PRODUCTION_ENV = {
     "ALLOWED_HOSTS": "fieldops.example.org",
     "CSRF_TRUSTED_ORIGINS": "https://fieldops.example.org",
     "PUBLIC_URL": "https://fieldops.example.org",
-    "DATABASE_URL": "sqlite:///:memory:",
+    "VAPID_PRIVATE_KEY": vapid_key_generate(),  # made afresh, never a committed key
+    # Never connected to: `check` reads the settings only.
+    "DATABASE_URL": "postgres://fieldops:unused@127.0.0.1:9/fieldops",
+    "REDIS_URL": "redis://127.0.0.1:9/0",
+    "FIELDOPS_WORKERS": "4",
 }
 
 
-def run_manage(*args: str, drop: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+def run_manage(*args: str, drop: tuple[str, ...] = (), **extra: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "DEBUG"}}
-    env.update(PRODUCTION_ENV, FIELD_ENCRYPTION_KEYS=Fernet.generate_key().decode())
+    env.update(PRODUCTION_ENV, FIELD_ENCRYPTION_KEYS=Fernet.generate_key().decode(), **extra)
     for name in drop:
         env.pop(name, None)
     return subprocess.run(
@@ -41,11 +47,40 @@ def test_check_deploy_reports_no_issues_under_production_settings():
     assert "no issues" in done.stdout
 
 
-@pytest.mark.parametrize("setting", ["SECRET_KEY", "FIELD_ENCRYPTION_KEYS", "PUBLIC_URL"])
+@pytest.mark.parametrize(
+    "setting", ["SECRET_KEY", "FIELD_ENCRYPTION_KEYS", "PUBLIC_URL", "DATABASE_URL", "REDIS_URL"]
+)
 def test_production_refuses_to_start_without_a_required_setting_and_names_it(setting):
     done = run_manage("check", drop=(setting,))
     assert done.returncode != 0
     assert setting in done.stderr
+
+
+def test_production_without_postgresql_and_redis_names_the_setting_that_allows_one_process():
+    done = run_manage("check", drop=("DATABASE_URL", "REDIS_URL"))
+    assert done.returncode != 0
+    assert "Set DATABASE_URL and REDIS_URL" in done.stderr
+    assert "FIELDOPS_SINGLE_PROCESS=1" in done.stderr
+
+
+def test_a_single_process_on_sqlite_passes_check_deploy_when_asked_for():
+    single = {
+        "FIELDOPS_SINGLE_PROCESS": "1",
+        "FIELDOPS_WORKERS": "1",
+        "DATABASE_URL": "sqlite:///:memory:",
+    }
+    done = run_manage("check", "--deploy", "--fail-level", "WARNING", drop=("REDIS_URL",), **single)
+    assert done.returncode == 0, done.stderr
+
+
+def test_check_warns_when_several_workers_are_configured_without_redis():
+    single = {"FIELDOPS_SINGLE_PROCESS": "1", "FIELDOPS_WORKERS": "4"}
+    done = run_manage("check", "--deploy", "--fail-level", "WARNING", drop=("REDIS_URL",), **single)
+    assert done.returncode != 0
+    assert "fieldops.W102" in done.stderr
+    assert "FIELDOPS_WORKERS is 4 but there is no REDIS_URL" in done.stderr
+    with_redis = run_manage("check", "--deploy", "--fail-level", "WARNING", FIELDOPS_WORKERS="4")
+    assert with_redis.returncode == 0, with_redis.stderr
 
 
 def test_production_refuses_the_example_files_placeholder_secret_key():

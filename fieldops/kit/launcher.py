@@ -84,9 +84,10 @@ def worker_proc(server: str, *, index: int, env: dict, tmp: Path, port: int | No
 
 @dataclass
 class Proxy:
-    """The shipped nginx site in front of one worker."""
+    """The shipped nginx site in front of one worker, or of all of them."""
 
     proc: Proc
+    upstreams: list[int]
     http_port: int
     https_port: int
     directory: Path
@@ -112,10 +113,16 @@ class Running:
     redis: Proc | None = None
     workers: list[Proc] = field(default_factory=list)
     proxies: list[Proxy] = field(default_factory=list)
+    front: Proxy | None = None  # the shipped site with every worker upstream, as deployed
 
     @property
     def slug(self) -> str:
         return self.seed["event"]
+
+    @property
+    def nginxes(self) -> list[Proxy]:
+        """Every nginx started: one in front of each worker, then the one in front of all."""
+        return [*self.proxies, *([self.front] if self.front else [])]
 
     def base_url(self, worker: int = 0) -> str:
         return f"http://127.0.0.1:{self.ports[worker]}"
@@ -140,19 +147,23 @@ class Running:
         return join(self.base_url(worker), code=code, callsign=callsign)
 
 
-def _public(ports: list[int], fronts: list[tuple[int, int, Path]], *, at_worker: bool) -> dict:
+# An nginx to start: the workers' ports it passes to, its http and https ports, its directory.
+Front = tuple[list[int], int, int, Path]
+
+
+def _public(ports: list[int], fronts: list[Front], *, at_worker: bool) -> dict:
     """PUBLIC_URL (and the trusted origins) for browsers: the first nginx, or the first worker."""
     if fronts:
-        origins = [f"https://127.0.0.1:{https}" for _, https, _ in fronts]
+        origins = [f"https://127.0.0.1:{https}" for _, _, https, _ in fronts]
         return {"PUBLIC_URL": origins[0], "CSRF_TRUSTED_ORIGINS": ",".join(origins)}
     return {"PUBLIC_URL": f"http://127.0.0.1:{ports[0]}"} if at_worker else {}
 
 
-def _start_proxy(upstream: int, front: tuple[int, int, Path], tmp: Path, procs: list) -> Proxy:
-    """The shipped nginx site in front of the worker on `upstream`, checked with `nginx -t`."""
-    http_port, https_port, directory = front
+def _start_proxy(front: Front, tmp: Path, procs: list) -> Proxy:
+    """The shipped nginx site in front of the workers it names, checked with `nginx -t`."""
+    upstreams, http_port, https_port, directory = front
     command = nginx_command(
-        directory, upstream=upstream, http_port=http_port, https_port=https_port
+        directory, upstreams=upstreams, http_port=http_port, https_port=https_port
     )
     checked = nginx_test(command)
     if checked.returncode != 0:
@@ -160,7 +171,7 @@ def _start_proxy(upstream: int, front: tuple[int, int, Path], tmp: Path, procs: 
     proc = Proc(directory.name, [*command, "-g", "daemon off;"], port=https_port, tmp=tmp)
     procs.append(proc)
     proc.start()
-    return Proxy(proc, http_port, https_port, directory)
+    return Proxy(proc, upstreams, http_port, https_port, directory)
 
 
 @contextmanager
@@ -170,6 +181,7 @@ def launch(
     postgres: bool = False,
     redis: bool = True,
     nginx: bool = False,
+    front: bool = False,
     env: dict | None = None,
     public_at_worker: bool = False,
     prepare: Callable[[dict, dict], None] | None = None,
@@ -178,11 +190,12 @@ def launch(
     """Start a Fieldops with one worker per entry of `servers` and yield it once every worker
     answers /healthz (and every nginx its port).
 
-    `env` adds to (or, with None, removes from) `project_env`. `public_at_worker` makes the first
-    worker's address the public URL, as browsers need for their sockets' Origin; with `nginx`,
-    the public URL is the first proxy's https origin and every proxy's is trusted (both over
-    `env`). `prepare(env, seed)` runs after seeding, before any worker starts, with the
-    environment the workers will get.
+    `nginx` puts the shipped nginx site in front of each worker (`proxies`), `front` one in
+    front of all of them, as deployed (`front`). `env` adds to (or, with None, removes from)
+    `project_env`. `public_at_worker` makes the first worker's address the public URL, as
+    browsers need for their sockets' Origin; with nginx, the public URL is the first proxy's
+    https origin and every proxy's is trusted (both over `env`). `prepare(env, seed)` runs after
+    seeding, before any worker starts, with the environment the workers will get.
     """
     tmp = Path(tempfile.mkdtemp(prefix=prefix))
     procs: list[Proc] = []
@@ -198,10 +211,12 @@ def launch(
             else:
                 database_url = f"sqlite:///{tmp / 'fieldops.sqlite3'}"
             ports = [free_port() for _ in servers]
-            # nginx-<i> in front of worker i: its http and https ports, a directory for its files
-            fronts = [
-                (free_port(), free_port(), tmp / f"nginx-{i}") for i in range(len(ports) * nginx)
+            # nginx-<i> in front of worker i, nginx-front in front of all
+            fronts: list[Front] = [
+                ([port], free_port(), free_port(), tmp / f"nginx-{i}")
+                for i, port in enumerate(ports if nginx else [])
             ]
+            fronts += [(ports, free_port(), free_port(), tmp / "nginx-front")] * front
             redis_url = f"redis://127.0.0.1:{broker.port}/0" if broker else None
             overrides = {**(env or {}), **_public(ports, fronts, at_worker=public_at_worker)}
             project = project_env(database_url=database_url, redis_url=redis_url, **overrides)
@@ -217,13 +232,11 @@ def launch(
                 worker.spawn()  # side by side: each worker's start-up is seconds of imports
             for worker in workers:
                 worker.wait_ready()
-            proxies = [
-                _start_proxy(port, front, tmp, procs)
-                for port, front in zip(ports, fronts, strict=False)
-            ]
+            proxies = [_start_proxy(each, tmp, procs) for each in fronts]
             yield Running(
                 ports=ports, seed=seed, tmp=tmp, database_url=database_url, env=project,
-                redis=broker, workers=workers, proxies=proxies,
+                redis=broker, workers=workers, proxies=proxies[: len(ports) * nginx],
+                front=proxies[-1] if front else None,
             )  # fmt: skip
     finally:
         for proc in reversed(procs):

@@ -62,13 +62,15 @@ def certificate(directory: Path) -> tuple[Path, Path]:
     return cert_path, key_path
 
 
-def nginx_site(*, upstream: int, http_port: int, https_port: int, directory: Path, cert, key):
-    """deploy/nginx.conf as shipped, but on 127.0.0.1 ports, with this certificate, one worker and
-    its logs in `directory`."""
+def nginx_site(
+    *, upstreams: list[int], http_port: int, https_port: int, directory: Path, cert, key
+) -> str:
+    """deploy/nginx.conf as shipped, but on 127.0.0.1 ports, with this certificate, these workers
+    and its logs in `directory`."""
     text = SITE.read_text()
+    servers = "".join(rf"\g<1>server 127.0.0.1:{port};\n" for port in upstreams)
     edits = [
-        (r"(?m)^(\s*)server 127\.0\.0\.1:\d+;\n(?:\s*server 127\.0\.0\.1:\d+;\n)*",
-         rf"\g<1>server 127.0.0.1:{upstream};\n"),
+        (r"(?m)^(\s*)server 127\.0\.0\.1:\d+;\n(?:\s*server 127\.0\.0\.1:\d+;\n)*", servers),
         (r"listen 80;", f"listen 127.0.0.1:{http_port};"),
         (r"listen 443 ([^;]*);", rf"listen 127.0.0.1:{https_port} \1;"),
         (r"/etc/letsencrypt/live/fieldops\.example\.org/fullchain\.pem", str(cert)),
@@ -101,15 +103,17 @@ def nginx_main(directory: Path, site: Path) -> str:
     )
 
 
-def nginx_command(directory: Path, *, upstream: int, http_port: int, https_port: int) -> list[str]:
-    """The nginx command line for the shipped site in front of one worker, its configuration
-    and certificate written to `directory`."""
+def nginx_command(
+    directory: Path, *, upstreams: list[int], http_port: int, https_port: int
+) -> list[str]:
+    """The nginx command line for the shipped site in front of the workers on `upstreams`, its
+    configuration and certificate written to `directory`."""
     directory.mkdir()
     cert, key = certificate(directory)
     site = directory / "fieldops.conf"
     site.write_text(
         nginx_site(
-            upstream=upstream, http_port=http_port, https_port=https_port,
+            upstreams=upstreams, http_port=http_port, https_port=https_port,
             directory=directory, cert=cert, key=key,
         )
     )  # fmt: skip

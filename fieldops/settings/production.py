@@ -5,6 +5,12 @@ from django.core.exceptions import ImproperlyConfigured
 from .base import *  # noqa: F403
 from .env import env_bool, env_int, env_str
 
+MSG_EMBEDDED = (
+    "Set {names}: production runs on PostgreSQL (DATABASE_URL) and Redis (REDIS_URL). To run a"
+    " single process on SQLite and the in-memory channel layer instead, set"
+    " FIELDOPS_SINGLE_PROCESS=1 (docs/deployment.md)."
+)
+
 SECRET_KEY = env_str("SECRET_KEY")
 # The example environment file's placeholder would sign every session with a published key.
 if len(SECRET_KEY) < 50 or "CHANGE-ME" in SECRET_KEY:
@@ -12,6 +18,20 @@ if len(SECRET_KEY) < 50 or "CHANGE-ME" in SECRET_KEY:
 DEBUG = False
 if not FIELD_ENCRYPTION_KEYS:  # noqa: F405
     raise ImproperlyConfigured("Set FIELD_ENCRYPTION_KEYS (comma-separated Fernet keys).")
+
+# The embedded default (SQLite, the in-memory channel layer) serves one process: with two workers
+# nothing written on one would reach the other's sockets. Production runs it only when asked to.
+SINGLE_PROCESS = env_bool("FIELDOPS_SINGLE_PROCESS", False)
+_embedded = [
+    name
+    for name, embedded in (
+        ("DATABASE_URL", DATABASES["default"]["ENGINE"].endswith("sqlite3")),  # noqa: F405
+        ("REDIS_URL", "InMemory" in CHANNEL_LAYERS["default"]["BACKEND"]),  # noqa: F405
+    )
+    if embedded
+]
+if _embedded and not SINGLE_PROCESS:
+    raise ImproperlyConfigured(MSG_EMBEDDED.format(names=" and ".join(_embedded)))
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
