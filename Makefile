@@ -75,9 +75,13 @@ run: system-run $(VENV)/.installed-run
 	@echo
 	@echo "Open the organizer link above in a browser (or the admin login to see the map)."
 	@echo "Serving on http://$(HOST):$(PORT)/ - stop with Ctrl-C."
-	@# The overdue watch runs inside the worker (docs/safety.md). No access log: invite codes are
-	@# part of /join/ paths and must not land in a log.
-	$(BIN)/daphne --access-log /dev/null -b $(HOST) -p $(PORT) fieldops.asgi:application
+	@# Web Push signs with a VAPID key made on the first run and kept in var/ (never committed);
+	@# a VAPID_PRIVATE_KEY from the environment wins.
+	@test -s var/vapid-private.key || (umask 077 && $(BIN)/python manage.py vapid_key > var/vapid-private.key)
+	@# The overdue watch and the push loop run inside the worker (docs/safety.md). No access log:
+	@# invite codes are part of /join/ paths and must not land in a log.
+	VAPID_PRIVATE_KEY="$${VAPID_PRIVATE_KEY:-$$(cat var/vapid-private.key)}" \
+	  $(BIN)/daphne --access-log /dev/null -b $(HOST) -p $(PORT) fieldops.asgi:application
 
 # Tests pick their own database and services: a DATABASE_URL or REDIS_URL from the shell would
 # point them at real data.

@@ -4,6 +4,8 @@ Both the WebSocket consumer and the REST API go through `action_perform`, so a v
 authorized and carried out the same way whichever door it came in by.
 """
 
+import logging
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -11,11 +13,14 @@ from dataclasses import dataclass
 import pydantic
 from django.db import IntegrityError
 
-from fieldops import errors, schemas
-from fieldops.services import alerts, arrests, checkins, incidents, routes
+from fieldops import errors, logcontext, schemas
+from fieldops.services import alerts, arrests, checkins, incidents, push, routes
 from fieldops.services.journal import journal_find_action
 from fieldops.services.safety import acks, zones
 from marshals.models import Role
+from realtime import metrics
+
+log = logging.getLogger(__name__)
 
 ORGANIZER = Role.ORGANIZER
 FIELD_ROLES = frozenset({Role.MARSHAL, Role.LEGAL, Role.MEDIC})
@@ -52,6 +57,7 @@ ACTIONS: dict[str, Action] = {
     "zone.deactivate": Action(
         schemas.ZoneDeactivateIn, frozenset({ORGANIZER}), zones.zone_deactivate
     ),
+    "event.push": Action(schemas.EventPushIn, frozenset({ORGANIZER}), push.event_push_set),
 }
 
 
@@ -68,6 +74,7 @@ REST_PATHS: dict[str, str] = {
     "alert.send": "alerts",
     "zone.activate": "zones/activate",
     "zone.deactivate": "zones/deactivate",
+    "event.push": "push",
 }
 
 
@@ -93,20 +100,45 @@ def action_perform(
 ):
     """Authorize, validate and carry out one action; returns its journal entry.
 
-    A repeated client_id returns the entry the first attempt made and writes nothing.
+    A repeated client_id returns the entry the first attempt made and writes nothing. Each action
+    is logged in one line (its verb, outcome and duration: never its data or who sent it) and
+    counted by verb and outcome (docs/deployment.md, "Log format" and "Metrics").
     """
+    name = verb if verb in ACTIONS else "other"
+    started = time.perf_counter()
+    context = logcontext.verb.set(name)
+    outcome, seq = errors.INTERNAL, None
+    try:
+        entry, outcome = _perform(
+            participant=participant, verb=verb, data=data, client_id=client_id, prefix=prefix
+        )
+        seq = entry.seq
+        return entry
+    except Exception as exc:
+        outcome = errors.error_for(exc, field="data").code
+        raise
+    finally:
+        ms = round((time.perf_counter() - started) * 1000, 1)
+        metrics.ACTIONS.labels(name, outcome).inc()
+        log.info("%s %s in %.1f ms", name, outcome, ms,
+                 extra={"outcome": outcome, "duration_ms": ms, "seq": seq})  # fmt: skip
+        logcontext.verb.reset(context)
+
+
+def _perform(*, participant, verb: str, data: dict, client_id: uuid.UUID | None, prefix: str):
+    """(the entry, "ok") for an action carried out, (the entry, "repeat") for a resend."""
     if not action_allowed(role=participant.role, verb=verb):
         raise errors.ActionError(errors.FORBIDDEN, errors.MSG_FORBIDDEN_VERB)
     payload = action_parse(verb=verb, data=data, prefix=prefix)
     if client_id is not None:
         earlier = journal_find_action(actor=participant, client_id=client_id)
         if earlier is not None:
-            return earlier
+            return earlier, "repeat"
     kwargs = payload.model_dump()
     if verb == "route.publish":
         kwargs["geometry"] = payload.geometry.model_dump()
     try:
-        return ACTIONS[verb].service(participant=participant, client_id=client_id, **kwargs)
+        return ACTIONS[verb].service(participant=participant, client_id=client_id, **kwargs), "ok"
     except errors.ActionError as exc:
         # Services name fields as in a socket frame ("data.route"); REST bodies have no "data".
         if prefix != "data":
@@ -117,7 +149,7 @@ def action_perform(
         earlier = client_id and journal_find_action(actor=participant, client_id=client_id)
         if earlier is None:
             raise
-        return earlier
+        return earlier, "repeat"
 
 
 def _reprefix(field: dict, prefix: str) -> dict:

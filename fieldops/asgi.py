@@ -18,6 +18,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import OriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
 
+from fieldops.scrape import MetricsEndpoint  # noqa: E402
 from fieldops.watch import EmbeddedWatch  # noqa: E402
 from realtime.delivery import gc_tune  # noqa: E402
 from realtime.routing import websocket_urlpatterns  # noqa: E402
@@ -52,7 +53,8 @@ def public_origins() -> list[str]:
 application = EmbeddedWatch(
     ProtocolTypeRouter(
         {
-            "http": django_asgi_app,
+            # GET /metrics with METRICS_TOKEN is answered before Django (fieldops/scrape.py).
+            "http": MetricsEndpoint(django_asgi_app),
             # No session middleware: sockets read the session cookie themselves, once
             # (realtime/auth.py), rather than keep channels' wrapper for their whole life.
             "websocket": PublicOriginValidator(URLRouter(websocket_urlpatterns)),

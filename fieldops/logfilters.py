@@ -7,12 +7,19 @@ _INVITE_PATH = re.compile(r"/join/[^/\s?'\"]+")
 # A header printed in an error ("Authorization: Bearer ...", a request's repr); tokens never
 # appear anywhere else, since they never travel in a URL.
 _BEARER = re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9._~+/=-]+")
+# A Web Push endpoint (a browser's address at its push service, a capability URL): Fieldops never
+# logs one, but a library's message or an exception might quote it. The push services' hosts.
+_PUSH_ENDPOINT = re.compile(
+    r"(?i)\b(https?://(?:[a-z0-9-]+\.)*(?:fcm\.googleapis\.com|push\.services\.mozilla\.com"
+    r"|push\.apple\.com|notify\.windows\.com)(?::\d+)?)/[^\s'\"]*"
+)
 _PLAIN = logging.Formatter()
 
 
 def redact(text: str) -> str:
-    """Replace invite codes in /join/<code>/ paths and bearer tokens: a code or a token in a log
-    is a way in for whoever reads it."""
+    """Replace invite codes in /join/<code>/ paths, bearer tokens and push endpoints' paths: a
+    code or a token in a log is a way in for whoever reads it, an endpoint names a browser."""
+    text = _PUSH_ENDPOINT.sub(r"\1/<endpoint>", text)
     return _BEARER.sub(r"\1<token>", _INVITE_PATH.sub("/join/<code>", text))
 
 

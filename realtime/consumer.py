@@ -11,6 +11,7 @@ import asyncio
 import logging
 import time
 import uuid
+from time import perf_counter
 from urllib.parse import parse_qs
 
 import orjson
@@ -22,12 +23,12 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from fieldops import errors, visibility
+from fieldops import errors, logcontext, visibility
 from fieldops.actions import action_allowed, action_perform
 from fieldops.schemas import ClientFrame, PingIn, ResumeIn, error_fields
 from marshals.tokens import credential_scope
 
-from . import frames
+from . import frames, metrics
 from .auth import scope_participant
 from .delivery import Delivery
 from .hub import hub_for
@@ -57,6 +58,8 @@ def since_in_url(scope) -> tuple[int | None, list[dict] | None]:
 class EventConsumer(AsyncWebsocketConsumer):
     participant = None
     joined = False  # registered with the worker's hub
+    counted_as: str | None = None  # the role under which the open-sockets gauge counts it
+    received_at = 0.0  # when the frame being handled arrived (the ack latency's start)
     delivery: Delivery | None = None
     covered = 0  # entries up to this seq went out (or go out) in the socket's replay
     close_code = frames.CLOSE_REVOKED  # why the credential no longer holds, once it does not
@@ -92,6 +95,8 @@ class EventConsumer(AsyncWebsocketConsumer):
             self.participant = None
             await self.close(code=frames.CLOSE_TOO_MANY)
             return
+        self.counted_as = p.role
+        metrics.OPEN_SOCKETS.labels(p.role).inc()
         self.budget = float(settings.FIELDOPS["RATE_LIMIT_PER_MINUTE"])
         self.budget_at = time.monotonic()
         # `?since=` asks for the resume in the connect request: the seq for `hello` and the replay
@@ -116,6 +121,9 @@ class EventConsumer(AsyncWebsocketConsumer):
     async def disconnect(self, code):
         if self.delivery is not None:
             self.delivery.close()
+        if self.counted_as is not None:
+            metrics.OPEN_SOCKETS.labels(self.counted_as).dec()
+            self.counted_as = None
         if self.joined:
             self.joined = False
             await hub_for(self.channel_layer).leave(self.delivery, **self.hub_key)
@@ -128,6 +136,10 @@ class EventConsumer(AsyncWebsocketConsumer):
         # cost a Redis SUBSCRIBE when it opened and an UNSUBSCRIBE when it closed, a queue, and a
         # task racing the socket for every message (docs/performance.md).
         self.scope = scope
+        # This task is the socket's: its log lines carry its id and its event's slug.
+        logcontext.socket_id.set(logcontext.new_id())
+        logcontext.request_id.set(None)
+        logcontext.event.set(scope.get("url_route", {}).get("kwargs", {}).get("slug"))
         self.channel_layer = get_channel_layer(self.channel_layer_alias)
         self.base_send = send
         try:
@@ -173,12 +185,14 @@ class EventConsumer(AsyncWebsocketConsumer):
             return
         self.recent.add(seq)
         await self.base_send({"type": "websocket.send", "text": entry.frame})
+        metrics.DELIVERIES.value += 1
 
     # --- from the client --------------------------------------------------------------------
 
     async def receive(self, text_data=None, bytes_data=None):
         if self.participant is None:
             return
+        self.received_at = perf_counter()
         if text_data is None:
             await self.reply_error(None, errors.INVALID, "Send JSON text frames, not binary.")
             return
@@ -232,6 +246,7 @@ class EventConsumer(AsyncWebsocketConsumer):
             await self.close_revoked()
             return
         await self.send(text_data=frames.ack(frame_id=frame.id, seq=entry.seq))
+        metrics.ACK_SECONDS.observe(perf_counter() - self.received_at)
 
     def act_sync(self, frame: ClientFrame):
         # One trip to the database thread per action: every trip queues behind all the worker's
@@ -287,6 +302,7 @@ class EventConsumer(AsyncWebsocketConsumer):
             batch, more = await database_sync_to_async(replay_batch)(
                 event_id=self.participant.event_id, since=seq, upto=upto, tags=self.tags
             )
+        metrics.REPLAYED.value += count
         await self.send(text_data=frames.replay_done(frame_id=frame_id, seq=upto, count=count))
 
     def resume_read(self, since: int):

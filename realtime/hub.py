@@ -22,6 +22,7 @@ of their own and hand their rows back through the inbox.
 """
 
 import asyncio
+import contextvars
 import logging
 import time
 from typing import NamedTuple
@@ -167,7 +168,11 @@ class Hub:
             return feed
         if not self.tasks:
             loop = asyncio.get_running_loop()
-            self.tasks = [loop.create_task(self._dispatch()), loop.create_task(self._watch())]
+            # A context of their own: the hub serves every socket, so its log lines name none.
+            self.tasks = [
+                loop.create_task(self._dispatch(), context=contextvars.Context()),
+                loop.create_task(self._watch(), context=contextvars.Context()),
+            ]
         feed = self.feeds[event_id] = Feed(event_id)
         try:
             await self._subscribe(feed)
@@ -195,7 +200,10 @@ class Hub:
                     channel = await asyncio.wait_for(
                         self.layer.new_channel(prefix="hub"), LAYER_WAIT
                     )
-                    self.tasks.append(asyncio.get_running_loop().create_task(self._read(channel)))
+                    reader = asyncio.get_running_loop().create_task(
+                        self._read(channel), context=contextvars.Context()
+                    )
+                    self.tasks.append(reader)
                     self.channel = channel
                 group = streams.event_stream(feed.event_id)
                 await asyncio.wait_for(self.layer.group_add(group, self.channel), LAYER_WAIT)
@@ -221,6 +229,24 @@ class Hub:
                     )
             except Exception:
                 log.warning("event %s: unsubscribing failed", feed.event_id, exc_info=True)
+
+    def pending(self) -> dict[int, tuple[int, int]]:
+        """Per event served here: (the latest seq this worker knows of, the lowest seq not yet
+        written to every one of its sockets here; latest + 1 when nothing waits). For the metrics,
+        on the hub's loop: one look at each socket's backlog."""
+        out = {}
+        for event_id, feed in self.feeds.items():
+            if feed.delivered is None:
+                continue
+            latest = max(feed.delivered, feed.seen_latest, max(feed.ahead, default=0))
+            lowest = feed.delivered + 1
+            for sinks in feed.by_participant.values():
+                for sink in sinks:
+                    backlog = getattr(sink, "backlog", None)
+                    if backlog:
+                        lowest = min(lowest, backlog[0].seq)
+            out[event_id] = (latest, lowest)
+        return out
 
     # --- what arrives ---------------------------------------------------------------------------
 

@@ -23,6 +23,12 @@ def hub_for(layer, factory):
     return hub
 
 
+def hub_of(loop):
+    """The hub of this event loop, if it has one (to read its state, on that loop)."""
+    with _lock:
+        return _hubs.get(loop)
+
+
 def hubs_take(messages: list[dict]) -> None:
     """Hand messages to every hub of this process, from any thread, in the order given."""
     with _lock:

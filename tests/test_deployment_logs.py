@@ -1,8 +1,8 @@
 """What the shipped deployment writes to its logs: no invite code, token, position or client address.
 
 A day at the march runs through nginx (deploy/nginx.conf, with a throwaway certificate) in front of a
-daphne and a uvicorn worker started by deploy/worker under production settings at LOG_LEVEL=INFO, as
-deploy/fieldops.env.example ships them: browsers follow invite links and talk over the socket with
+daphne and a uvicorn worker started by deploy/worker under production settings at LOG_LEVEL=INFO, on
+PostgreSQL and Redis, as deploy/fieldops.env.example ships them: browsers follow invite links and talk over the socket with
 their session, phones join over REST and talk with a bearer token, and the usual mishaps happen. Then
 every log file the deployment wrote is searched for each secret and position it saw.
 """
@@ -167,6 +167,38 @@ def day_at_the_march(site: Site, seed: dict, seen: Seen, public_url: str) -> Non
     assert site.send("GET", f"/api/events/{slug}/journal?code={code}", token=dead)[0] == 401
 
 
+def production_env(**overrides: str) -> dict:
+    """Production settings for a launched stack, as deploy/fieldops.env.example ships them, with a
+    fresh master key; the launcher names the database, Redis, the public URL and trusted origins."""
+    env = {k: v for k, v in PRODUCTION_ENV.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
+    env.update(
+        FIELD_ENCRYPTION_KEYS=Fernet.generate_key().decode(),
+        ALLOWED_HOSTS="127.0.0.1",
+        LOG_LEVEL="INFO",
+        **overrides,
+    )
+    return env
+
+
+def deployment_logs(stack) -> dict[str, str]:
+    """Stop nginx, the workers and Redis, so their logs are complete; then every log they wrote,
+    by its path under the stack's directory. PostgreSQL's own log is the operator's to configure
+    (docs/deployment.md) and names its listening address, so it is left out."""
+    for proc in [*(p.proc for p in stack.nginxes), *stack.workers, stack.redis]:
+        proc.stop()
+    return {
+        str(path.relative_to(stack.tmp)): path.read_text(errors="replace")
+        for path in sorted(stack.tmp.rglob("*.log"))
+        if path.relative_to(stack.tmp).parts[0] != "pg"
+    }
+
+
+def server_ports(stack) -> set[int]:
+    """Ports the stack's servers listen on: an address with one of them is no client's."""
+    ports = {stack.redis.port, *stack.ports}
+    return ports | {port for p in stack.nginxes for port in (p.http_port, p.https_port)}
+
+
 def needle(coordinate: float) -> str:
     """A coordinate to five decimals (about a metre): a leak in whatever precision it is printed
     (the positions above round and truncate alike at five)."""
@@ -192,7 +224,10 @@ def leaks(logs: dict[str, str], seen: Seen, server_ports: set[int]) -> list[str]
 
 def test_the_shipped_nginx_site_passes_nginx_t(tmp_path):
     command = nginx_command(
-        tmp_path / "nginx", upstream=free_port(), http_port=free_port(), https_port=free_port()
+        tmp_path / "nginx",
+        upstreams=[free_port(), free_port()],
+        http_port=free_port(),
+        https_port=free_port(),
     )
     checked = nginx_test(command)
     assert checked.returncode == 0, checked.stderr
@@ -211,15 +246,10 @@ def typed_without_https(port: int, code: str) -> int:
 @pytest.mark.multiworker
 def test_a_day_through_the_shipped_deployment_leaves_nothing_personal_in_any_log():
     # One nginx in front of each worker, so daphne and uvicorn each see every kind of request.
-    env = {k: v for k, v in PRODUCTION_ENV.items() if k != "DATABASE_URL"}
     # The launcher makes the first proxy's origin the public URL and trusts every proxy's.
-    env.update(
-        FIELD_ENCRYPTION_KEYS=Fernet.generate_key().decode(),
-        ALLOWED_HOSTS="127.0.0.1",
-        LOG_LEVEL="INFO",
-    )
+    env = production_env()
     seen = Seen()
-    with launch(servers=("daphne", "uvicorn"), nginx=True, env=env) as stack:
+    with launch(servers=("daphne", "uvicorn"), postgres=True, nginx=True, env=env) as stack:
         public_url = stack.env["PUBLIC_URL"]
         assert public_url == stack.proxies[0].origin
         for proxy in stack.proxies:
@@ -227,15 +257,8 @@ def test_a_day_through_the_shipped_deployment_leaves_nothing_personal_in_any_log
             day_at_the_march(site, stack.seed, seen, public_url)
             code = stack.seed["invites"]["marcher"]["code"]
             assert typed_without_https(proxy.http_port, code) == 301
-        for proc in [*(p.proc for p in stack.proxies), *stack.workers, stack.redis]:
-            proc.stop()
-        logs = {
-            str(path.relative_to(stack.tmp)): path.read_text(errors="replace")
-            for path in sorted(stack.tmp.rglob("*.log"))
-        }
-        ports = {stack.redis.port, *stack.ports}
-        ports |= {port for p in stack.proxies for port in (p.http_port, p.https_port)}
-        found = leaks(logs, seen, ports)
+        logs = deployment_logs(stack)
+        found = leaks(logs, seen, server_ports(stack))
         assert not found, "\n".join(found)
         # ...and not because nothing was logged where it should have been.
         assert {"daphne-0-1.log", "uvicorn-1-1.log"} <= logs.keys(), logs.keys()
@@ -245,3 +268,20 @@ def test_a_day_through_the_shipped_deployment_leaves_nothing_personal_in_any_log
             assert "/join/<code>/" in access and "/ws/events/" in access, access
             assert "GET /join/<code>/ 301" in access, access
             assert logs[f"{name}/access.log"] == "", "a request fell back to the default log"
+        for name in ("daphne-0-1.log", "uvicorn-1-1.log"):
+            actions = action_lines(logs[name])
+            done = {(a["verb"], a["outcome"]) for a in actions}
+            assert {("checkin", "ok"), ("checkin", "invalid"), ("arrest.log", "ok")} <= done, done
+
+
+def action_lines(log: str) -> list[dict]:
+    """The action lines of a worker's log, checking that every line it logged is one JSON object
+    with the fields of docs/deployment.md ("Log format"), and each action names the request or
+    the socket that carried it (Python's own warnings, written past logging, are skipped)."""
+    logged = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+    assert logged and all({"time", "level", "logger", "message"} <= line.keys() for line in logged)
+    actions = [line for line in logged if line["logger"] == "fieldops.actions"]
+    for action in actions:
+        assert ("request_id" in action) != ("socket_id" in action), action
+        assert action["duration_ms"] >= 0 and action["event"], action
+    return actions

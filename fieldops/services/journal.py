@@ -1,5 +1,6 @@
 """Writing to the journal: gapless per-event sequence numbers, serialized once, published on commit."""
 
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,10 +15,14 @@ from django.utils import timezone
 from fieldops import audiences
 from fieldops.crypto import frame_text
 from fieldops.models import JournalEntry
-from realtime import fanout
+from realtime import fanout, metrics
 
-from .kinds import Payload, kind_get, kind_payload
+from .kinds import PUSHED, Payload, kind_get, kind_payload
 from .locks import event_lock
+
+# Set when an entry of a kind that is also sent by Web Push commits in this process: the push loop
+# (fieldops/watch.py) wakes at once instead of at its next look (fieldops/services/push.py).
+push_wake = threading.Event()
 
 
 @dataclass(frozen=True)
@@ -147,6 +152,10 @@ def _publish(entries: list[Written]) -> None:
     fanout.publish_entries(
         [(entry.event_id, entry.seq, entry.audience_tags, entry.frame) for entry in entries]
     )
+    for entry in entries:
+        metrics.JOURNAL_ENTRIES.labels(entry.kind).inc()
+    if any(entry.kind in PUSHED for entry in entries):
+        push_wake.set()
 
 
 _CLIENT_ID = JournalEntry._meta.get_field("client_id")

@@ -33,6 +33,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # A random id per request, carried by its log lines (docs/deployment.md, "Log format").
+    "fieldops.requestlog.RequestContext",
     "fieldops.connections.ReleaseDatabaseConnection",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -117,7 +119,8 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "/static/"
-STATIC_ROOT = BASE_DIR / "var" / "static"
+# Where `collectstatic` writes and the workers serve from (WhiteNoise).
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "var" / "static")))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
@@ -156,6 +159,28 @@ LEAFLET_CONFIG = {
 # The public address printed in invite links.
 PUBLIC_URL = env_str("PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
 
+# --- Web Push (fieldops/services/push.py; docs/deployment.md, "Web Push") -------------------------
+# The VAPID key that signs every push: a P-256 private key, base64url (`manage.py vapid_key` makes
+# one). Empty: nothing is pushed and the pages offer no notifications.
+VAPID_PRIVATE_KEY = env_str("VAPID_PRIVATE_KEY", "")
+# Who runs this server, told to the push services: a mailto: or https: address (empty: PUBLIC_URL).
+VAPID_SUBJECT = env_str("VAPID_SUBJECT", "")
+# The only places a subscription's endpoint may point to, so a subscription cannot make the server
+# send requests anywhere else: host names, on https and its default port ("*." matches any
+# subdomain), or whole origins ("https://push.example.org:8443").
+PUSH_SERVICE_HOSTS = env_list(
+    "PUSH_SERVICE_HOSTS",
+    "fcm.googleapis.com,updates.push.services.mozilla.com,*.push.apple.com,web.push.apple.com,"
+    "*.notify.windows.com",
+)
+# How long one request to a push service may take to connect, and to answer; the threads that
+# send to one push service (each service has its own, so a slow one delays no other); how often
+# each process looks for entries to push when no entry written by itself woke it.
+PUSH_TIMEOUT_SECONDS = env_float("PUSH_TIMEOUT_SECONDS", 5.0)
+PUSH_THREADS_PER_SERVICE = env_int("PUSH_THREADS_PER_SERVICE", 8)
+PUSH_POLL_SECONDS = env_float("PUSH_POLL_SECONDS", 2.0)
+# --- end of Web Push ------------------------------------------------------------------------------
+
 FIELDOPS = {
     "MAX_FRAME_BYTES": 16 * 1024,
     "REPLAY_BATCH": 500,
@@ -180,6 +205,9 @@ FIELDOPS = {
     "ROUTE_ACK_REMINDER_SECONDS": env_int("FIELDOPS_ROUTE_ACK_REMINDER_SECONDS", 300),
     "WATCH_INTERVAL_SECONDS": env_int("FIELDOPS_WATCH_INTERVAL_SECONDS", 15),
     "WATCH_EMBEDDED": env_bool("FIELDOPS_WATCH_EMBEDDED", True),
+    # How many ASGI workers the deployment runs (the fieldops@ units, nginx's upstream servers):
+    # more than one needs REDIS_URL, or entries never cross between them (`check` warns).
+    "WORKERS": env_int("FIELDOPS_WORKERS", 1),
 }
 
 # --- REST rate limits (django-ratelimit; docs/protocol.md, "Rate limits") -------------------------
@@ -242,14 +270,32 @@ PERMISSIONS_POLICY = {"geolocation": "self"} | {
 }  # fmt: skip
 # --- end of page safety headers -------------------------------------------------------------------
 
+# The bearer token Prometheus sends to each worker's /metrics (docs/deployment.md, "Metrics");
+# empty: the endpoint does not exist (404).
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+
+# One JSON object per line (`json`, the default) or plain text (`text`, what `make run` uses):
+# docs/deployment.md, "Log format". Either way through the one handler and its redaction.
+LOG_FORMAT = env_str("LOG_FORMAT", "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "formatters": {
+        "json": {"()": "fieldops.logformat.JsonFormatter"},
+        "text": {"()": "fieldops.logformat.TextFormatter"},
+    },
     "filters": {
         "redact": {"()": "fieldops.logfilters.RedactSecrets"},
+        "context": {"()": "fieldops.logcontext.ContextFilter"},
         "broker": {"()": "fieldops.logfilters.QuietBrokerOutage"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact"]}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["redact", "context"],
+            "formatter": LOG_FORMAT,
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
         # daphne logs every request line, and query strings may hold codes: keep it to warnings.
@@ -265,5 +311,7 @@ LOGGING = {
         "uvicorn": {"handlers": [], "level": "WARNING", "propagate": True},
         "uvicorn.error": {"level": "WARNING"},
         "channels_redis.pubsub": {"filters": ["broker"]},
+        # urllib3 logs each request's path at DEBUG, and a push endpoint's path names a browser.
+        "urllib3": {"level": "WARNING"},
     },
 }
