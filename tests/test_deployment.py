@@ -16,6 +16,7 @@ import json
 import subprocess
 import time
 import urllib.parse
+import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
@@ -46,6 +47,7 @@ from .test_deployment_logs import (
 pytestmark = pytest.mark.multiworker
 
 TIMEOUT = 30.0  # liveness only
+METRICS_TOKEN = "scrape-" + "x" * 40
 HERE = {"lat": 40.4192468, "lng": -3.6933579}  # on the demo route; a needle for the logs
 MARKER = "Backup-Marker-4K9W"
 
@@ -62,12 +64,24 @@ def deployment(tmp_path_factory):
     def collectstatic(env: dict, _seed: dict) -> None:
         manage(env, "collectstatic", "--noinput", "-v0")
 
-    env = production_env(STATIC_ROOT=str(static))
+    env = production_env(STATIC_ROOT=str(static), METRICS_TOKEN=METRICS_TOKEN)
     with launch(
         servers=("daphne", "uvicorn"), postgres=True, nginx=True, front=True, env=env,
         prepare=collectstatic, prefix="fieldops-deployment-",
     ) as stack:  # fmt: skip
         yield stack
+
+
+def test_metrics_reach_the_host_but_never_the_public_site(deployment, sites):
+    """Each worker answers Prometheus on its own loopback port; nginx answers 404 for everyone."""
+    scrape = urllib.request.Request(
+        f"{deployment.base_url(0)}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}
+    )
+    with urllib.request.urlopen(scrape, timeout=TIMEOUT) as reply:
+        assert b"fieldops_open_sockets" in reply.read()
+    for site in sites.values():
+        status, _ = site.send("GET", "/metrics", token=METRICS_TOKEN)
+        assert status == 404
 
 
 @pytest.fixture(scope="module")
