@@ -10,6 +10,7 @@ from django.core.management import call_command
 from fieldops import audiences
 from fieldops.demo import demo_create
 from fieldops.models import Event
+from fieldops.services import kinds
 
 
 @pytest.mark.django_db(transaction=True)
@@ -32,16 +33,16 @@ def test_the_drill_raises_every_alert_once_to_the_right_people(settings, publish
     entries = [(p["audience"], orjson.loads(p["frame"])) for p in published]
     by_kind = Counter(frame["type"] for _, frame in entries)
     for kind in (
-        "marshal.overdue",
-        "marshal.back",
-        "marshal.off_route",
-        "marshal.on_route",
-        "sos.raised",
-        "sos.updated",
-        "zone.activated",
-        "zone.deactivated",
-        "route.ack_reminder",
-        "incident.updated",
+        kinds.MARSHAL_OVERDUE,
+        kinds.MARSHAL_BACK,
+        kinds.MARSHAL_OFF_ROUTE,
+        kinds.MARSHAL_ON_ROUTE,
+        kinds.SOS_RAISED,
+        kinds.SOS_UPDATED,
+        kinds.ZONE_ACTIVATED,
+        kinds.ZONE_DEACTIVATED,
+        kinds.ROUTE_ACK_REMINDER,
+        kinds.INCIDENT_UPDATED,
     ):
         assert by_kind[kind] == 1, (kind, by_kind)
     assert by_kind["marshal.in_zone"] >= 1
