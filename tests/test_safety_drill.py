@@ -58,7 +58,8 @@ def test_the_drill_raises_every_alert_once_to_the_right_people(settings, publish
         audiences.march_group_marshals_tag(demo["groups"]["North block"]),
         f"participant.{data['participant']}",
     }
-    assert only("marshal.off_route")[0] == {audiences.ORGANIZERS}
+    audience, data = only("marshal.off_route")
+    assert audience == {audiences.ORGANIZERS, f"participant.{data['participant']}"}
     assert only("zone.activated")[0] == {audiences.ORGANIZERS, audiences.PUBLIC}
     audience, data = only("route.ack_reminder")
     assert data["callsign"].startswith("sim-4-")

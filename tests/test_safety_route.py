@@ -50,20 +50,53 @@ def safety_frames(published):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_off_route_goes_to_organizers_once_and_back_on_route_clears_it(cast, published):
+def test_off_route_tells_organizers_and_the_marshal_once_and_back_on_route_clears_it(
+    cast, published
+):
     go(cast.marshal_a, beside_route(149))  # just inside: nothing
     go(cast.marshal_a, beside_route(151))  # just outside: off route
     go(cast.marshal_a, beside_route(400))  # still off: nothing more
     go(cast.marshal_a, VERTEX)  # exactly on a vertex: back on route
 
     frames = safety_frames(published)
+    marshal_a = f"participant.{cast.marshal_a.pk}"
     assert [(a, f["type"]) for a, f in frames] == [
-        ([audiences.ORGANIZERS], "marshal.off_route"),
-        ([audiences.ORGANIZERS], "marshal.on_route"),
+        ([audiences.ORGANIZERS, marshal_a], "marshal.off_route"),
+        ([audiences.ORGANIZERS, marshal_a], "marshal.on_route"),
     ]
     assert frames[0][1]["data"]["distance_m"] == pytest.approx(151, abs=0.1)
     assert frames[0][1]["data"]["limit_m"] == 150
     assert frames[1][1]["data"]["distance_m"] == 0.0
+    assert not OffRoute.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_route_published_away_from_a_marshal_tells_them_at_once(cast, published):
+    go(cast.marshal_a, VERTEX)  # on the march's route
+    go(cast.marshal_b, VERTEX)
+    go(cast.medic, beside_route(400))  # medics are held to no route
+    east = give_group_a_its_own_street(cast)  # 400 m east: group A's marshal is now off it
+
+    frames = safety_frames(published)
+    assert [(a, f["type"], f["data"]["callsign"]) for a, f in frames] == [
+        ([audiences.ORGANIZERS, f"participant.{cast.marshal_a.pk}"], "marshal.off_route", "m-a")
+    ]
+    assert frames[0][1]["data"]["distance_m"] > frames[0][1]["data"]["limit_m"]
+    # Walking to the new street clears it, as any check-in back on route does.
+    go(cast.marshal_a, east)
+    assert [f["type"] for _, f in safety_frames(published)][-1] == "marshal.on_route"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_route_published_under_a_marshal_who_strayed_clears_it_at_once(cast, published):
+    east = beside_route(400)
+    go(cast.marshal_a, east)  # off the march's route
+    route_publish(participant=cast.organizer, geometry=street_through(east))
+
+    assert [f["type"] for _, f in safety_frames(published)] == [
+        "marshal.off_route",
+        "marshal.on_route",
+    ]
     assert not OffRoute.objects.exists()
 
 

@@ -117,7 +117,7 @@ def test_only_organizers_switch_zones(cast, zone):
 
 @pytest.mark.django_db(transaction=True)
 def test_a_check_in_inside_an_active_zone_warns_once_per_entry(cast, zone, published):
-    go(cast.marshal_a, IN_RING)  # zone not active yet: nothing
+    go(cast.marshal_a, VERTEX)  # in the hole: outside the zone
     zone_activate(participant=cast.organizer, place=zone.pk)
     go(cast.marshal_a, IN_RING)  # entered: warned
     go(cast.marshal_a, IN_RING)  # still inside: nothing more
@@ -129,6 +129,22 @@ def test_a_check_in_inside_an_active_zone_warns_once_per_entry(cast, zone, publi
     audience, data = warned[0]
     assert audience == [audiences.ORGANIZERS, f"participant.{cast.marshal_a.pk}"]
     assert data["place"] == zone.pk and data["callsign"] == "m-a"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_switching_a_zone_on_warns_at_once_everyone_last_seen_inside_it(cast, zone, published):
+    go(cast.marshal_a, IN_RING)  # inside, before the zone is on: nothing yet
+    go(cast.medic, IN_RING)
+    go(cast.marshal_b, VERTEX)  # in the hole: outside
+    zone_activate(participant=cast.organizer, place=zone.pk)
+
+    warned = warnings(published)
+    assert sorted(a[1] for a, _ in warned) == sorted(
+        [f"participant.{cast.marshal_a.pk}", f"participant.{cast.medic.pk}"]
+    )
+    assert all(data["place"] == zone.pk and data["level"] == "danger" for _, data in warned)
+    go(cast.marshal_a, IN_RING)  # still inside: told once, not again
+    assert len(warnings(published)) == 2
 
 
 @pytest.mark.django_db(transaction=True)

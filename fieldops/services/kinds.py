@@ -334,8 +334,10 @@ MARSHAL_OVERDUE = _kind(
     push="warning",
 )
 MARSHAL_BACK = _kind("marshal.back", Back, KINDS[MARSHAL_OVERDUE].reaches, "as `marshal.overdue`")
-MARSHAL_OFF_ROUTE = _kind("marshal.off_route", OffRoute, set(), "organizers")
-MARSHAL_ON_ROUTE = _kind("marshal.on_route", OffRoute, set(), "organizers")
+MARSHAL_OFF_ROUTE = _kind(
+    "marshal.off_route", OffRoute, {"participant.*"}, "organizers, and the marshal who strayed"
+)
+MARSHAL_ON_ROUTE = _kind("marshal.on_route", OffRoute, {"participant.*"}, "as `marshal.off_route`")
 MARSHAL_IN_ZONE = _kind(
     "marshal.in_zone",
     InZone,

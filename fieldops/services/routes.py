@@ -44,13 +44,18 @@ def route_publish(
             note=note,
             published_by=participant,
         )
-        return journal.append(
+        written = journal.append(
             kind=kinds.ROUTE_PUBLISHED,
             audience=[audiences.PUBLIC],
             data=route_payload(route),
             actor=participant,
             client_id=client_id,
         )
+        # Imported here: the off-route rule measures against route_for, defined in this module.
+        from fieldops.services.safety.offroute import offroute_check_everyone
+
+        offroute_check_everyone(journal=journal, event_id=event_id)
+        return written
 
 
 def route_active(*, event_id: int) -> list[Route]:

@@ -1,6 +1,9 @@
 """Off route: a marshal's check-in farther than OFF_ROUTE_METERS from their group's active route
-raises `marshal.off_route` to organizers; the first check-in back within it clears it with
-`marshal.on_route`. While off route, further check-ins write nothing more."""
+raises `marshal.off_route` to organizers and to the marshal; the first check-in back within it
+clears it with `marshal.on_route`. While off route, further check-ins write nothing more. A newly
+published route is measured at once against each marshal's last known position
+(`offroute_check_everyone`), so a marshal the route moved away from is told without waiting for
+their next check-in."""
 
 from django.conf import settings
 
@@ -13,7 +16,9 @@ from .. import kinds
 from .eventmap import journal_map
 from .geo import LatLng, distance_to_shape_m
 
-OFF_ROUTE_AUDIENCE = [audiences.ORGANIZERS]
+
+def offroute_audience(participant: Participant) -> list[str]:
+    return [audiences.ORGANIZERS, audiences.participant_tag(participant.pk)]
 
 
 def route_distance_m(*, route: Route, lat: float, lng: float) -> float:
@@ -56,11 +61,29 @@ def offroute_check(*, journal, participant: Participant, checkin: CheckIn):
             since=checkin.server_time,
         )
         return journal.append(
-            kind=kinds.MARSHAL_OFF_ROUTE, audience=OFF_ROUTE_AUDIENCE, data=data, actor=participant
+            kind=kinds.MARSHAL_OFF_ROUTE,
+            audience=offroute_audience(participant),
+            data=data,
+            actor=participant,
         )
     if state is not None:
         state.delete()
         return journal.append(
-            kind=kinds.MARSHAL_ON_ROUTE, audience=OFF_ROUTE_AUDIENCE, data=data, actor=participant
+            kind=kinds.MARSHAL_ON_ROUTE,
+            audience=offroute_audience(participant),
+            data=data,
+            actor=participant,
         )
     return None
+
+
+def offroute_check_everyone(*, journal, event_id: int) -> list:
+    """Inside a route publish's transaction: measure every active marshal's last check-in against
+    the map as it now stands."""
+    latest = CheckIn.objects.filter(
+        event_id=event_id, participant__role=Role.MARSHAL, participant__revoked_at__isnull=True
+    ).latest_each()
+    written = [
+        offroute_check(journal=journal, participant=c.participant, checkin=c) for c in latest
+    ]
+    return [w for w in written if w is not None]

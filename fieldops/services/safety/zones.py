@@ -1,7 +1,8 @@
 """Danger zones: organizers activate a zone live (an existing danger place, or a polygon drawn
 now) and deactivate it; each change is a journal entry. A public zone reaches everyone, marchers
 included, as an alert; a non-public one only the field teams. A participant whose check-in falls
-inside an active zone is warned personally (organizers see the same entry) once per entry into it.
+inside an active zone is warned personally (organizers see the same entry) once per entry into it;
+when a zone is switched on, everyone whose last check-in lies inside it is warned at once.
 """
 
 import uuid
@@ -70,13 +71,15 @@ def zone_activate(
             )
         ZoneActivation.objects.create(place=zone, active=True, by=participant)
         data = zone_payload(zone) | {"level": "danger", "text": f"Avoid: {zone.name}"}
-        return journal.append(
+        written = journal.append(
             kind=kinds.ZONE_ACTIVATED,
             audience=zone_audience(zone),
             data=data,
             actor=participant,
             client_id=client_id,
         )
+        zone_check_everyone(journal=journal, event_id=participant.event_id)
+        return written
 
 
 def zone_deactivate(*, participant: Participant, place: int, client_id: uuid.UUID | None = None):
@@ -140,3 +143,14 @@ def zone_check(*, journal, participant: Participant, checkin: CheckIn) -> list:
             )
         )
     return written
+
+
+def zone_check_everyone(*, journal, event_id: int) -> list:
+    """Inside a zone's activation: `zone_check` on every active participant's last check-in, so
+    whoever the new zone covers is warned now, not at their next check-in."""
+    latest = CheckIn.objects.filter(
+        event_id=event_id, participant__revoked_at__isnull=True
+    ).latest_each()
+    return [
+        w for c in latest for w in zone_check(journal=journal, participant=c.participant, checkin=c)
+    ]
