@@ -1,19 +1,22 @@
-"""SOS: organizers, medics and the sender get it; marshals within the radius get it with their own
-distance and bearing; a re-send updates the active SOS; it stays until the sender or an organizer
+"""SOS: organizers, medics and the sender get it; marshals within the radius (their position's
+accuracy counted) get it with their own distance and bearing, or, if none is, the nearest two; a re-send updates the active SOS; it stays until the sender or an organizer
 resolves it, and its end reaches everyone who was told."""
 
 import uuid
+from datetime import timedelta
 
 import orjson
 import pytest
 from channels.db import database_sync_to_async
+from django.utils import timezone
 
 from fieldops import audiences, errors
 from fieldops.actions import action_perform
-from fieldops.models import ActiveSos, Incident
+from fieldops.models import ActiveSos, Incident, JournalEntry
 from fieldops.services.alerts import alert_send
 from fieldops.services.checkins import checkin_create
 from fieldops.services.incidents import incident_update, sos_raise
+from marshals.models import CheckIn, Participant
 
 from .conftest import api_client, connect_as, receive_until
 from .factories import ParticipantFactory
@@ -77,6 +80,77 @@ def test_the_radius_comes_from_settings(cast, around, settings):
     incident = Incident.objects.get(kind="sos")
     told = set(incident.sos_recipients.values_list("participant__callsign", flat=True))
     assert told == {"m-b", "far", "medic"}
+
+
+def told(incident=None) -> dict[str, str]:
+    """Callsign → why they were told, from the personal entries of the one SOS."""
+    incident = incident or Incident.objects.get(kind="sos")
+    entries = JournalEntry.objects.filter(event_id=incident.event_id, kind="sos.nearby")
+    data = [orjson.loads(e.frame)["data"] for e in entries]
+    return {
+        Participant.objects.get(pk=int(e.audience.split("participant.")[1].split()[0])).callsign: d
+        for e, d in zip(entries, data, strict=True)
+    }
+
+
+def test_with_no_marshal_within_the_radius_the_nearest_two_are_told(cast):
+    place(cast.marshal_b, offset(SOS_AT, bearing=0, meters=900))
+    second = ParticipantFactory(event=cast.event, role="marshal", callsign="second")
+    third = ParticipantFactory(event=cast.event, role="marshal", callsign="third")
+    place(second, offset(SOS_AT, bearing=90, meters=1500))
+    place(third, offset(SOS_AT, bearing=270, meters=3000))
+    sos_raise(participant=cast.marshal_a, lat=SOS_AT.lat, lng=SOS_AT.lng)
+
+    reached = told()
+    assert {name: d["reason"] for name, d in reached.items()} == {
+        "m-b": "nearest",
+        "second": "nearest",
+    }
+    assert reached["second"]["direction"] == "W"
+    assert reached["second"]["distance_m"] == pytest.approx(1500, abs=0.5)
+    assert reached["m-b"]["within_radius"] is False
+
+
+def test_how_many_nearest_comes_from_settings_and_none_are_added_when_one_is_near(
+    cast, around, settings
+):
+    settings.FIELDOPS = {**settings.FIELDOPS, "SOS_NEAREST_MARSHALS": 5}
+    sos_raise(participant=cast.marshal_a, lat=SOS_AT.lat, lng=SOS_AT.lng)
+    # Marshal B is within: the nearest rule adds nobody ("far" at 501 m stays untold).
+    assert {name: d["reason"] for name, d in told().items()} == {
+        "m-b": "within_radius",
+        "medic": "medic",
+    }
+
+
+def test_a_vague_position_counts_its_accuracy_up_to_the_radius(cast):
+    vague = ParticipantFactory(event=cast.event, role="marshal", callsign="vague")
+    vaguer = ParticipantFactory(event=cast.event, role="marshal", callsign="vaguer")
+    at_650 = offset(SOS_AT, bearing=0, meters=650)
+    checkin_create(participant=vague, lat=at_650.lat, lng=at_650.lng, accuracy_m=160)
+    at_1100 = offset(SOS_AT, bearing=180, meters=1100)
+    checkin_create(participant=vaguer, lat=at_1100.lat, lng=at_1100.lng, accuracy_m=5000)
+    sos_raise(participant=cast.marshal_a, lat=SOS_AT.lat, lng=SOS_AT.lng)
+
+    reached = told()
+    # 650 m less 160 m of accuracy may be within 500 m; 1,100 m less 500 (the cap) may not.
+    assert reached["vague"]["reason"] == "within_radius"
+    assert reached["vague"]["within_radius"] is True and reached["vague"]["accuracy_m"] == 160
+    assert "vaguer" not in reached
+
+
+def test_a_recipients_old_position_is_flagged_stale(cast, settings):
+    settings.FIELDOPS = {**settings.FIELDOPS, "SOS_STALE_SECONDS": 600}
+    old = place(cast.marshal_b, offset(SOS_AT, bearing=0, meters=100))
+    CheckIn.objects.filter(pk=old.data.checkin).update(
+        server_time=timezone.now() - timedelta(seconds=601)
+    )
+    place(cast.medic, offset(SOS_AT, bearing=0, meters=200))
+    sos_raise(participant=cast.marshal_a, lat=SOS_AT.lat, lng=SOS_AT.lng)
+
+    reached = told()
+    assert reached["m-b"]["stale"] is True
+    assert reached["medic"]["stale"] is False
 
 
 @pytest.mark.django_db(transaction=True)

@@ -83,6 +83,11 @@ class SosNearby(Payload):
     direction: str
     within_radius: bool
     radius_m: int | float
+    # Why this person is told: within the radius, a medic, one of the nearest marshals when
+    # nobody is within it, or told of this SOS before.
+    reason: Literal["within_radius", "medic", "nearest", "told_before"]
+    accuracy_m: float | None
+    stale: bool  # their last position is older than SOS_STALE_SECONDS
     from_: SeenAt = Field(alias="from")
 
 
@@ -284,9 +289,11 @@ SOS_NEARBY = _kind(
     "sos.nearby",
     SosNearby,
     {"participant.*"},
-    "personally: each marshal within `SOS_RADIUS_METERS` of it, each medic with a known "
-    "position, and anyone told of this SOS before; organizers",
-    "distance and bearing from the recipient's own last position (`from`)",
+    "personally: each marshal who may be within `SOS_RADIUS_METERS` of it (or, if none may, the "
+    "`SOS_NEAREST_MARSHALS` nearest), each medic with a known position, and anyone told of this "
+    "SOS before; organizers",
+    "distance and bearing from the recipient's own last position (`from`); `reason` says why "
+    "they are told; `stale` flags a position older than `SOS_STALE_SECONDS`",
     push="danger",
 )
 ARREST_LOGGED = _kind(

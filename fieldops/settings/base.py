@@ -201,6 +201,10 @@ FIELDOPS = {
     # Field safety (docs/safety.md). The check-in interval itself is per event.
     "OVERDUE_GRACE_SECONDS": env_int("FIELDOPS_OVERDUE_GRACE_SECONDS", 30),
     "SOS_RADIUS_METERS": env_int("FIELDOPS_SOS_RADIUS_METERS", 500),
+    # With no marshal within the radius, this many of the nearest are told all the same.
+    "SOS_NEAREST_MARSHALS": env_int("FIELDOPS_SOS_NEAREST_MARSHALS", 2),
+    # A recipient's last position older than this is flagged `stale` in their sos.nearby.
+    "SOS_STALE_SECONDS": env_int("FIELDOPS_SOS_STALE_SECONDS", 600),
     "OFF_ROUTE_METERS": env_int("FIELDOPS_OFF_ROUTE_METERS", 150),
     "ROUTE_ACK_REMINDER_SECONDS": env_int("FIELDOPS_ROUTE_ACK_REMINDER_SECONDS", 300),
     "WATCH_INTERVAL_SECONDS": env_int("FIELDOPS_WATCH_INTERVAL_SECONDS", 15),

@@ -1,11 +1,18 @@
 """Who an SOS reaches, and with what. The SOS itself (`sos.raised`, or `sos.updated` when the
 same sender sends again while theirs is active) goes to organizers, medics and the sender. Each
-marshal whose last position is within SOS_RADIUS_METERS, and each medic with a known position,
-also gets a personal `sos.nearby` with the distance and bearing from where they last were.
-A marshal told once is kept informed of that SOS's updates and of its end.
+marshal who may be within SOS_RADIUS_METERS, and each medic with a known position, also gets a
+personal `sos.nearby` with the distance and bearing from where they last were. "May be within":
+their distance less their position's accuracy (counted up to the radius itself, so a vague fix
+at most doubles the reach) is within the radius. If no marshal is, the SOS_NEAREST_MARSHALS
+nearest are told all the same: an SOS always reaches someone in the field. A position older than
+SOS_STALE_SECONDS is flagged `stale`. A marshal told once is kept informed of that SOS's updates
+and of its end.
 """
 
+from datetime import timedelta
+
 from django.conf import settings
+from django.utils import timezone
 
 from fieldops import audiences
 from fieldops.models import ActiveSos, Incident, SosRecipient
@@ -51,20 +58,39 @@ def latest_positions(*, event_id: int, roles=NEARBY_ROLES, exclude: int | None =
 
 
 def sos_notify(*, journal, incident: Incident, sender: Participant) -> list:
-    """Inside the SOS's transaction: a personal `sos.nearby` to each marshal within the radius,
-    each medic with a known position, and anyone told of this SOS before."""
+    """Inside the SOS's transaction: a personal `sos.nearby` to each marshal who may be within the
+    radius (or the nearest, if none may), each medic with a known position, and anyone told of
+    this SOS before."""
     radius = settings.FIELDOPS["SOS_RADIUS_METERS"]
     where = LatLng(incident.lat, incident.lng)
     told_before = set(
         SosRecipient.objects.filter(incident=incident).values_list("participant_id", flat=True)
     )
-    written = []
+    measured = []
     for checkin in latest_positions(event_id=incident.event_id, exclude=sender.pk):
-        person = checkin.participant
         here = LatLng(checkin.lat, checkin.lng)
         dist = distance_m(here, where)
-        within = dist <= radius
-        if not (within or person.role == Role.MEDIC or person.pk in told_before):
+        slack = min(checkin.accuracy_m or 0.0, radius)
+        measured.append((dist, dist - slack <= radius, checkin, here))
+    measured.sort(key=lambda m: m[0])
+    marshals = [m for m in measured if m[2].participant.role == Role.MARSHAL]
+    nearest = set()
+    if not any(within for _, within, _, _ in marshals):
+        k = settings.FIELDOPS["SOS_NEAREST_MARSHALS"]
+        nearest = {m[2].participant_id for m in marshals[:k]}
+    stale_before = timezone.now() - timedelta(seconds=settings.FIELDOPS["SOS_STALE_SECONDS"])
+    written = []
+    for dist, within, checkin, here in measured:
+        person = checkin.participant
+        if within and person.role == Role.MARSHAL:
+            reason = "within_radius"
+        elif person.role == Role.MEDIC:
+            reason = "medic"
+        elif person.pk in nearest:
+            reason = "nearest"
+        elif person.pk in told_before:
+            reason = "told_before"
+        else:
             continue
         bearing = bearing_deg(here, where)
         SosRecipient.objects.update_or_create(
@@ -89,6 +115,9 @@ def sos_notify(*, journal, incident: Incident, sender: Participant) -> list:
                     "direction": compass(bearing),
                     "within_radius": within,
                     "radius_m": radius,
+                    "reason": reason,
+                    "accuracy_m": checkin.accuracy_m,
+                    "stale": checkin.server_time < stale_before,
                     "from": {"lat": here.lat, "lng": here.lng, "at": checkin.server_time},
                 },
                 actor=sender,
