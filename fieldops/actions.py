@@ -14,7 +14,7 @@ import pydantic
 from django.db import IntegrityError
 
 from fieldops import errors, logcontext, schemas
-from fieldops.services import alerts, arrests, checkins, incidents, push, routes
+from fieldops.services import alerts, arrests, checkins, events, incidents, push, routes
 from fieldops.services.journal import journal_find_action
 from fieldops.services.safety import acks, zones
 from marshals.models import Role
@@ -58,6 +58,7 @@ ACTIONS: dict[str, Action] = {
         schemas.ZoneDeactivateIn, frozenset({ORGANIZER}), zones.zone_deactivate
     ),
     "event.push": Action(schemas.EventPushIn, frozenset({ORGANIZER}), push.event_push_set),
+    "event.end": Action(schemas.EventEndIn, frozenset({ORGANIZER}), events.event_end),
 }
 
 
@@ -75,6 +76,7 @@ REST_PATHS: dict[str, str] = {
     "zone.activate": "zones/activate",
     "zone.deactivate": "zones/deactivate",
     "event.push": "push",
+    "event.end": "end",
 }
 
 

@@ -197,6 +197,10 @@ class ZoneDeactivateIn(Strict):
     place: Id
 
 
+class EventEndIn(Strict):
+    """Organizers: the event is over; the watch stops raising overdue alerts and reminders."""
+
+
 class EventPushIn(Strict):
     """Organizers: whether the event sends Web Push notifications from now on."""
 
@@ -234,6 +238,7 @@ class ClientFrame(Strict):
         "zone.activate",
         "zone.deactivate",
         "event.push",
+        "event.end",
         "resume",
         "ping",
     ]

@@ -190,6 +190,7 @@ def valid_data(verb: str, cast) -> dict:
         },
         "zone.deactivate": {"place": 1},
         "event.push": {"enabled": False},
+        "event.end": {},
     }[verb]
 
 

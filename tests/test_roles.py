@@ -240,7 +240,7 @@ def test_the_forbidden_table_matches_the_design():
         by_role.setdefault(name, set()).add(verb)
     assert "organizer" not in by_role
     assert by_role["marcher"] == set(ACTIONS)
-    only = {"zone.activate", "zone.deactivate", "event.push"}  # organizers only
+    only = {"zone.activate", "zone.deactivate", "event.push", "event.end"}  # organizers only
     assert by_role["marshal_a"] == {"arrest.log", "route.publish", "alert.send"} | only
     assert by_role["legal"] == {"checkin", "route.publish", "route.ack", "alert.send"} | only
     assert by_role["medic"] == {"arrest.log", "route.publish", "route.ack", "alert.send"} | only

@@ -9,10 +9,12 @@ from channels.db import database_sync_to_async
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from fieldops import audiences, visibility
+from fieldops import audiences, errors, visibility
+from fieldops.actions import action_perform
 from fieldops.models import JournalEntry, OverdueLapse
 from fieldops.services.alerts import alert_send
 from fieldops.services.checkins import checkin_create
+from fieldops.services.safety.acks import route_ack_remind_sweep
 from fieldops.services.safety.overdue import overdue_after, overdue_raise, overdue_sweep
 from marshals.models import Participant
 
@@ -136,14 +138,40 @@ def test_the_database_refuses_a_second_alert_for_one_lapse(cast):
         )
 
 
-def test_a_revoked_marshal_or_an_event_not_running_raises_nothing(cast):
+def test_a_revoked_marshal_or_an_event_not_running_raises_nothing(cast, settings):
     quiet = silent_marshal(cast, minutes=60)
     Participant.objects.filter(pk=quiet.pk).update(revoked_at=timezone.now())
     assert overdue_sweep(event_id=cast.event.pk) == []
     other = silent_marshal(cast, minutes=60, callsign="other")
-    assert overdue_sweep(now=cast.event.ends_at + timedelta(minutes=1)) == []
+    hours = settings.FIELDOPS["WATCH_OVERRUN_HOURS"]
+    assert overdue_sweep(now=cast.event.ends_at + timedelta(hours=hours, minutes=1)) == []
+    assert overdue_sweep(now=cast.event.starts_at - timedelta(minutes=1)) == []
     assert [e.kind for e in overdue_sweep(event_id=cast.event.pk)] == ["marshal.overdue"]
     assert other.pk == orjson.loads(JournalEntry.objects.last().frame)["data"]["participant"]
+
+
+def test_a_march_that_overruns_is_watched_until_an_organizer_ends_it(cast, settings):
+    settings.FIELDOPS = {**settings.FIELDOPS, "WATCH_OVERRUN_HOURS": 3}
+    silent_marshal(cast, minutes=60)
+    late = cast.event.ends_at + timedelta(hours=2)
+    # Two hours past the schedule and nobody ended it: the silent marshal is still reported.
+    assert "marshal.overdue" in {e.kind for e in overdue_sweep(now=late, event_id=cast.event.pk)}
+
+    ended = action_perform(participant=cast.organizer, verb="event.end", data={}, client_id=None)
+    assert ended.kind == "event.ended" and audiences.PUBLIC in ended.audience_tags
+    silent_marshal(cast, minutes=60, callsign="after")
+    assert overdue_sweep(now=late, event_id=cast.event.pk) == []
+    assert route_ack_remind_sweep(now=late, event_id=cast.event.pk, delay_seconds=0) == []
+
+
+def test_only_organizers_end_an_event_and_only_once(cast):
+    with pytest.raises(errors.ActionError) as refused:
+        action_perform(participant=cast.marshal_a, verb="event.end", data={}, client_id=None)
+    assert refused.value.code == errors.FORBIDDEN
+    action_perform(participant=cast.organizer, verb="event.end", data={}, client_id=None)
+    with pytest.raises(errors.ActionError) as again:
+        action_perform(participant=cast.organizer, verb="event.end", data={}, client_id=None)
+    assert again.value.code == errors.INVALID and "already ended" in again.value.message
 
 
 @pytest.mark.django_db(transaction=True)

@@ -2,7 +2,9 @@
 
 import secrets
 import zoneinfo
+from datetime import timedelta
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.urls import reverse
@@ -16,6 +18,14 @@ def new_map_stamp() -> int:
 def validate_time_zone(value: str) -> None:
     if value not in zoneinfo.available_timezones():
         raise ValidationError(f"Unknown time zone: {value}")
+
+
+class EventQuerySet(models.QuerySet):
+    def running(self, now):
+        """Events the watch looks after at `now`: started, not ended by an organizer, and at most
+        WATCH_OVERRUN_HOURS past their scheduled end."""
+        overrun = timedelta(hours=settings.FIELDOPS["WATCH_OVERRUN_HOURS"])
+        return self.filter(starts_at__lte=now, ends_at__gte=now - overrun, ended_at__isnull=True)
 
 
 class Event(models.Model):
@@ -39,9 +49,14 @@ class Event(models.Model):
     # copy of the map and know when it is stale (fieldops/services/safety/eventmap.py). Random, not
     # a counter: a rolled-back event's id may be reused, and its copy must not pass for the new one's.
     map_stamp = models.PositiveBigIntegerField(default=new_map_stamp, editable=False)
+    # When an organizer ended it (`event.end`): the watch runs until then, marches overrun their
+    # schedule, but never longer than WATCH_OVERRUN_HOURS past `ends_at` (EventQuerySet.running).
+    ended_at = models.DateTimeField(null=True, blank=True, editable=False)
     # When its personal data was erased (fieldops/services/retention.py); empty until then.
     purged_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = EventQuerySet.as_manager()
 
     class Meta:
         ordering = ["-starts_at"]

@@ -213,6 +213,12 @@ class EventPush(Payload):
     enabled: bool
 
 
+class EventEnded(Payload):
+    ended_at: Time
+    level: Level
+    text: str
+
+
 @dataclass(frozen=True)
 class Kind:
     name: str
@@ -374,6 +380,13 @@ EVENT_PUSH_CHANGED = _kind(
     set(),
     "organizers",
     "`enabled`: whether the event sends Web Push notifications from now on",
+)
+EVENT_ENDED = _kind(
+    "event.ended",
+    EventEnded,
+    {"public"},
+    "everyone",
+    '`ended_at`; `level` = `"info"`, `text` = `"The event has ended."`: the watch stops',
 )
 
 # The kinds that are sent by Web Push too (docs/privacy.md).

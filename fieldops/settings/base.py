@@ -208,6 +208,9 @@ FIELDOPS = {
     "OFF_ROUTE_METERS": env_int("FIELDOPS_OFF_ROUTE_METERS", 150),
     "ROUTE_ACK_REMINDER_SECONDS": env_int("FIELDOPS_ROUTE_ACK_REMINDER_SECONDS", 300),
     "WATCH_INTERVAL_SECONDS": env_int("FIELDOPS_WATCH_INTERVAL_SECONDS", 15),
+    # Marches overrun: the watch keeps an event until an organizer ends it (`event.end`), but
+    # stops this many hours after its scheduled end all the same.
+    "WATCH_OVERRUN_HOURS": env_int("FIELDOPS_WATCH_OVERRUN_HOURS", 6),
     "WATCH_EMBEDDED": env_bool("FIELDOPS_WATCH_EMBEDDED", True),
     # How many ASGI workers the deployment runs (the fieldops@ units, nginx's upstream servers):
     # more than one needs REDIS_URL, or entries never cross between them (`check` warns).

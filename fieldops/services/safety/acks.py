@@ -93,7 +93,7 @@ def route_ack_remind_sweep(
     if delay_seconds is None:
         delay_seconds = settings.FIELDOPS["ROUTE_ACK_REMINDER_SECONDS"]
     delay = timedelta(seconds=delay_seconds)
-    events = Event.objects.filter(starts_at__lte=now, ends_at__gte=now)
+    events = Event.objects.running(now)
     if event_id is not None:
         events = events.filter(pk=event_id)
     written = []

@@ -117,7 +117,7 @@ def overdue_sweep(*, now: datetime | None = None, event_id: int | None = None) -
     Safe to run in several processes at once; returns the entries this call wrote.
     """
     now = now or timezone.now()
-    events = Event.objects.filter(starts_at__lte=now, ends_at__gte=now)
+    events = Event.objects.running(now)
     if event_id is not None:
         events = events.filter(pk=event_id)
     written = []
