@@ -104,7 +104,9 @@ def test_a_marshal_sees_the_sos_they_were_told_of_and_not_the_others(cast):
     near = (40.4200, -3.6900)
     checkin_create(participant=cast.marshal_b, lat=near[0], lng=near[1])
     sos_raise(participant=cast.marshal_a, lat=near[0], lng=near[1])  # marshal B is told
-    sos_raise(participant=cast.medic, lat=40.50, lng=-3.60)  # far from everyone
+    far = (40.50, -3.60)
+    checkin_create(participant=cast.marshal_a, lat=far[0], lng=far[1])
+    sos_raise(participant=cast.medic, lat=far[0], lng=far[1])  # marshal A is nearby, not B
     assert [i.reporter.callsign for i in sos_active_visible(participant=cast.marshal_b)] == ["m-a"]
     assert sos_active_visible(participant=cast.legal) == []
     medic_sees = {i.reporter.callsign for i in sos_active_visible(participant=cast.organizer)}
