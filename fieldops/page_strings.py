@@ -60,6 +60,16 @@ def client_strings() -> dict:
         "revoked": _("Your access to this event was revoked."),
         "not_joined": _("This browser has not joined the event. Open your invite link again."),
         "wiped": _("What this page kept on this phone for the event has been erased."),
+        # Opened from the phone's copy (the service worker), with no server to reach.
+        "offline_since": _("Offline — data from %(t)s"),
+        "push_on": _("Turn on notifications"),
+        "push_off": _("Turn off notifications"),
+        "push_done_on": _("Notifications are on for this phone."),
+        "push_done_off": _("Notifications are off for this phone."),
+        "push_blocked": _("Notifications are blocked for this site in the browser's settings."),
+        "push_event_off": _("Organizers have switched notifications off for this event."),
+        "event_push_on": _("Notifications for this event: on. Switch off"),
+        "event_push_off": _("Notifications for this event: off. Switch on"),
         "ago_now": _("just now"),
         "ago_min": _plural(lambda n: ngettext("%(n)s min ago", "%(n)s min ago", n)),
         "ago_h": _plural(lambda n: ngettext("%(n)s hour ago", "%(n)s hours ago", n)),
@@ -236,6 +246,7 @@ KIND_TABLE = {
     "zone.activated": (gettext_noop("Danger zone on"), "danger"),
     "zone.deactivated": (gettext_noop("Danger zone off"), "info"),
     "event.push_changed": (gettext_noop("Push notifications switched"), "info"),
+    "event.ended": (gettext_noop("Event ended"), "info"),
 }
 
 

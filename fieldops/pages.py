@@ -21,10 +21,12 @@ from django.views.decorators.http import require_POST
 
 from fieldops import errors, selectors, visibility
 from fieldops.models import ArrestRecord, Event, Incident, JournalEntry, Place
+from fieldops.offline import offline_config
 from fieldops.page_strings import client_kinds, client_labels, client_strings
 from fieldops.schemas import InviteCreateIn, error_fields
 from fieldops.services.arrests import arrest_summary
 from fieldops.services.incidents import incident_payload
+from fieldops.services.push import push_public_key
 from fieldops.services.routes import route_for, route_is_change
 from fieldops.services.safety import sos as sos_rules
 from fieldops.tiles import tiles_config
@@ -50,9 +52,10 @@ MSG_INVITE_USES = f"A number of uses from 1 to {INVITE_MAX_USES}, or empty for t
 
 
 def outbox_key(participant: Participant) -> str:
-    """The key (AES-256, base64url) a page seals its unsent actions with in localStorage. Derived
-    on the server and sent only in the page, which is never cached (fieldops/headers.py): what a
-    phone keeps on disk is useless without a live session."""
+    """The key (AES-256, base64url) a page seals what it keeps on the phone with: its unsent
+    actions and its last entries (IndexedDB, static/fieldops/vault.js). Derived on the server and
+    sent in the page, which HTTP caches never keep (fieldops/headers.py); the page's offline copy
+    and the key it imports are erased with the rest on revocation (docs/pages.md)."""
     digest = salted_hmac(
         "fieldops.pages.outbox_key", str(participant.pk), algorithm="sha256"
     ).digest()
@@ -108,6 +111,10 @@ def _page_context(request: HttpRequest, participant: Participant) -> dict:
             "kinds": client_kinds(),
             "outbox_key": outbox_key(participant),
             "route": _route_followed(participant),
+            "offline": offline_config(event),
+            # Web Push: the key to subscribe with (None: the server sends none, offer nothing)
+            # and whether organizers have it on for the event.
+            "push": {"key": push_public_key(), "enabled": event.push_enabled},
         },
         "snapshot": snapshot,
     }

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from fieldops import pages, tiles, views
+from fieldops import offline, pages, tiles, views
 from fieldops.api import api
 from marshals import views as marshal_views
 
@@ -11,9 +11,9 @@ urlpatterns = [
     path("join/<str:code>/", marshal_views.join, name="join"),
     path("e/<slug:slug>/", pages.event_home, name="event-home"),
     path("e/<slug:slug>/invites/", pages.invite_new, name="invite-new"),
-    path(
-        "tiles/<str:version>/<int:z>/<int:x>/<int:y>.<str:ext>", tiles.tile, name="tile"
-    ),
+    path("e/<slug:slug>/sw.js", offline.service_worker, name="service-worker"),
+    path("e/<slug:slug>/manifest.webmanifest", offline.manifest, name="manifest"),
+    path("tiles/<str:version>/<int:z>/<int:x>/<int:y>.<str:ext>", tiles.tile, name="tile"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("healthz", views.health, name="health"),
     path("favicon.ico", views.favicon, name="favicon"),

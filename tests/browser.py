@@ -8,6 +8,7 @@ a test fails.
 Use from a test module: `from tests.browser import *  # noqa: F403`.
 """
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from fieldops.kit.launcher import launch
+from fieldops.kit.launcher import Running, launch
 from fieldops.kit.processes import ROOT
 
 CHROMIUM = "/usr/bin/chromium"
@@ -54,6 +55,9 @@ class FieldopsServer:
     event: str
     invites: dict
     groups: dict
+    running: Running | None = dataclasses.field(
+        default=None, repr=False
+    )  # its processes and environment
 
 
 # As `make run` serves: local settings with DEBUG (static files from the apps), the in-memory
@@ -89,6 +93,7 @@ def serving(prepare=None, env=None):
             event=running.slug,
             invites={role: i["code"] for role, i in running.seed["invites"].items()},
             groups=running.seed.get("groups", {}),
+            running=running,
         )
 
 

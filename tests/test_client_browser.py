@@ -33,10 +33,12 @@ def alert(organizer, text: str, audience: str = "public") -> None:
 
 
 def event_keys(page) -> list[str]:
-    """localStorage keys this site keeps for the page's event."""
+    """localStorage keys and IndexedDB records this site keeps for the page's event."""
     return page.evaluate(
-        """() => { const prefix = 'fieldops:' + Fieldops.config().event + ':';
-                   return Object.keys(localStorage).filter((k) => k.startsWith(prefix)); }"""
+        """async () => { const prefix = 'fieldops:' + Fieldops.config().event + ':';
+          const kept = await Promise.all(['outbox', 'recent'].map((s) => self.FieldopsVault.all(s, prefix)));
+          return Object.keys(localStorage).filter((k) => k.startsWith(prefix))
+            .concat(kept.flat().map((r) => r.name)); }"""
     )
 
 
@@ -190,6 +192,10 @@ def test_a_revoked_page_erases_its_data_sends_nothing_and_stays_final(field, org
     page.wait_for_function("() => FO.position && FO.position.current")
     page.locator("#checkin").tap()
     page.wait_for_selector("#fo-state[data-pending='1']")
+    for _ in range(40):  # written a moment after
+        if event_keys(page):
+            break
+        page.wait_for_timeout(125)
     assert kept and event_keys(page)  # the unsent check-in is kept on the phone
 
     me = page.evaluate("() => Fieldops.config().participant")
@@ -207,6 +213,7 @@ def test_a_revoked_page_erases_its_data_sends_nothing_and_stays_final(field, org
     final.wait_for()
     assert "revoked" in final.inner_text()
     assert page.get_attribute("#fo-state", "data-state") == "stopped"
+    page.evaluate("() => FO.client.erased")
     assert event_keys(page) == []
     assert page.evaluate("() => FO.client.pending()") == 0
     assert page.locator("#checkin").is_disabled()
@@ -232,7 +239,24 @@ ARRESTEE = "Tall woman, green raincoat, silver bicycle helmet"
 
 
 def stored_values(page) -> list[str]:
-    return page.evaluate("() => Object.keys(localStorage).map((k) => localStorage.getItem(k))")
+    """Everything the site keeps in localStorage and IndexedDB, bytes read as text."""
+    return page.evaluate(
+        """async () => {
+          const text = (v) => v instanceof ArrayBuffer || ArrayBuffer.isView(v)
+            ? new TextDecoder("latin1").decode(v) : typeof v === "object" && v !== null
+            ? Object.values(v).map(text).join(" ") : String(v);
+          const records = await Promise.all(["keys", "outbox", "recent"].map((s) => self.FieldopsVault.all(s, "")));
+          return Object.keys(localStorage).map((k) => localStorage.getItem(k)).concat(records.flat().map(text));
+        }"""
+    )
+
+
+def kept_outbox(page) -> list[dict]:
+    """The page's unsent actions as kept in IndexedDB: one sealed record each."""
+    return page.evaluate(
+        """async () => (await self.FieldopsVault.all("outbox", FO.client.store.base + ":"))
+             .map((r) => ({name: r.name, iv: r.iv.byteLength, data: r.data.byteLength}))"""
+    )
 
 
 def assert_not_in_clear(page) -> None:
@@ -266,10 +290,12 @@ def test_an_arrest_logged_offline_is_sealed_on_the_phone_and_delivered_once(fiel
     page.fill("#arrest-form [name=agency]", agency)
     page.locator("#arrest-send").tap()
     page.wait_for_selector("#fo-state[data-pending='1']")
-    key = page.evaluate("() => FO.client.key + ':outbox'")
-    page.wait_for_function("(k) => localStorage.getItem(k) !== null", arg=key)
-    sealed = json.loads(page.evaluate("(k) => localStorage.getItem(k)", key))
-    assert set(sealed) >= {"iv", "data"}
+    for _ in range(40):
+        if kept_outbox(page):
+            break
+        page.wait_for_timeout(125)
+    [sealed] = kept_outbox(page)
+    assert sealed["iv"] == 12 and sealed["data"] > len(ARRESTEE)
     assert_not_in_clear(page)
 
     # Back online but the socket still fails: the page is reloaded with the arrest unsent.
@@ -284,8 +310,8 @@ def test_an_arrest_logged_offline_is_sealed_on_the_phone_and_delivered_once(fiel
     page.evaluate("() => window.dispatchEvent(new Event('online'))")
     wait_live(page)
     page.wait_for_selector("#fo-state[data-pending='0']")
-    page.wait_for_function("(k) => localStorage.getItem(k) === null", arg=key)
     page.wait_for_timeout(1000)  # let any duplicate on its way land before counting
+    assert kept_outbox(page) == []
     entries = page.evaluate(
         "(since) => fetch(Fieldops.config().api + '/journal?since=' + since)"
         ".then((r) => r.json()).then((b) => b.entries)",

@@ -62,7 +62,7 @@ def test_incident_reported_offline_reaches_the_command_page_exactly_once(field, 
     marshal.click("#report-send")
     marshal.wait_for_selector("#fo-state[data-pending='1']")
     assert "1" in marshal.inner_text("#fo-state")
-    # Reload while offline is not possible; the outbox survives in localStorage instead.
+    # The outbox is kept on the phone (IndexedDB) meanwhile.
     outbox = marshal.evaluate("() => window.FO.client.outbox.length")
     assert outbox == 1
     context.set_offline(False)

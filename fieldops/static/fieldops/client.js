@@ -6,9 +6,11 @@
  * the original ack). Entries are kept by seq, not by "newer than the highest": a `resume` frame may
  * replay entries older than live ones already shown (docs/protocol.md), and none of them is
  * dropped or delivered twice. When access ends (revoked, or the session is gone) the client erases
- * what it kept for the event, sends nothing more, and never reconnects. */
+ * what it kept for the event (its storage, the offline copy, the push subscription), sends nothing
+ * more, and never reconnects. */
+import { eraseOffline, requestSync } from "./offline.js";
 import { SealedStore, storageForget, wipeEvent } from "./store.js";
-import { uuid4 } from "./util.js";
+import { csrfToken, uuid4 } from "./util.js";
 
 const CLOSE_UNAUTHENTICATED = 4401;
 const CLOSE_REVOKED = 4403;
@@ -28,7 +30,8 @@ export function Client(cfg, handlers) {
   this.seen = {}; // seqs above lastSeq already shown (while a replay fills in below them)
   this.replaying = false;
   this.outbox = [];
-  this.store = new SealedStore(this.key + ":outbox", cfg.outbox_key);
+  // What the service worker needs to send the outbox while the page is closed (Background Sync).
+  this.store = new SealedStore(cfg, { api: cfg.api, paths: (cfg.offline || {}).paths, csrf: csrfToken() });
   this.ready = false; // the stored outbox is open: only then does the page connect
   this.attempt = 0;
   this.state = "connecting";
@@ -138,7 +141,7 @@ Client.prototype.finish = function (code) {
   this.ws = null;
   this.outbox = [];
   this.store.close();
-  wipeEvent(this.cfg.event);
+  this.erased = Promise.all([wipeEvent(this.cfg.event), eraseOffline(this.cfg)]);
   this.setState("stopped", message);
   if (this.handlers.stopped) this.handlers.stopped(message, code);
 };
@@ -269,6 +272,7 @@ Client.prototype.send = function (type, data) {
   this.outbox.push(item);
   this.persist();
   if (this.live) this.raw({ type: type, id: item.id, data: data });
+  else requestSync(this.cfg); // sent by the service worker if the page is closed before then
   this.setState(this.state);
   return item.id;
 };

@@ -20,6 +20,7 @@ const chips = document.querySelectorAll("#triage [data-panel]");
 const filterKind = byId("filter-kind"), filterGroup = byId("filter-group"), search = byId("people-search");
 const busy = {}; // "incident:status" updates sent and not yet answered
 let panel = null; // the open triage panel's name, or null
+let pushOn = false; // whether the event sends Web Push (cfg.push, then event.push_changed)
 let page = null;
 
 /** Centre the map on a layer, open its tooltip, and bring the map into view on a phone. */
@@ -127,8 +128,17 @@ function drawFeed(state) {
   })), byId("feed"));
 }
 
+/** The organizers' switch for the event's Web Push, when the server has it at all. */
+function drawPush() {
+  const button = byId("event-push");
+  button.hidden = !(page.cfg.push && page.cfg.push.key);
+  button.textContent = pushOn ? page.s.event_push_on : page.s.event_push_off;
+  button.setAttribute("aria-pressed", String(pushOn));
+}
+
 function draw(state) {
   if (!page) return;
+  drawPush();
   drawTriage(state);
   drawPeople(state);
   drawIncidents(state);
@@ -142,6 +152,8 @@ page = startPage({
     const d = entry.data || {};
     // History rebuilds the lists; only what happens now raises a toast.
     if (!entry.replayed && (entry.type === "sos.raised" || (entry.type === "incident.reported" && d.kind === "sos"))) toast(page.s.sos + " · " + (d.reporter || ""), "danger");
+    // The page's config says how push is now; only later entries change it.
+    if (entry.type === "event.push_changed" && entry.seq > page.cfg.seq) { pushOn = !!d.enabled; drawPush(); }
     if (entry.type === "incident.updated") Object.keys(busy).forEach((k) => { if (k.indexOf(d.incident + ":") === 0) delete busy[k]; });
   },
   ack(item) { if (item.type !== "incident.update") toast(page.s.sent, "info"); },
@@ -149,6 +161,8 @@ page = startPage({
     if (item && item.type === "incident.update") { Object.keys(busy).forEach((k) => delete busy[k]); page.redraw(); }
   },
 });
+pushOn = !!(page.cfg.push && page.cfg.push.enabled);
+byId("event-push").addEventListener("click", () => page.client.send("event.push", { enabled: !pushOn }));
 chips.forEach((chip) => chip.addEventListener("click", () => {
   const name = chip.getAttribute("data-panel");
   panel = panel === name ? null : name;

@@ -3,7 +3,8 @@
  * modules for whoever drives a page from outside (the browser tests); no page script uses it. */
 import { Client } from "./client.js";
 import { describe } from "./feed.js";
-import { ago, config, csrfToken, label, plural, uuid4 } from "./util.js";
+import { dataSince, noteState } from "./offline.js";
+import { ago, config, csrfToken, fmt, label, plural, uuid4 } from "./util.js";
 
 /** A short message under the connection bar; refusals stay until tapped. */
 export function toast(text, level) {
@@ -18,12 +19,21 @@ export function toast(text, level) {
   if (level !== "danger") setTimeout(() => node.remove(), 6000);
 }
 
-/** The connection bar: live / reconnecting / offline, and what waits to be sent. */
+let shownState = null; // the last arguments of showState: the bar is redrawn as time passes
+
+/** The connection bar: live / reconnecting / offline, and what waits to be sent. A page opened
+ * from the phone's copy, and not live, says how old its data is. */
 function showState(cfg, state, pending, message) {
   const bar = document.getElementById("fo-state");
   if (!bar) return;
-  const s = cfg.strings;
+  shownState = [cfg, state, pending, message];
+  noteState(state);
+  const s = cfg.strings, since = dataSince(state);
   let text = { live: s.live, connecting: s.connecting, reconnecting: s.reconnecting, offline: s.offline, stopped: message || s.offline }[state] || state;
+  if (since !== null) {
+    state = "offline";
+    text = fmt(s.offline_since, { t: ago(new Date(since).toISOString(), s) });
+  }
   if (pending && state !== "stopped") text += " · " + plural(s.waiting, pending);
   bar.textContent = text;
   bar.className = "fo-state fo-state-" + state;
@@ -84,6 +94,7 @@ export function boot(handlers) {
     },
   });
   client.start();
+  setInterval(() => { if (shownState) showState.apply(null, shownState); }, 30000);
   expose({ client: client });
   return client;
 }

@@ -1,20 +1,22 @@
-/* Where a page keeps what it has not sent yet, on the phone: localStorage, sealed with AES-GCM
- * under a key only the live page holds (`cfg.outbox_key`), so unsent arrest details are never on
- * the phone's disk in clear. When access ends, wipeEvent erases every key kept for the event. */
+/* Where a page keeps what it has not sent yet: IndexedDB (vault.js), each action sealed with
+ * AES-GCM under the key the page gets from the server (`cfg.outbox_key`), imported as a key that
+ * cannot be read back and kept beside the outbox, so that the event's service worker can send the
+ * outbox while the page is closed (Background Sync). When access ends, `wipeEvent` erases every
+ * key kept for the event, in localStorage and in IndexedDB. */
+import "./vault.js";
+
+const vault = self.FieldopsVault;
 
 function storageGet(key) {
   try { return localStorage.getItem(key); } catch (e) { return null; }
-}
-
-function storagePut(key, text) {
-  try { localStorage.setItem(key, text); } catch (e) { /* private mode or full: memory only */ }
 }
 
 export function storageForget(key) {
   try { localStorage.removeItem(key); } catch (e) { /* nothing stored */ }
 }
 
-/** Erase every key this site keeps for `event` (any participant, both storages). */
+/** Erase every key this site keeps for `event` (any participant): both storages and IndexedDB.
+ * A promise, settled when IndexedDB is done. */
 export function wipeEvent(event) {
   const prefix = "fieldops:" + event + ":";
   ["localStorage", "sessionStorage"].forEach((name) => {
@@ -26,60 +28,53 @@ export function wipeEvent(event) {
       }
     } catch (e) { /* storage unavailable: nothing kept */ }
   });
+  return vault.forget(prefix).catch(() => null);
 }
 
-function bytesFromB64(text) {
-  const bin = atob(text.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((text.length + 3) % 4));
-  return Uint8Array.from(bin, (c) => c.charCodeAt(0));
-}
-
-function b64FromBytes(bytes) {
-  return btoa(Array.from(bytes, (b) => String.fromCharCode(b)).join(""));
-}
-
-/** The outbox as kept in localStorage: AES-GCM under `keyText` (base64url, from the page), the
- * storage key as associated data, a fresh IV per write, writes in order. Without WebCrypto (not a
- * secure context) or a key, nothing is kept: the outbox lives in memory only. */
-export function SealedStore(name, keyText) {
-  this.name = name;
+/** The page's sealed stores for its event and participant. `key` is a promise of the CryptoKey,
+ * or null without WebCrypto (not a secure context) or IndexedDB: then the outbox lives in memory
+ * only. `extra` is what the service worker needs to send for the page (api, paths, csrf). */
+export function SealedStore(cfg, extra) {
+  this.base = vault.base(cfg.event, cfg.participant);
   this.closed = false;
   this.writes = Promise.resolve();
-  this.subtle = window.crypto && window.crypto.subtle;
   this.key = null;
-  if (this.subtle && keyText) {
-    this.key = this.subtle.importKey("raw", bytesFromB64(keyText), "AES-GCM", false, ["encrypt", "decrypt"]);
-    this.key.catch(function () { /* read and save fall back to memory only */ });
+  if (window.crypto && crypto.subtle && window.indexedDB && cfg.outbox_key) {
+    const base = this.base;
+    this.key = vault.importKey(cfg.outbox_key).then((key) =>
+      vault.put("keys", Object.assign({ name: base, event: cfg.event, participant: cfg.participant, key: key }, extra)).then(() => key));
+    this.key.catch(() => { this.key = null; });
   }
-  this.aad = new TextEncoder().encode(name);
 }
 
-/** A promise of the stored items ([] if none, or if they cannot be opened any more). */
+/** A promise of the stored items ([] if none, or if they cannot be opened any more); an outbox
+ * an older page kept in localStorage is taken over (and saved here by the client). */
 SealedStore.prototype.read = function () {
-  var raw = storageGet(this.name), self = this;
-  var stored = null;
-  try { stored = raw === null ? null : JSON.parse(raw); } catch (e) { stored = null; }
-  if (Array.isArray(stored)) return Promise.resolve(stored); // kept in clear by an older page: sealed at the next save
-  if (!stored || !stored.iv || !stored.data || !this.key) return Promise.resolve([]);
-  return this.key.then(function (key) {
-    return self.subtle.decrypt({ name: "AES-GCM", iv: bytesFromB64(stored.iv), additionalData: self.aad }, key, bytesFromB64(stored.data));
-  }).then(function (plain) {
-    var items = JSON.parse(new TextDecoder().decode(plain));
-    return Array.isArray(items) ? items : [];
-  }).catch(function () { return []; }); // sealed under a key the server no longer gives
+  if (!this.key) return Promise.resolve([]);
+  const legacy = this.base + ":outbox", raw = storageGet(legacy);
+  storageForget(legacy);
+  return this.key.then((key) => {
+    let older = Promise.resolve([]);
+    try {
+      const stored = raw === null ? null : JSON.parse(raw);
+      if (Array.isArray(stored)) older = Promise.resolve(stored);
+      else if (stored && stored.iv && stored.data) older = vault.unseal(key, legacy, { iv: vault.bytes(stored.iv), data: vault.bytes(stored.data) });
+    } catch (e) { /* unreadable: dropped */ }
+    return Promise.all([older.catch(() => []), vault.outbox(key, this.base)]);
+  }).then(([older, items]) => {
+    const known = {};
+    items.forEach((x) => { known[x.id] = true; });
+    return older.filter((x) => !known[x.id]).concat(items);
+  }).catch(() => []);
 };
 
+/** Keep exactly `items`, in order; writes happen one after another. */
 SealedStore.prototype.save = function (items) {
-  var text = JSON.stringify(items), self = this;
-  this.writes = this.writes.then(function () {
-    if (self.closed) return null;
-    if (!items.length || !self.key) { storageForget(self.name); return null; }
-    var iv = crypto.getRandomValues(new Uint8Array(12));
-    return self.key.then(function (key) {
-      return self.subtle.encrypt({ name: "AES-GCM", iv: iv, additionalData: self.aad }, key, new TextEncoder().encode(text));
-    }).then(function (sealed) {
-      if (!self.closed) storagePut(self.name, JSON.stringify({ v: 1, iv: b64FromBytes(iv), data: b64FromBytes(new Uint8Array(sealed)) }));
-    });
-  }).catch(function () { /* the older copy stays: resending an acknowledged id is harmless */ });
+  const copy = items.slice();
+  this.writes = this.writes.then(() => {
+    if (this.closed || !this.key) return null;
+    return this.key.then((key) => (this.closed ? null : vault.keepOutbox(key, this.base, copy)));
+  }).catch(() => { /* the older copy stays: resending an acknowledged id is harmless */ });
   return this.writes;
 };
 

@@ -92,12 +92,12 @@ export function stopped() {
   return document.body.classList.contains("fo-stopped");
 }
 
-/** GET or POST JSON to the event's REST API with the session; `done(reply)` on success, a toast
- * (through `refused`) on a refusal, `offline()` when the request did not get through. */
-export function api(path, { body, done, refused, offline }) {
+/** GET, or POST (or `method`) JSON to the event's REST API with the session; `done(reply)` on
+ * success, a toast (through `refused`) on a refusal, `offline()` when the request did not get through. */
+export function api(path, { body, method, done, refused, offline }) {
   const init = { credentials: "same-origin" };
   if (body !== undefined) {
-    init.method = "POST";
+    init.method = method || "POST";
     init.headers = { "Content-Type": "application/json", "X-CSRFToken": csrfToken(), "Idempotency-Key": uuid4() };
     init.body = JSON.stringify(body);
   }
