@@ -16,7 +16,7 @@ from django.db import IntegrityError
 from fieldops import errors, logcontext, schemas
 from fieldops.services import alerts, arrests, checkins, events, incidents, push, routes
 from fieldops.services.journal import journal_find_action
-from fieldops.services.safety import acks, zones
+from fieldops.services.safety import acks, alarms, zones
 from marshals.models import Role
 from realtime import metrics
 
@@ -59,6 +59,9 @@ ACTIONS: dict[str, Action] = {
     ),
     "event.push": Action(schemas.EventPushIn, frozenset({ORGANIZER}), push.event_push_set),
     "event.end": Action(schemas.EventEndIn, frozenset({ORGANIZER}), events.event_end),
+    # Whom each alarm may be claimed by is the service's to say: those it reaches, not its subject.
+    "alarm.claim": Action(schemas.AlarmClaimIn, alarms.CLAIMANTS, alarms.alarm_claim),
+    "alarm.resolve": Action(schemas.AlarmResolveIn, alarms.CLAIMANTS, alarms.alarm_resolve),
 }
 
 
@@ -77,6 +80,8 @@ REST_PATHS: dict[str, str] = {
     "zone.deactivate": "zones/deactivate",
     "event.push": "push",
     "event.end": "end",
+    "alarm.claim": "alarms/claim",
+    "alarm.resolve": "alarms/resolve",
 }
 
 

@@ -10,7 +10,7 @@ from fieldops import errors, schemas, selectors, visibility
 from fieldops.api import REFUSALS, auth, caller
 from fieldops.models import OffRoute, OverdueLapse
 from fieldops.services.incidents import incident_payload
-from fieldops.services.safety import acks, geo, nearest, zones
+from fieldops.services.safety import acks, alarms, geo, nearest, zones
 from fieldops.services.safety import sos as sos_rules
 from fieldops.services.safety.eventmap import zones_active
 from marshals.models import Role
@@ -53,6 +53,23 @@ def route_ack_status(request, slug: str):
     p = caller(request, slug)
     visibility.require_read(p, "route_acks")
     return acks.route_ack_status(event_id=p.event_id)
+
+
+@router.get("/events/{slug}/alarms", response={200: list[dict], **REFUSALS})
+def alarms_open(request, slug: str):
+    """The open alarms the caller is told of, oldest first (docs/safety.md, "Alarms")."""
+    p = caller(request, slug)
+    visibility.require_read(p, "alarms")
+    return alarms.alarms_open_visible(participant=p)
+
+
+@router.get("/events/{slug}/presence", response={200: list[dict], **REFUSALS})
+def presence(request, slug: str):
+    """Organizers: each field participant's phone, whether connected now and when last heard."""
+    p = caller(request, slug)
+    visibility.require_read(p, "watch")
+    found = selectors.presence_list(event_id=p.event_id)
+    return [{"participant": pid} | seen for pid, seen in found.items()]
 
 
 @router.get("/events/{slug}/safety", response={200: dict, **REFUSALS})

@@ -194,6 +194,19 @@ def client_strings() -> dict:
         "force_used": _("force used"),
         "medical_needs": _("medical needs"),
         "purged": _("The personal details of this record have been erased."),
+        "alarm_claim": _("I'm on it"),
+        "alarm_resolve": _("Dealt with"),
+        "alarm_claimed": _("%(who)s is on it"),
+        "alarm_nobody": _("Nobody is on it yet"),
+        "alarm_escalated": _("Still nobody on it: told to more people (step %(n)s of 3)"),
+        "alarm_sos": _("SOS · %(who)s"),
+        "alarm_overdue": _("%(who)s has not checked in"),
+        "alarm_off_route": _("%(who)s is off the route"),
+        "alarm_in_zone": _("%(who)s is inside a danger zone"),
+        "alarm_incident": _("Incident #%(n)s needs someone"),
+        "phone_connected": _("phone connected, heard %(t)s"),
+        "phone_gone": _("phone not connected, last heard %(t)s"),
+        "phone_never": _("phone never connected"),
     }
 
 
@@ -247,6 +260,10 @@ KIND_TABLE = {
     "zone.deactivated": (gettext_noop("Danger zone off"), "info"),
     "event.push_changed": (gettext_noop("Push notifications switched"), "info"),
     "event.ended": (gettext_noop("Event ended"), "info"),
+    "alarm.opened": (gettext_noop("Needs someone"), "danger"),
+    "alarm.claimed": (gettext_noop("Someone is on it"), "info"),
+    "alarm.escalated": (gettext_noop("Still nobody on it"), "danger"),
+    "alarm.resolved": (gettext_noop("Dealt with"), "info"),
 }
 
 

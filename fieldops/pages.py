@@ -28,6 +28,7 @@ from fieldops.services.arrests import arrest_summary
 from fieldops.services.incidents import incident_payload
 from fieldops.services.push import push_public_key
 from fieldops.services.routes import route_for, route_is_change
+from fieldops.services.safety import alarms
 from fieldops.services.safety import sos as sos_rules
 from fieldops.tiles import tiles_config
 from marshals import services as marshal_services
@@ -173,6 +174,8 @@ def event_home(request: HttpRequest, slug: str) -> HttpResponse:
         context["page_config"]["unacked_routes"] = _routes_to_acknowledge(participant)
     if visibility.may_read(participant, "active_sos"):
         context["page_config"].update(_active_sos(participant))
+    if visibility.may_read(participant, "alarms"):
+        context["page_config"]["alarms"] = alarms.alarms_open_visible(participant=participant)
     if visibility.may_read(participant, "watch"):
         context["incident_kinds"] = Incident.Kind.choices
         context["roles"] = Role.choices

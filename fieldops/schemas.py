@@ -197,6 +197,19 @@ class ZoneDeactivateIn(Strict):
     place: Id
 
 
+class AlarmClaimIn(Strict):
+    """Organizers, marshals and medics the alarm reaches: "I'm on it"."""
+
+    alarm: Id
+
+
+class AlarmResolveIn(Strict):
+    """Organizers, or whoever claimed the alarm: it is dealt with."""
+
+    alarm: Id
+    note: Text(500, multiline=True) = ""
+
+
 class EventEndIn(Strict):
     """Organizers: the event is over; the watch stops raising overdue alerts and reminders."""
 
@@ -239,6 +252,8 @@ class ClientFrame(Strict):
         "zone.deactivate",
         "event.push",
         "event.end",
+        "alarm.claim",
+        "alarm.resolve",
         "resume",
         "ping",
     ]

@@ -96,6 +96,24 @@ def in_zone_list(*, event_id: int) -> list[dict]:
     ]
 
 
+def presence_list(*, event_id: int, people=None) -> dict[int, dict]:
+    """Each field participant's phone: connected now, and when last heard (ISO text or None)."""
+    from fieldops.services.presence import presence_of
+
+    if people is None:
+        people = Participant.objects.filter(
+            event_id=event_id, role__in=visibility.FIELD_ROLES, revoked_at__isnull=True
+        )
+    found = presence_of(participant_ids=[p.pk for p in people])
+    return {
+        pid: {
+            "connected": seen["connected"],
+            "last_heard": seen["last_heard"].isoformat() if seen["last_heard"] else None,
+        }
+        for pid, seen in found.items()
+    }
+
+
 def triage_state(*, event_id: int) -> dict:
     """What an organizer triages, as it stands: each field participant with their latest check-in,
     who is overdue, off route or inside an active danger zone, and who has not acknowledged the
@@ -108,6 +126,7 @@ def triage_state(*, event_id: int) -> dict:
     checkins = {
         c.participant_id: c for c in CheckIn.objects.filter(participant__in=people).latest_each()
     }
+    phones = presence_list(event_id=event_id, people=people)
     rows = []
     for person in people:
         c = checkins.get(person.pk)
@@ -118,6 +137,7 @@ def triage_state(*, event_id: int) -> dict:
                 "at": c.server_time.isoformat() if c else None,
                 "lat": c.lat if c else None,
                 "lng": c.lng if c else None,
+                "phone": phones[person.pk],
             }
         )
     active = {"event_id": event_id, "participant__revoked_at__isnull": True}

@@ -37,6 +37,8 @@ READS: dict[str, frozenset[str]] = {
     # The active SOS and danger zones of the safety board and the field pages.
     "safety_board": frozenset({Role.ORGANIZER, Role.MARSHAL, Role.MEDIC}),
     "active_sos": FIELD_ROLES,
+    # Open alarms (each still only if its audience reaches the reader): those who may claim one.
+    "alarms": frozenset({Role.ORGANIZER, Role.MARSHAL, Role.MEDIC}),
     # Who is overdue, off route, inside a zone, has not acknowledged a route: the command page.
     "watch": frozenset({Role.ORGANIZER}),
     "route_acks": frozenset({Role.ORGANIZER}),

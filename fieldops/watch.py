@@ -29,9 +29,12 @@ from django.conf import settings
 from django.db import close_old_connections
 
 from fieldops.services import journal
+from fieldops.services.presence import presence_flush, presence_forget
 from fieldops.services.push import push_public_key, push_sweep, push_wait
 from fieldops.services.safety.acks import route_ack_remind_sweep
+from fieldops.services.safety.alarms import alarm_escalate_sweep
 from fieldops.services.safety.overdue import overdue_sweep
+from realtime.presence import BOOK, WORKER
 
 log = logging.getLogger(__name__)
 MAX_SLEEP_SECONDS = 300  # the loop's sleep is bounded, whatever the setting says
@@ -41,10 +44,11 @@ MAX_SLEEP_SECONDS = 300  # the loop's sleep is bounded, whatever the setting say
 class SweepResult:
     overdue: list = field(default_factory=list)
     reminders: list = field(default_factory=list)
+    escalations: list = field(default_factory=list)
 
     @property
     def count(self) -> int:
-        return len(self.overdue) + len(self.reminders)
+        return len(self.overdue) + len(self.reminders) + len(self.escalations)
 
 
 def watch_interval() -> float:
@@ -58,6 +62,7 @@ def watch_sweep(*, now: datetime | None = None, event_id: int | None = None) -> 
         return SweepResult(
             overdue=overdue_sweep(now=now, event_id=event_id),
             reminders=route_ack_remind_sweep(now=now, event_id=event_id),
+            escalations=alarm_escalate_sweep(now=now, event_id=event_id),
         )
     finally:
         close_old_connections()
@@ -89,11 +94,27 @@ async def watch_forever(*, interval: float | None = None) -> None:
             result = await sweep()
             if result.count:
                 log.info(
-                    "watch: %d overdue, %d reminders", len(result.overdue), len(result.reminders)
+                    "watch: %d overdue, %d reminders, %d escalations",
+                    len(result.overdue),
+                    len(result.reminders),
+                    len(result.escalations),
                 )
         except Exception:
             log.exception("watch sweep failed; retrying in %.0f s", interval)
         await asyncio.sleep(interval)
+
+
+async def presence_forever() -> None:
+    """Write this worker's presence book to the database every PRESENCE_FLUSH_SECONDS, on the
+    worker's shared database thread: one batch, whatever the number of frames."""
+    flush = sync_to_async(presence_flush, thread_sensitive=True)
+    interval = max(1, settings.FIELDOPS["PRESENCE_FLUSH_SECONDS"])
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await flush(worker=WORKER, rows=BOOK.take())
+        except Exception:
+            log.exception("presence flush failed; retrying in %d s", interval)
 
 
 class PushLoop:
@@ -144,14 +165,25 @@ class EmbeddedWatch:
         self.app = app
         self.task: asyncio.Task | None = None
         self.push: PushLoop | None = None
+        self.presence: asyncio.Task | None = None
 
     def start(self) -> None:
+        # Presence is each worker's own, whether or not the watch runs here.
+        if self.presence is None:
+            self.presence = asyncio.get_running_loop().create_task(presence_forever())
         if self.task is None and settings.FIELDOPS["WATCH_EMBEDDED"]:
             self.task = asyncio.get_running_loop().create_task(watch_forever())
             if push_public_key() is not None:
                 self.push = PushLoop().start()
 
     async def stop(self) -> None:
+        presence, self.presence = self.presence, None
+        if presence is not None:
+            presence.cancel()
+            try:
+                await sync_to_async(presence_forget, thread_sensitive=True)(worker=WORKER)
+            except Exception:
+                log.exception("could not mark this worker's sockets gone")
         push, self.push = self.push, None
         if push is not None:
             await asyncio.to_thread(push.stop)

@@ -26,12 +26,14 @@ from django.conf import settings
 from fieldops import errors, logcontext, visibility
 from fieldops.actions import action_allowed, action_perform
 from fieldops.schemas import ClientFrame, PingIn, ResumeIn, error_fields
+from marshals.roles import Role
 from marshals.tokens import credential_scope
 
 from . import frames, metrics
 from .auth import scope_participant
 from .delivery import Delivery
 from .hub import hub_for
+from .presence import BOOK
 from .replay import latest_seq, replay_batch
 from .seen import LiveWindow
 from .transport import transport_of
@@ -59,6 +61,8 @@ class EventConsumer(AsyncWebsocketConsumer):
     participant = None
     joined = False  # registered with the worker's hub
     counted_as: str | None = None  # the role under which the open-sockets gauge counts it
+    # The participant counted in this worker's presence book (realtime/presence.py), if any.
+    present: int | None = None
     received_at = 0.0  # when the frame being handled arrived (the ack latency's start)
     delivery: Delivery | None = None
     covered = 0  # entries up to this seq went out (or go out) in the socket's replay
@@ -97,6 +101,10 @@ class EventConsumer(AsyncWebsocketConsumer):
             return
         self.counted_as = p.role
         metrics.OPEN_SOCKETS.labels(p.role).inc()
+        # Marchers are many and never watched: only the field's phones are kept in presence.
+        if p.role != Role.MARCHER:
+            self.present = p.pk
+            BOOK.opened(p.pk)
         self.budget = float(settings.FIELDOPS["RATE_LIMIT_PER_MINUTE"])
         self.budget_at = time.monotonic()
         # `?since=` asks for the resume in the connect request: the seq for `hello` and the replay
@@ -124,6 +132,9 @@ class EventConsumer(AsyncWebsocketConsumer):
         if self.counted_as is not None:
             metrics.OPEN_SOCKETS.labels(self.counted_as).dec()
             self.counted_as = None
+        if self.present is not None:
+            BOOK.closed(self.present)
+            self.present = None
         if self.joined:
             self.joined = False
             await hub_for(self.channel_layer).leave(self.delivery, **self.hub_key)
@@ -193,6 +204,8 @@ class EventConsumer(AsyncWebsocketConsumer):
         if self.participant is None:
             return
         self.received_at = perf_counter()
+        if self.present is not None:
+            BOOK.heard(self.present)  # any frame is a sign of life, even a ping
         if text_data is None:
             await self.reply_error(None, errors.INVALID, "Send JSON text frames, not binary.")
             return

@@ -191,6 +191,8 @@ def valid_data(verb: str, cast) -> dict:
         "zone.deactivate": {"place": 1},
         "event.push": {"enabled": False},
         "event.end": {},
+        "alarm.claim": {"alarm": 1},
+        "alarm.resolve": {"alarm": 1},
     }[verb]
 
 

@@ -127,7 +127,7 @@ def test_services_return_what_they_created_without_parsing_the_entry(cast):
 
 def test_a_resend_answers_with_the_first_entry_as_it_was_written(cast):
     frame_id = uuid.uuid4()
-    data = {"lat": 40.4193, "lng": -3.6932, "kind": "crowd", "severity": "high"}
+    data = {"lat": 40.4193, "lng": -3.6932, "kind": "crowd", "severity": "low"}
     first = action_perform(
         participant=cast.marshal_a, verb="incident.report", data=data, client_id=frame_id
     )

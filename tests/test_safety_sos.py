@@ -262,10 +262,11 @@ async def test_sos_arrives_live_once_with_distance_to_the_near_marshal_only(cast
         got[name] = (sender_frames if name == "marshal_a" else []) + frames[:-1]
         await client.disconnect()
     types = {name: [f["type"] for f in frames] for name, frames in got.items()}
-    assert sorted(types["marshal_a"]) == ["ack", "ack", "sos.raised"]  # ack and entry race
-    assert types["organizer"] == ["sos.raised", "sos.nearby", "sos.nearby"]
-    assert types["medic"] == ["sos.raised", "sos.nearby"]
-    assert types["marshal_b"] == ["sos.nearby"]
+    # ack and entries race
+    assert sorted(types["marshal_a"]) == ["ack", "ack", "alarm.opened", "sos.raised"]
+    assert types["organizer"] == ["sos.raised", "sos.nearby", "sos.nearby", "alarm.opened"]
+    assert types["medic"] == ["sos.raised", "sos.nearby", "alarm.opened"]
+    assert types["marshal_b"] == ["sos.nearby", "alarm.opened"]
     assert types["far"] == [] and types["legal"] == [] and types["marcher"] == []
     assert got["marshal_b"][0]["data"]["distance_m"] == pytest.approx(499, abs=0.2)
     acks = [f for f in got["marshal_a"] if f["type"] == "ack"]

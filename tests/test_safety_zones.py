@@ -175,8 +175,8 @@ async def test_zone_alert_and_warning_arrive_live_to_the_right_people_once(cast,
     sentinel = await database_sync_to_async(alert_send)(participant=cast.organizer, text="end")
 
     expected = {
-        "organizer": ["zone.activated", "checkin", "marshal.in_zone", "checkin"],
-        "marshal_a": ["zone.activated", "checkin", "marshal.in_zone", "checkin"],
+        "organizer": ["zone.activated", "checkin", "marshal.in_zone", "alarm.opened", "checkin"],
+        "marshal_a": ["zone.activated", "checkin", "marshal.in_zone", "alarm.opened", "checkin"],
         "marshal_b": ["zone.activated"],
         "legal": ["zone.activated"],
         "medic": ["zone.activated"],

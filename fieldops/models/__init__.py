@@ -5,8 +5,10 @@ from .journal import JournalEntry, PushCursor
 from .retention import EventKey, EventTally
 from .safety import (
     ActiveSos,
+    Alarm,
     OffRoute,
     OverdueLapse,
+    Presence,
     RouteAckReminder,
     SosRecipient,
     ZoneActivation,
@@ -15,8 +17,10 @@ from .safety import (
 
 __all__ = [
     "ActiveSos",
+    "Alarm",
     "OffRoute",
     "OverdueLapse",
+    "Presence",
     "RouteAckReminder",
     "SosRecipient",
     "ZoneActivation",

@@ -38,6 +38,11 @@ class Event(models.Model):
         default=72, help_text="Personal data is purged this many hours after the event ends."
     )
     checkin_interval_minutes = models.PositiveIntegerField(default=10)
+    # An alarm nobody has claimed is escalated one step each time this passes
+    # (fieldops/services/safety/alarms.py).
+    alarm_escalate_minutes = models.PositiveIntegerField(
+        default=3, help_text="Minutes an unclaimed alarm waits before each escalation step."
+    )
     # Whether entries are also sent by Web Push to the phones that asked for it (organizers switch
     # it with `event.push`; fieldops/services/push.py).
     push_enabled = models.BooleanField(

@@ -142,3 +142,85 @@ class RouteAckReminder(models.Model):
 
     def __str__(self) -> str:
         return f"reminded {self.participant_id} of route {self.route_id}"
+
+
+class Alarm(models.Model):
+    """Something that needs a person: an SOS, an overdue or off-route marshal, someone inside a
+    danger zone, a high or critical incident. Open until resolved by a person or until its cause
+    ends by itself; claimed by whoever is on it; escalated step by step while nobody claims it.
+
+    One open alarm per cause (`key`) is a database fact, and each escalation step is taken by a
+    conditional update (`step` = the step before), so any number of watches take it once.
+    """
+
+    class Subject(models.TextChoices):
+        SOS = "sos"
+        OVERDUE = "overdue"
+        OFF_ROUTE = "off_route"
+        IN_ZONE = "in_zone"
+        INCIDENT = "incident"
+
+    event = models.ForeignKey("fieldops.Event", on_delete=models.CASCADE, related_name="+")
+    subject = models.CharField(max_length=16, choices=Subject.choices)
+    # The cause: "sos.<incident>", "overdue.<participant>", "in_zone.<participant>.<place>", ...
+    key = models.CharField(max_length=64)
+    # Whom it is about (the SOS's sender, the silent or strayed marshal), if anyone.
+    participant = models.ForeignKey(
+        "marshals.Participant", on_delete=models.CASCADE, null=True, related_name="+"
+    )
+    incident = models.ForeignKey(
+        "fieldops.Incident", on_delete=models.CASCADE, null=True, related_name="+"
+    )
+    lat = models.FloatField(null=True)
+    lng = models.FloatField(null=True)
+    # Who is told, in audiences.audience_text form; widened as it escalates.
+    audience = models.TextField()
+    opened_at = models.DateTimeField()
+    step = models.PositiveSmallIntegerField(default=0)
+    stepped_at = models.DateTimeField(null=True)
+    claimed_by = models.ForeignKey(
+        "marshals.Participant", on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    claimed_at = models.DateTimeField(null=True)
+    closed_at = models.DateTimeField(null=True)
+    closed_by = models.ForeignKey(
+        "marshals.Participant", on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["opened_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["event", "key"],
+                condition=models.Q(closed_at__isnull=True),
+                name="one_open_alarm_per_cause",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"alarm {self.key} step {self.step}"
+
+
+class Presence(models.Model):
+    """What one worker knows of one participant's phone: how many sockets it has open there and
+    when it was last heard. Each worker writes its own rows in one batch every
+    PRESENCE_FLUSH_SECONDS (fieldops/services/presence.py), never per frame; a row not written
+    for a while is a worker gone, and its sockets with it."""
+
+    participant = models.ForeignKey(
+        "marshals.Participant", on_delete=models.CASCADE, related_name="+"
+    )
+    worker = models.CharField(max_length=64)
+    sockets = models.PositiveIntegerField()
+    last_heard = models.DateTimeField()
+    written_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["participant", "worker"], name="one_presence_per_worker"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.participant_id} on {self.worker}: {self.sockets}"

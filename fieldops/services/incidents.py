@@ -8,9 +8,12 @@ from marshals.models import Role
 
 from . import kinds
 from .journal import journal_writer
+from .safety import alarms
 from .safety import sos as sos_rules
 
 INCIDENT_AUDIENCE = [audiences.ORGANIZERS, audiences.MARSHALS, audiences.LEGAL, audiences.MEDICS]
+# Incidents that need someone to claim them (an alarm, fieldops/services/safety/alarms.py).
+ALARMING = {Incident.Severity.HIGH, Incident.Severity.CRITICAL}
 
 # Which statuses may follow which; closed incidents stay closed.
 TRANSITIONS = {
@@ -55,13 +58,25 @@ def incident_report(
             description=description,
         )
         IncidentChange.objects.create(incident=incident, by=participant, status=incident.status)
-        return journal.append(
+        entry = journal.append(
             kind=kinds.INCIDENT_REPORTED,
             audience=INCIDENT_AUDIENCE,
             data=incident_payload(incident),
             actor=participant,
             client_id=client_id,
         )
+        if severity in ALARMING:
+            alarms.alarm_open(
+                journal=journal,
+                subject="incident",
+                key=f"incident.{incident.pk}",
+                audience=INCIDENT_AUDIENCE,
+                incident=incident,
+                lat=lat,
+                lng=lng,
+                actor=participant,
+            )
+        return entry
 
 
 def sos_raise(
@@ -98,6 +113,17 @@ def sos_raise(
             client_id=client_id,
         )
         sos_rules.sos_notify(journal=journal, incident=incident, sender=participant)
+        alarms.alarm_open(
+            journal=journal,
+            subject="sos",
+            key=f"sos.{incident.pk}",
+            audience=sos_rules.sos_audience(incident=incident),
+            participant=participant,
+            incident=incident,
+            lat=lat,
+            lng=lng,
+            actor=participant,
+        )
         return entry
 
 
@@ -134,10 +160,14 @@ def incident_update(
             audience = sos_rules.sos_audience(incident=found)
             if status in ("resolved", "dismissed"):
                 sos_rules.sos_closed(incident=found)
-        return journal.append(
+        entry = journal.append(
             kind=kinds.INCIDENT_UPDATED,
             audience=audience,
             data=data,
             actor=participant,
             client_id=client_id,
         )
+        if status in ("resolved", "dismissed"):
+            subject = "sos" if found.kind == Incident.Kind.SOS else "incident"
+            alarms.alarm_clear(journal=journal, key=f"{subject}.{found.pk}", by=participant)
+        return entry

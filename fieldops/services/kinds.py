@@ -164,11 +164,18 @@ class Position(Payload):
     lng: float
 
 
+class Phone(Payload):
+    # A socket of theirs is open on a live worker: the phone is alive, its owner is not answering.
+    connected: bool
+    last_heard: Time | None  # any frame from them, not only a check-in; None: never connected
+
+
 class Overdue(Who):
     silent_since: Time
     silent_minutes: float
     interval_minutes: int
     last_position: Position | None
+    phone: Phone
 
 
 class Back(Who):
@@ -217,6 +224,40 @@ class EventEnded(Payload):
     ended_at: Time
     level: Level
     text: str
+
+
+AlarmSubject = Literal["sos", "overdue", "off_route", "in_zone", "incident"]
+
+
+class AlarmData(Payload):
+    alarm: int
+    subject: AlarmSubject
+    # Whom it is about (the SOS's sender, the silent or strayed person), if anyone.
+    participant: int | None
+    callsign: str | None
+    group: int | None
+    incident: int | None
+    lat: float | None
+    lng: float | None
+    opened_at: Time
+    step: int
+    claimed_by: str | None
+    level: Level
+    text: str
+
+
+class AlarmEscalated(AlarmData):
+    # What this step did: told the same people again, the nearest marshals and medics whatever
+    # the distance, or every marshal and medic.
+    widened: Literal["repeat", "nearest", "all"]
+
+
+class AlarmResolved(AlarmData):
+    # "resolved" by a person (`by`), or "cleared" because its cause ended (the marshal checked in,
+    # came back on route, left the zone; the SOS or incident was closed).
+    outcome: Literal["resolved", "cleared"]
+    by: str | None
+    note: str
 
 
 @dataclass(frozen=True)
@@ -344,6 +385,8 @@ MARSHAL_OVERDUE = _kind(
     Overdue,
     {"marshals.*", "medics", "participant.*"},
     "organizers, the silent participant, and the marshals of their group (for a medic: medics)",
+    "`phone`: whether a socket of theirs is open now (`connected`) and when any frame of theirs "
+    "was last heard (`last_heard`, as of the workers' last PRESENCE_FLUSH_SECONDS batch)",
     push="warning",
 )
 MARSHAL_BACK = _kind("marshal.back", Back, KINDS[MARSHAL_OVERDUE].reaches, "as `marshal.overdue`")
@@ -387,6 +430,36 @@ EVENT_ENDED = _kind(
     {"public"},
     "everyone",
     '`ended_at`; `level` = `"info"`, `text` = `"The event has ended."`: the watch stops',
+)
+
+ALARM_PEOPLE = {"participant.*", "marshals.*", "marshals", "medics", "legal"}
+ALARM_OPENED = _kind(
+    "alarm.opened",
+    AlarmData,
+    ALARM_PEOPLE,
+    "as the entry that raised it (an SOS: everyone told of it; overdue, off route, in a zone: the "
+    "person, the marshals of their group or, for a medic, medics; an incident: as reported)",
+    "an SOS, overdue, off route, in a danger zone, or a high or critical incident now needs "
+    "someone to claim it (`alarm.claim`)",
+)
+ALARM_CLAIMED = _kind(
+    "alarm.claimed", AlarmData, ALARM_PEOPLE, "as the alarm", "`claimed_by`: who is on it"
+)
+ALARM_ESCALATED = _kind(
+    "alarm.escalated",
+    AlarmEscalated,
+    ALARM_PEOPLE,
+    "the alarm's audience, widened at each step (`widened`)",
+    "unclaimed after the event's `alarm_escalate_minutes`: repeated, then widened to the nearest "
+    "marshals and medics, then to every marshal and medic",
+    push="danger",
+)
+ALARM_RESOLVED = _kind(
+    "alarm.resolved",
+    AlarmResolved,
+    ALARM_PEOPLE,
+    "as the alarm",
+    "`outcome`: `resolved` by a person (`by`), or `cleared` because its cause ended",
 )
 
 # The kinds that are sent by Web Push too (docs/privacy.md).

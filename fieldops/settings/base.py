@@ -212,6 +212,9 @@ FIELDOPS = {
     # stops this many hours after its scheduled end all the same.
     "WATCH_OVERRUN_HOURS": env_int("FIELDOPS_WATCH_OVERRUN_HOURS", 6),
     "WATCH_EMBEDDED": env_bool("FIELDOPS_WATCH_EMBEDDED", True),
+    # Each worker writes who has a socket open on it, and when each was last heard, this often
+    # (one batch, never a write per frame; fieldops/services/presence.py).
+    "PRESENCE_FLUSH_SECONDS": env_int("FIELDOPS_PRESENCE_FLUSH_SECONDS", 10),
     # How many ASGI workers the deployment runs (the fieldops@ units, nginx's upstream servers):
     # more than one needs REDIS_URL, or entries never cross between them (`check` warns).
     "WORKERS": env_int("FIELDOPS_WORKERS", 1),

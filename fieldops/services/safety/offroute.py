@@ -13,6 +13,7 @@ from fieldops.services.routes import route_for
 from marshals.models import CheckIn, Participant, Role
 
 from .. import kinds
+from . import alarms
 from .eventmap import journal_map
 from .geo import LatLng, distance_to_shape_m
 
@@ -35,6 +36,7 @@ def offroute_check(*, journal, participant: Participant, checkin: CheckIn):
     if route is None:
         if state is not None:
             state.delete()
+            alarms.alarm_clear(journal=journal, key=f"off_route.{participant.pk}")
         return None
     distance = route_distance_m(route=route, lat=checkin.lat, lng=checkin.lng)
     limit = settings.FIELDOPS["OFF_ROUTE_METERS"]
@@ -60,20 +62,33 @@ def offroute_check(*, journal, participant: Participant, checkin: CheckIn):
             distance_m=distance,
             since=checkin.server_time,
         )
-        return journal.append(
+        entry = journal.append(
             kind=kinds.MARSHAL_OFF_ROUTE,
             audience=offroute_audience(participant),
             data=data,
             actor=participant,
         )
+        alarms.alarm_open(
+            journal=journal,
+            subject="off_route",
+            key=f"off_route.{participant.pk}",
+            audience=alarms.person_audience(participant),
+            participant=participant,
+            lat=checkin.lat,
+            lng=checkin.lng,
+            actor=participant,
+        )
+        return entry
     if state is not None:
         state.delete()
-        return journal.append(
+        entry = journal.append(
             kind=kinds.MARSHAL_ON_ROUTE,
             audience=offroute_audience(participant),
             data=data,
             actor=participant,
         )
+        alarms.alarm_clear(journal=journal, key=f"off_route.{participant.pk}")
+        return entry
     return None
 
 

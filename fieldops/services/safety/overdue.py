@@ -14,12 +14,14 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from fieldops import audiences
 from fieldops.models import Event, OverdueLapse
 from fieldops.services import kinds
 from fieldops.services.journal import Written, journal_writer
+from fieldops.services.presence import presence_of
 from marshals.models import CheckIn, Participant, Role
 from marshals.payloads import participant_payload
+
+from . import alarms
 
 # Roles whose silence is watched: the people who check in from the field.
 WATCHED_ROLES = (Role.MARSHAL, Role.MEDIC)
@@ -34,12 +36,7 @@ def overdue_after(event: Event) -> timedelta:
 def overdue_audience(participant: Participant) -> list[str]:
     """Who hears about a silent participant: organizers, the marshals of their group (or the
     medics, for a medic), and the participant themself, so their phone can nudge them."""
-    tags = [audiences.ORGANIZERS, audiences.participant_tag(participant.pk)]
-    if participant.role == Role.MARSHAL and participant.group_id:
-        tags.append(audiences.march_group_marshals_tag(participant.group_id))
-    elif participant.role == Role.MEDIC:
-        tags.append(audiences.MEDICS)
-    return tags
+    return alarms.person_audience(participant)
 
 
 def _since(*, last: datetime | None, participant: Participant, event: Event) -> datetime:
@@ -98,7 +95,7 @@ def overdue_raise(
         except IntegrityError:
             return None  # another sweep raised this lapse first
         last = CheckIn.objects.filter(participant=participant).order_by("-server_time").first()
-        return journal.append(
+        entry = journal.append(
             kind=kinds.MARSHAL_OVERDUE,
             audience=overdue_audience(participant),
             data={
@@ -107,8 +104,19 @@ def overdue_raise(
                 "silent_minutes": round((now - since).total_seconds() / 60, 1),
                 "interval_minutes": event.checkin_interval_minutes,
                 "last_position": {"lat": last.lat, "lng": last.lng} if last else None,
+                "phone": presence_of(participant_ids=[participant.pk], now=now)[participant.pk],
             },
         )
+        alarms.alarm_open(
+            journal=journal,
+            subject="overdue",
+            key=f"overdue.{participant.pk}",
+            audience=overdue_audience(participant),
+            participant=participant,
+            lat=last.lat if last else None,
+            lng=last.lng if last else None,
+        )
+        return entry
 
 
 def overdue_sweep(*, now: datetime | None = None, event_id: int | None = None) -> list:
@@ -137,7 +145,7 @@ def overdue_clear(*, journal, participant: Participant, checkin: CheckIn) -> Wri
         return None
     lapse.cleared_at = checkin.server_time
     lapse.save(update_fields=["cleared_at"])
-    return journal.append(
+    entry = journal.append(
         kind=kinds.MARSHAL_BACK,
         audience=overdue_audience(participant),
         data={
@@ -149,3 +157,5 @@ def overdue_clear(*, journal, participant: Participant, checkin: CheckIn) -> Wri
         },
         actor=participant,
     )
+    alarms.alarm_clear(journal=journal, key=f"overdue.{participant.pk}")
+    return entry

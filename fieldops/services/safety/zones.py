@@ -16,6 +16,7 @@ from fieldops.services.journal import journal_writer
 from marshals.models import CheckIn, Participant
 from marshals.payloads import participant_payload
 
+from . import alarms
 from .eventmap import ZONE_SHAPES, journal_map
 from .geo import LatLng, covers
 
@@ -92,7 +93,7 @@ def zone_deactivate(*, participant: Participant, place: int, client_id: uuid.UUI
         zone.save(update_fields=["active"])
         ZoneActivation.objects.create(place=zone, active=False, by=participant)
         ZonePresence.objects.filter(place=zone).delete()
-        return journal.append(
+        entry = journal.append(
             kind=kinds.ZONE_DEACTIVATED,
             audience=zone_audience(zone),
             data=zone_payload(zone)
@@ -100,6 +101,8 @@ def zone_deactivate(*, participant: Participant, place: int, client_id: uuid.UUI
             actor=participant,
             client_id=client_id,
         )
+        alarms.alarm_clear_prefix(journal=journal, prefix=in_zone_key(place=zone.pk))
+        return entry
 
 
 def _zone(*, participant: Participant, place: int) -> Place:
@@ -111,6 +114,11 @@ def _zone(*, participant: Participant, place: int) -> Place:
     return zone
 
 
+def in_zone_key(*, place: int, who: int | None = None) -> str:
+    """The cause of an in-zone alarm; without `who`, the prefix of all of one zone's."""
+    return f"in_zone.{place}." + (str(who) if who is not None else "")
+
+
 def zone_check(*, journal, participant: Participant, checkin: CheckIn) -> list:
     """Inside a check-in's transaction: warn on entering an active zone; forget zones left."""
     point = LatLng(checkin.lat, checkin.lng)
@@ -120,6 +128,8 @@ def zone_check(*, journal, participant: Participant, checkin: CheckIn) -> list:
     )
     if known - inside.keys():
         ZonePresence.objects.filter(participant=participant).exclude(place_id__in=inside).delete()
+        for left in known - inside.keys():
+            alarms.alarm_clear(journal=journal, key=in_zone_key(place=left, who=participant.pk))
     written = []
     for zone in inside.values():
         if zone.pk in known:
@@ -141,6 +151,16 @@ def zone_check(*, journal, participant: Participant, checkin: CheckIn) -> list:
                 },
                 actor=participant,
             )
+        )
+        alarms.alarm_open(
+            journal=journal,
+            subject="in_zone",
+            key=in_zone_key(place=zone.pk, who=participant.pk),
+            audience=alarms.person_audience(participant),
+            participant=participant,
+            lat=checkin.lat,
+            lng=checkin.lng,
+            actor=participant,
         )
     return written
 

@@ -6,14 +6,15 @@
 import { html, render } from "../vendor/lit-html/lit-html.js";
 import { repeat } from "../vendor/lit-html/directives/repeat.js";
 import { startPage } from "./app.js";
+import { alarmAnswered, drawAlarms } from "./alarms.js";
 import { wirePeoplePanels } from "./command-people.js";
 import { feedItem, kindLabel } from "./feed.js";
 import { incidentText } from "./fieldmap.js";
 import { expose, toast } from "./page.js";
 import { RouteEditor } from "./route_editor.js";
-import { feed } from "./state.js";
+import { feed, withPresence } from "./state.js";
 import { arrestCount, fieldPeople, panels } from "./triage.js";
-import { ago, fmt, groupName, label, plural } from "./util.js";
+import { ago, api, fmt, groupName, label, plural } from "./util.js";
 
 const byId = (id) => document.getElementById(id);
 const chips = document.querySelectorAll("#triage [data-panel]");
@@ -32,6 +33,13 @@ function reveal(layer) {
 }
 
 const also = (text) => (text ? " · " + text : "");
+const PRESENCE_POLL_MS = 20000;
+
+/** A phone alive but silent, or a phone gone: what a coordinator needs to tell them apart. */
+function phoneText(phone, s) {
+  if (!phone || !phone.last_heard) return s.phone_never;
+  return fmt(phone.connected ? s.phone_connected : s.phone_gone, { t: ago(phone.last_heard, s) });
+}
 const FLAG_TEXT = { sos: "sos", overdue: "flag_overdue", off_route: "flag_off_route", in_zone: "in_zone" };
 
 /** One tappable row: {text, detail, level, layer, participant}. */
@@ -51,7 +59,7 @@ function panelRows(state, name) {
   const s = page.s, items = panels(state)[name], fmap = page.fmap;
   switch (name) {
     case "sos": return items.map(({ incident: i }) => ({ text: s.sos + " · " + (i.reporter || "#" + i.incident), detail: label("status", i.status) + (i.description ? " — " + i.description : ""), layer: fmap.incidents[String(i.incident)], level: "danger" }));
-    case "overdue": return items.map((x) => personRow(x.person, plural(s.overdue, Math.max(0, Math.round((Date.now() - Date.parse(x.flag.silent_since)) / 60000)))));
+    case "overdue": return items.map((x) => personRow(x.person, plural(s.overdue, Math.max(0, Math.round((Date.now() - Date.parse(x.flag.silent_since)) / 60000))) + also(phoneText(x.person.phone || x.flag.phone, s))));
     case "off_route": return items.map((x) => personRow(x.person, fmt(s.off_route, { d: Math.round(x.flag.distance_m) })));
     case "in_zone": return items.map((x) => personRow(x.person, s.in_zone + ": " + x.flag.name));
     case "incidents": return items.map(({ incident: i }) => ({ text: "#" + i.incident + " " + incidentText(i), detail: "", layer: fmap.incidents[String(i.incident)], level: i.severity === "high" || i.severity === "critical" ? "danger" : "warning" }));
@@ -75,7 +83,7 @@ function drawPeople(state) {
   const s = page.s, q = search.value.trim().toLowerCase();
   const rows = fieldPeople(state).filter((r) => !q || r.person.callsign.toLowerCase().indexOf(q) >= 0).map((r) => {
     const p = r.person, seen = p.at ? fmt(s.last_seen, { t: ago(p.at, s) }) : s.no_checkin;
-    const item = personRow(p, [p.status ? label("checkin", p.status) : "", seen].concat(r.flags.map((f) => s[FLAG_TEXT[f]])).filter(Boolean).join(" · "));
+    const item = personRow(p, [p.status ? label("checkin", p.status) : "", seen, phoneText(p.phone, s)].concat(r.flags.map((f) => s[FLAG_TEXT[f]])).filter(Boolean).join(" · "));
     return Object.assign(item, { level: r.flags.length || (p.status && p.status !== "ok") ? "danger" : "info", status: p.status || "", flags: r.flags.length ? "1" : "0" });
   });
   render(repeat(rows, (r) => r.participant, row), byId("people-rows"));
@@ -140,6 +148,7 @@ function draw(state) {
   if (!page) return;
   drawPush();
   drawTriage(state);
+  drawAlarms(page, state, byId("alarms"), (d) => reveal((d.incident && page.fmap.incidents[String(d.incident)]) || page.fmap.positions[String(d.participant)]));
   drawPeople(state);
   drawIncidents(state);
   drawFeed(state);
@@ -156,8 +165,9 @@ page = startPage({
     if (entry.type === "event.push_changed" && entry.seq > page.cfg.seq) { pushOn = !!d.enabled; drawPush(); }
     if (entry.type === "incident.updated") Object.keys(busy).forEach((k) => { if (k.indexOf(d.incident + ":") === 0) delete busy[k]; });
   },
-  ack(item) { if (item.type !== "incident.update") toast(page.s.sent, "info"); },
+  ack(item) { if (!alarmAnswered(item) && item.type !== "incident.update") toast(page.s.sent, "info"); },
   error(frame, item) {
+    if (item && alarmAnswered(item)) page.redraw();
     if (item && item.type === "incident.update") { Object.keys(busy).forEach((k) => delete busy[k]); page.redraw(); }
   },
 });
@@ -178,4 +188,9 @@ byId("alert-form").addEventListener("submit", function (ev) {
   if (page.client.send("alert.send", { text: this.text.value, audience: this.audience.value, level: this.level.value }) !== null) this.text.value = "";
 });
 wirePeoplePanels(page);
+// Presence is not journaled (a frame is no event); the page asks for it now and then.
+setInterval(() => {
+  if (document.hidden) return;
+  api("/presence", { done: (list) => page.update((state) => withPresence(state, list)), refused() {}, offline() {} });
+}, PRESENCE_POLL_MS);
 expose({ drawn: drawn });

@@ -32,6 +32,7 @@ export function startFieldPage(options) {
       if (sos.ack(item, ack) || item.type === "incident.update") return;
       if (!(options.ack && options.ack(item, ack))) toast(field.page.s.sent, "info");
     },
+    error(frame, item) { if (options.error) options.error(frame, item); },
     state() { if (sos) sos.show(); },
   });
   const locate = options.locate || (() => position.current);

@@ -6,6 +6,7 @@
  * is over. */
 import { html, render } from "../vendor/lit-html/lit-html.js";
 import { repeat } from "../vendor/lit-html/directives/repeat.js";
+import { alarmAnswered, drawAlarms } from "./alarms.js";
 import { alertList } from "./feed.js";
 import { startFieldPage } from "./field.js";
 import { bearing, compass, distance } from "./geo.js";
@@ -49,6 +50,7 @@ function draw(state) {
       <div class="fo-sos-where">${sosWhere(d, s)}</div>
       <button type="button" @click=${() => field.page.fmap.map.setView([d.lat, d.lng], 17)}>${s.show_on_map}</button></div>`)}
     ${alertList(state, s)}`, alertsNode);
+  drawAlarms(field.page, state, document.getElementById("alarms"), (d) => { if (d.lat !== null) field.page.fmap.map.setView([d.lat, d.lng], 17); });
 }
 
 field = startFieldPage({
@@ -60,7 +62,9 @@ field = startFieldPage({
     const scope = scopeOf(d.group);
     if (entry.type === "route.published" && !entry.replayed && after.routes[scope] !== before.routes[scope] && field.page.cfg.role !== "marshal") toast(s.route_changed, "warning");
   },
+  error(frame, item) { if (item && alarmAnswered(item)) field.page.redraw(); },
   ack(item) {
+    if (alarmAnswered(item)) return false;
     const route = acking[item.id];
     if (route !== undefined) {
       delete acking[item.id];

@@ -49,6 +49,7 @@ export function initialState(snapshot, cfg) {
     arrests: byKey(cfg.arrests, "arrest"),
     alerts: {}, // seq -> {entry, level, key}: messages the page shows at the top
     sos: byKey(cfg.active_sos, "incident"), // SOS this page is alerted to (not its own)
+    alarms: byKey(cfg.alarms, "alarm"), // open alarms this page is told of (alarms.js)
     activeAtLoad: byKey(cfg.active_sos, "incident"),
     acked: {}, // routes this page confirmed
     flags: {
@@ -168,7 +169,11 @@ function standing(state, entry) {
       forget(state, d.participant);
       state.revoked = put(state.revoked, k, true);
       return;
-    case "marshal.overdue": if (state.people[k]) flag(state, "overdue", k, d); return;
+    case "marshal.overdue":
+      if (!state.people[k]) return;
+      flag(state, "overdue", k, d);
+      if (d.phone) state.people = put(state.people, k, Object.assign({}, state.people[k], { phone: d.phone }));
+      return;
     case "marshal.back": flag(state, "overdue", k, null); return;
     case "marshal.off_route": if (state.people[k]) flag(state, "off_route", k, d); return;
     case "marshal.on_route": flag(state, "off_route", k, null); return;
@@ -213,6 +218,15 @@ function sosNews(state, entry, history) {
   state.sos = put(state.sos, k, Object.assign({}, state.sos[k], d));
 }
 
+/** Alarms: open from `alarm.opened` until `alarm.resolved`; a claim or an escalation updates it. */
+function alarmNews(state, entry) {
+  if (entry.type.indexOf("alarm.") !== 0) return;
+  const d = entry.data || {}, k = String(d.alarm);
+  if (!fresh(state, "alarm:" + k, entry)) return;
+  if (entry.type === "alarm.resolved") state.alarms = drop(state.alarms, k);
+  else state.alarms = put(state.alarms, k, d);
+}
+
 /** Messages shown at the top: organizers' alerts, zones still active, warnings about now. */
 function messages(state, entry, history) {
   const d = entry.data || {};
@@ -235,6 +249,7 @@ export function applyEntry(state, entry) {
   if (entry.type === "arrest.logged" && !state.arrests[String(entry.data.arrest)]) next.arrests = put(state.arrests, String(entry.data.arrest), entry.data);
   standing(next, entry);
   sosNews(next, entry, history);
+  alarmNews(next, entry);
   messages(next, entry, history);
   return next;
 }
@@ -250,6 +265,16 @@ export function routeAcked(state, route) {
 export function routeRequest(state) {
   const r = state.routes[state.followed];
   return r && r.pending[String(state.me.participant)] && !state.acked[r.route] ? r : null;
+}
+
+/** Each person's phone as the server last said (GET .../presence: connected, last heard). */
+export function withPresence(state, list) {
+  const next = Object.assign({}, state, { people: Object.assign({}, state.people) });
+  list.forEach((x) => {
+    const k = String(x.participant);
+    if (next.people[k]) next.people[k] = Object.assign({}, next.people[k], { phone: { connected: x.connected, last_heard: x.last_heard } });
+  });
+  return next;
 }
 
 /** The feed, newest first. */
