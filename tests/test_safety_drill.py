@@ -26,6 +26,7 @@ def test_the_drill_raises_every_alert_once_to_the_right_people(settings, publish
         "--speed=100",
         "--interval-minutes=0",
         "--ack-reminder-seconds=1",
+        "--escalate-minutes=0",
         stdout=out,
         stderr=io.StringIO(),
     )
@@ -68,9 +69,35 @@ def test_the_drill_raises_every_alert_once_to_the_right_people(settings, publish
     for audience, frame in entries:
         if frame["type"] in ("sos.nearby", "marshal.in_zone"):
             assert len(audience) == 2 and audiences.ORGANIZERS in audience
+    # Alarms: the medic claimed the SOS's; the silent marshal's overdue alarm escalated one step,
+    # unclaimed, then the organizer claimed it and it escalated no further.
+    alarms = {}
+    for _, frame in entries:
+        if frame["type"].startswith("alarm."):
+            alarms.setdefault(frame["data"]["alarm"], []).append(frame)
+    claims = {
+        frames[0]["data"]["subject"]: [f["data"] for f in frames if f["type"] == "alarm.claimed"]
+        for frames in alarms.values()
+    }
+    assert [c["claimed_by"] for c in claims["sos"]] == [demo_medic(entries)]
+    [overdue] = [f for f in alarms.values() if f[0]["data"]["subject"] == "overdue"]
+    kinds_in_order = [f["type"] for f in overdue]
+    assert kinds_in_order[:3] == ["alarm.opened", "alarm.escalated", "alarm.claimed"]
+    assert "alarm.escalated" not in kinds_in_order[3:]
+    assert overdue[2]["data"]["claimed_by"].startswith("drill-org-")
     # The drill printed its progress and restored the event's check-in interval.
     assert "marshal.overdue" in out.getvalue() and "tick" in out.getvalue()
-    assert Event.objects.get(slug=demo["event"]).checkin_interval_minutes == 10
+    event = Event.objects.get(slug=demo["event"])
+    assert (event.checkin_interval_minutes, event.alarm_escalate_minutes) == (10, 3)
+
+
+def demo_medic(entries) -> str:
+    """The drill's medic's callsign, as its check-ins name it."""
+    return next(
+        f["data"]["callsign"]
+        for _, f in entries
+        if f["type"] == "checkin" and f["data"]["role"] == "medic"
+    )
 
 
 @pytest.mark.multiworker
@@ -86,4 +113,5 @@ def test_the_drill_against_a_running_server_acts_through_it_as_phones_do():
     for kind in ("route.published", "sos.raised", "zone.activated", "zone.deactivated"):
         assert kind in out, out
     assert "incident.updated" in out  # the organizer resolved the SOS the drill's marshal raised
+    assert "alarm.claimed" in out  # the medic claimed it over their socket
     assert "Traceback" not in logs, logs[-3000:]

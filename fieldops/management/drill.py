@@ -17,9 +17,10 @@ from collections.abc import Callable
 
 from fieldops.actions import action_perform
 from fieldops.kit.client import Client, join, socket_url
-from fieldops.models import Event, JournalEntry
+from fieldops.models import Alarm, Event, JournalEntry
 from fieldops.services.routes import route_for
 from fieldops.services.safety.acks import route_ack_remind_sweep
+from fieldops.services.safety.alarms import alarm_escalate_sweep
 from fieldops.services.safety.drill import STRAY_METERS, WALKING_PACE, Drill, Walker, move
 from fieldops.services.safety.overdue import overdue_sweep
 from marshals.models import Participant
@@ -47,6 +48,7 @@ class Direct:
     def sweep(self, event_id: int) -> None:
         overdue_sweep(event_id=event_id)
         route_ack_remind_sweep(event_id=event_id, delay_seconds=self.ack_reminder_seconds)
+        alarm_escalate_sweep(event_id=event_id)
 
     def close(self) -> None:
         pass
@@ -190,6 +192,7 @@ def drill_run(
         if sos_walker and sos_walker.position and once("sos-again", 0.55, elapsed):
             where = sos_walker.position
             actor.act(sos_walker, "sos", {"lat": where.lat, "lng": where.lng, "note": "Drill"})
+        claim_alarms(drill=drill, actor=actor, sos_incident=sos_incident, done=done)
         if "zone" in done and once("zone-off", 0.80, elapsed):
             actor.act(drill.organizer, "zone.deactivate", {"place": zone})
         if sos_incident and once("sos-resolved", 0.90, elapsed):
@@ -209,6 +212,25 @@ def drill_run(
     return Counter(
         JournalEntry.objects.filter(event=event, seq__gt=first_seq).values_list("kind", flat=True)
     )
+
+
+def claim_alarms(*, drill: Drill, actor, sos_incident: int | None, done: set[str]) -> None:
+    """The medic claims the SOS's alarm as soon as it is open; the organizer claims the silent
+    marshal's overdue alarm once it has escalated a step, which stops its escalation."""
+    open_alarms = Alarm.objects.filter(event=drill.event, closed_at__isnull=True)
+    if sos_incident and "sos-claim" not in done:
+        alarm = open_alarms.filter(incident_id=sos_incident, claimed_at__isnull=True).first()
+        if alarm is not None:
+            done.add("sos-claim")
+            actor.act(drill.medic, "alarm.claim", {"alarm": alarm.pk})
+    silent = next((w for w in drill.marshals if w.part == "silent"), None)
+    if silent and "overdue-claim" not in done:
+        alarm = open_alarms.filter(
+            subject=Alarm.Subject.OVERDUE, participant=silent.participant, step__gte=1
+        ).first()
+        if alarm is not None:
+            done.add("overdue-claim")
+            actor.act(drill.organizer, "alarm.claim", {"alarm": alarm.pk})
 
 
 def _report(*, event: Event, since: int, elapsed: float, names: dict, say) -> int:

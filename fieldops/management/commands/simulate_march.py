@@ -18,6 +18,9 @@ EXPECTED = [
     "marshal.in_zone",
     "zone.deactivated",
     "route.ack_reminder",
+    "alarm.opened",
+    "alarm.escalated",
+    "alarm.claimed",
 ]
 
 
@@ -40,6 +43,13 @@ class Command(BaseCommand):
             type=int,
             default=1,
             help="The event's check-in interval during the drill (restored afterwards).",
+        )
+        parser.add_argument(
+            "--escalate-minutes",
+            type=int,
+            default=1,
+            help="Minutes before an unclaimed alarm escalates a step, during the drill (0: at "
+            "every sweep; restored afterwards).",
         )
         parser.add_argument(
             "--ack-reminder-seconds",
@@ -82,13 +92,17 @@ class Command(BaseCommand):
             actor.close()
 
     def _drill(self, event, actor, opts) -> None:
-        interval_before = event.checkin_interval_minutes
+        before = {
+            "checkin_interval_minutes": event.checkin_interval_minutes,
+            "alarm_escalate_minutes": event.alarm_escalate_minutes,
+        }
         try:
             drill = drill_prepare(
                 event=event,
                 actor=actor,
                 marshals=opts["marshals"],
                 interval_minutes=opts["interval_minutes"],
+                escalate_minutes=opts["escalate_minutes"],
             )
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
@@ -108,7 +122,7 @@ class Command(BaseCommand):
                 say=self._say,
             )
         finally:
-            Event.objects.filter(pk=event.pk).update(checkin_interval_minutes=interval_before)
+            Event.objects.filter(pk=event.pk).update(**before)
         self.stdout.write("Entries written during the drill:")
         for kind, count in sorted(counts.items()):
             self.stdout.write(f"  {kind:<20} {count}")

@@ -69,7 +69,9 @@ def move(point: LatLng, bearing: float, meters: float) -> LatLng:
     return LatLng(moved.latitude, moved.longitude)
 
 
-def drill_prepare(*, event: Event, actor, marshals: int, interval_minutes: int) -> Drill:
+def drill_prepare(
+    *, event: Event, actor, marshals: int, interval_minutes: int, escalate_minutes: int = 1
+) -> Drill:
     """Create the simulated organizer, medic and marshals (through invites, as people join)."""
     route = route_for(
         participant=Participant(event=event, role=Role.MARSHAL, group=None)  # the march's route
@@ -86,7 +88,9 @@ def drill_prepare(*, event: Event, actor, marshals: int, interval_minutes: int) 
         return actor.join(issued.code, callsign)
 
     with transaction.atomic():
-        Event.objects.filter(pk=event.pk).update(checkin_interval_minutes=interval_minutes)
+        Event.objects.filter(pk=event.pk).update(
+            checkin_interval_minutes=interval_minutes, alarm_escalate_minutes=escalate_minutes
+        )
     organizer = Walker(*join(Role.ORGANIZER, f"drill-org-{tag}"), start_m=0)
     medic = Walker(*join(Role.MEDIC, f"drill-medic-{tag}"), start_m=0)
     parts = ["silent", "stray", "sos", "forgetful"]
