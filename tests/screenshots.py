@@ -14,9 +14,23 @@ from playwright.sync_api import sync_playwright
 
 from tests.browser import CHROMIUM, CHROMIUM_ARGS, PHONE, ROOT, serving, wait_live
 
-# Just north of the Puerta del Sol, on the demo route.
-NEAR_ROUTE = {"latitude": 40.4172, "longitude": -3.7040}
+# On the demo route, by Cibeles.
+NEAR_ROUTE = {"latitude": 40.4193, "longitude": -3.6932}
 SETTLE_MS = 800  # the map's tiles-free layers and the replayed feed, before the picture
+HIGH_INCIDENT = {"lat": 40.4180, "lng": -3.6930, "kind": "crowd", "severity": "high"}
+# The page's own REST helper, loaded beside its scripts: what the page would send.
+REPORT = """async (data) => {
+  const src = document.querySelector("script[type=module][src*='fieldops/']").src;
+  const { api } = await import(src.replace(/[^/]+\\.js$/, "util.js"));
+  return new Promise((resolve) => api("/incidents", {
+    body: data, done: (r) => resolve(r.seq), refused: resolve, offline: () => resolve(null),
+  }));
+}"""
+KEPT = """async (slug) => {
+  const p = "fieldops:" + slug + ":", names = await caches.keys();
+  if (!names.includes(p + "page") || !names.includes(p + "files")) return false;
+  return !!(await (await caches.open(p + "page")).match("/e/" + slug + "/", {ignoreVary: true}));
+}"""
 
 
 def _context(browser, server, locale="en-US"):
@@ -58,6 +72,15 @@ def _shoot(page, out: Path, name: str) -> Path:
     return path
 
 
+def _kept(page, slug: str) -> None:
+    """Wait until the service worker keeps the page and its files."""
+    for _ in range(60):
+        if page.evaluate(KEPT, slug):
+            return
+        page.wait_for_timeout(250)
+    raise RuntimeError("the service worker never kept the page")
+
+
 def take(out: Path) -> list[Path]:
     """Writes every page's picture into `out`; returns the files written."""
     out.mkdir(parents=True, exist_ok=True)
@@ -68,20 +91,31 @@ def take(out: Path) -> list[Path]:
             join = _context(browser, server).new_page()
             join.goto(f"/join/{server.invites['marshal']}/")
             written.append(_shoot(join, out, "join"))
+            pages = {}
             for role, callsign in [
                 ("marshal", "Kestrel"),
                 ("medic", "Medic-2"),
                 ("legal", "Owl"),
                 ("marcher", ""),
             ]:
-                page = _join(browser, server, role, callsign)
+                page = pages[role] = _join(browser, server, role, callsign)
                 if role in ("marshal", "medic"):
                     _check_in(page)
                 written.append(_shoot(page, out, role))
             spanish = _join(browser, server, "marshal", "Garza", locale="es-ES")
             written.append(_shoot(spanish, out, "marshal-es"))
+            # A high incident needs someone: the command page lists the alarm to claim.
+            pages["medic"].evaluate(REPORT, HIGH_INCIDENT)
             command = _join(browser, server, "organizer", "Control")
+            command.locator("#alarms li[data-alarm]").first.wait_for()
             written.append(_shoot(command, out, "command"))
+            # The server gone, the marshal's page reopens from what the phone kept.
+            _kept(pages["marshal"], server.event)
+            server.running.workers[0].stop()
+            offline = pages["marshal"].context.new_page()
+            offline.goto(f"/e/{server.event}/")
+            offline.wait_for_selector("#fo-state[data-state=offline][data-cached-at]")
+            written.append(_shoot(offline, out, "marshal-offline"))
         finally:
             browser.close()
     return written
