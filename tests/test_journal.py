@@ -119,7 +119,7 @@ def test_the_frame_is_serialized_once_and_that_text_is_what_is_published(
     monkeypatch.setattr(journal_service.orjson, "dumps", counting_dumps)
     # An incident goes to four audience tags: still one serialization.
     entry = incident_report(
-        participant=cast.marshal_a, lat=40.4193, lng=-3.6932, kind="crowd", severity="high"
+        participant=cast.marshal_a, lat=40.4193, lng=-3.6932, kind="crowd", severity="medium"
     )
 
     assert len(calls) == 1

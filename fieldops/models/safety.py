@@ -7,6 +7,8 @@ database fact: the worker whose insert succeeds writes the journal entry, the ot
 
 from django.db import models
 
+from fieldops.crypto import EncryptedFloatField
+
 
 class OverdueLapse(models.Model):
     """One stretch of silence of one participant, from their last sign of life until they check in."""
@@ -171,8 +173,9 @@ class Alarm(models.Model):
     incident = models.ForeignKey(
         "fieldops.Incident", on_delete=models.CASCADE, null=True, related_name="+"
     )
-    lat = models.FloatField(null=True)
-    lng = models.FloatField(null=True)
+    # Sealed with the event's data key, as every position is (fieldops/crypto.py).
+    lat = EncryptedFloatField(null=True, blank=True)
+    lng = EncryptedFloatField(null=True, blank=True)
     # Who is told, in audiences.audience_text form; widened as it escalates.
     audience = models.TextField()
     opened_at = models.DateTimeField()

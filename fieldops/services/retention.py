@@ -259,9 +259,11 @@ def personal_data_inventory(*, event: Event) -> list[Holding]:
     from django.db.models import Count, Max, Min, Q
 
     from fieldops.models import (
+        Alarm,
         IncidentChange,
         OffRoute,
         OverdueLapse,
+        Presence,
         RouteAckReminder,
         SosRecipient,
         ZonePresence,
@@ -294,6 +296,9 @@ def personal_data_inventory(*, event: Event) -> list[Holding]:
         ("overdue lapses", OverdueLapse.objects.filter(event=event), "raised_at"),
         ("off-route states", OffRoute.objects.filter(event=event), "since"),
         ("danger-zone presences", ZonePresence.objects.filter(participant__event=event), "since"),
+        ("alarms (position, who is on it)", Alarm.objects.filter(event=event), "opened_at"),
+        ("phones' presence (last heard)", Presence.objects.filter(participant__event=event),
+         "written_at"),
         ("data key (opens sealed copies)", EventKey.objects.filter(event=event), "created_at"),
     ]  # fmt: skip
     found = []
