@@ -44,6 +44,7 @@ __all__ = [
     "join_with",
     "opened_field",
     "organizer_state",
+    "own_server_fixtures",
     "run_in_server",
     "wait_live",
 ]
@@ -271,6 +272,24 @@ def field_fixture(server_fixture: str):
 
 
 field = field_fixture("fieldops_server")
+
+
+def own_server_fixtures():
+    """A module's own demo server (for a module whose SOS, routes or alarms other modules must not
+    see), with a `field` and one organizer's `organizer_state` on it. Assign them to the module's
+    names: `own_server, field, organizer_state = own_server_fixtures()`."""
+
+    @pytest.fixture(scope="module")
+    def own_server():
+        with serving() as server:
+            yield server
+
+    @pytest.fixture(scope="module")
+    def organizer_state(chromium, own_server):
+        with organizer_session(chromium, own_server) as state:
+            yield state
+
+    return own_server, field_fixture("own_server"), organizer_state
 
 
 @pytest.fixture(scope="session")

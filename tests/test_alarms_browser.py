@@ -11,9 +11,7 @@ import pytest
 from tests.browser import (
     TOUCH,
     chromium,  # noqa: F401 - the session's browser
-    field_fixture,
-    organizer_session,
-    serving,
+    own_server_fixtures,
 )
 
 pytestmark = pytest.mark.browser
@@ -28,19 +26,7 @@ REPORT = """async (data) => {
 }"""
 
 
-@pytest.fixture(scope="module")
-def own_server():
-    with serving() as server:
-        yield server
-
-
-field = field_fixture("own_server")
-
-
-@pytest.fixture(scope="module")
-def organizer_state(chromium, own_server):  # noqa: F811
-    with organizer_session(chromium, own_server) as state:
-        yield state
+own_server, field, organizer_state = own_server_fixtures()
 
 
 def test_an_alarm_is_claimed_from_a_phone_seen_everywhere_and_dealt_with(field, organizer_state):

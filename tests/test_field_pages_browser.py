@@ -13,9 +13,7 @@ import pytest
 
 from tests.browser import (
     chromium,  # noqa: F401 - the session's browser
-    field_fixture,
-    organizer_session,
-    serving,
+    own_server_fixtures,
     wait_live,
 )
 
@@ -26,19 +24,7 @@ PHONE_TOUCH = {"has_touch": True, "is_mobile": True}
 LIVENESS_S = 15  # generous bound for things that happen live, not a timing assertion
 
 
-@pytest.fixture(scope="module")
-def own_server():
-    with serving() as server:
-        yield server
-
-
-field = field_fixture("own_server")
-
-
-@pytest.fixture(scope="module")
-def organizer_state(chromium, own_server):  # noqa: F811
-    with organizer_session(chromium, own_server) as state:
-        yield state
+own_server, field, organizer_state = own_server_fixtures()
 
 
 def join_phone(field, role, callsign, where=MADRID):

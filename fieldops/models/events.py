@@ -21,11 +21,12 @@ def validate_time_zone(value: str) -> None:
 
 
 class EventQuerySet(models.QuerySet):
-    def running(self, now):
-        """Events the watch looks after at `now`: started, not ended by an organizer, and at most
-        WATCH_OVERRUN_HOURS past their scheduled end."""
+    def running(self, now, *, event_id: int | None = None):
+        """Events the watch looks after at `now` (of them, only `event_id` if given): started, not
+        ended by an organizer, and at most WATCH_OVERRUN_HOURS past their scheduled end."""
         overrun = timedelta(hours=settings.FIELDOPS["WATCH_OVERRUN_HOURS"])
-        return self.filter(starts_at__lte=now, ends_at__gte=now - overrun, ended_at__isnull=True)
+        events = self.filter(starts_at__lte=now, ends_at__gte=now - overrun, ended_at__isnull=True)
+        return events if event_id is None else events.filter(pk=event_id)
 
 
 class Event(models.Model):

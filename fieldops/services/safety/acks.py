@@ -93,11 +93,8 @@ def route_ack_remind_sweep(
     if delay_seconds is None:
         delay_seconds = settings.FIELDOPS["ROUTE_ACK_REMINDER_SECONDS"]
     delay = timedelta(seconds=delay_seconds)
-    events = Event.objects.running(now)
-    if event_id is not None:
-        events = events.filter(pk=event_id)
     written = []
-    for event in events:
+    for event in Event.objects.running(now, event_id=event_id):
         routes = route_active(event_id=event.pk)
         for route in routes:
             acked = set(

@@ -124,6 +124,21 @@ def alarm_open(
     )
 
 
+def alarm_open_at(*, journal, subject: str, key: str, participant: Participant, checkin):
+    """`alarm_open` for a person whose check-in put them in trouble (off route, in a zone): told
+    to them and their teammates, at that check-in's place."""
+    return alarm_open(
+        journal=journal,
+        subject=subject,
+        key=key,
+        audience=person_audience(participant),
+        participant=participant,
+        lat=checkin.lat,
+        lng=checkin.lng,
+        actor=participant,
+    )
+
+
 def alarm_clear(*, journal, key: str, by: Participant | None = None, note: str = ""):
     """Inside a transaction: close the open alarm of this cause, if any, because its cause ended
     (`by` is whoever ended it, when a person did: resolving an SOS or incident)."""
@@ -146,7 +161,7 @@ def alarm_clear_prefix(*, journal, prefix: str) -> list:
     return [alarm_clear(journal=journal, key=key) for key in list(found)]
 
 
-def _close(*, journal, alarm: Alarm, by, outcome: str, note: str):
+def _close(*, journal, alarm: Alarm, by, outcome: str, note: str, client_id=None):
     alarm.closed_at = timezone.now()
     alarm.closed_by = by
     alarm.save(update_fields=["closed_at", "closed_by"])
@@ -156,6 +171,7 @@ def _close(*, journal, alarm: Alarm, by, outcome: str, note: str):
         data=alarm_payload(alarm)
         | {"outcome": outcome, "by": by.callsign if by else None, "note": note},
         actor=by,
+        client_id=client_id,
     )
 
 
@@ -202,15 +218,12 @@ def alarm_resolve(
         found = _find(participant=participant, alarm=alarm)
         if participant.role != Role.ORGANIZER and found.claimed_by_id != participant.pk:
             raise errors.ActionError(errors.FORBIDDEN, MSG_NOT_YOURS)
-        found.closed_at = timezone.now()
-        found.closed_by = participant
-        found.save(update_fields=["closed_at", "closed_by"])
-        return journal.append(
-            kind=kinds.ALARM_RESOLVED,
-            audience=found.audience.split(),
-            data=alarm_payload(found)
-            | {"outcome": "resolved", "by": participant.callsign, "note": note},
-            actor=participant,
+        return _close(
+            journal=journal,
+            alarm=found,
+            by=participant,
+            outcome="resolved",
+            note=note,
             client_id=client_id,
         )
 
@@ -266,11 +279,8 @@ def alarm_escalate_sweep(*, now: datetime | None = None, event_id: int | None = 
     """Escalate every unclaimed alarm of every running event whose wait has passed; safe to run
     in several processes at once. Returns the entries this call wrote."""
     now = now or timezone.now()
-    events = Event.objects.running(now)
-    if event_id is not None:
-        events = events.filter(pk=event_id)
     written = []
-    for event in events:
+    for event in Event.objects.running(now, event_id=event_id):
         wait = timedelta(minutes=event.alarm_escalate_minutes)
         due = Alarm.objects.select_related("participant", "claimed_by").filter(
             event=event, closed_at__isnull=True, claimed_at__isnull=True, step__lt=LAST_STEP

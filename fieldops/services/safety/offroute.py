@@ -68,15 +68,12 @@ def offroute_check(*, journal, participant: Participant, checkin: CheckIn):
             data=data,
             actor=participant,
         )
-        alarms.alarm_open(
+        alarms.alarm_open_at(
             journal=journal,
             subject="off_route",
             key=f"off_route.{participant.pk}",
-            audience=alarms.person_audience(participant),
             participant=participant,
-            lat=checkin.lat,
-            lng=checkin.lng,
-            actor=participant,
+            checkin=checkin,
         )
         return entry
     if state is not None:

@@ -125,11 +125,8 @@ def overdue_sweep(*, now: datetime | None = None, event_id: int | None = None) -
     Safe to run in several processes at once; returns the entries this call wrote.
     """
     now = now or timezone.now()
-    events = Event.objects.running(now)
-    if event_id is not None:
-        events = events.filter(pk=event_id)
     written = []
-    for event in events:
+    for event in Event.objects.running(now, event_id=event_id):
         for participant, since in overdue_candidates(event=event, now=now):
             participant.event = event
             entry = overdue_raise(participant=participant, since=since, now=now)

@@ -152,15 +152,12 @@ def zone_check(*, journal, participant: Participant, checkin: CheckIn) -> list:
                 actor=participant,
             )
         )
-        alarms.alarm_open(
+        alarms.alarm_open_at(
             journal=journal,
             subject="in_zone",
             key=in_zone_key(place=zone.pk, who=participant.pk),
-            audience=alarms.person_audience(participant),
             participant=participant,
-            lat=checkin.lat,
-            lng=checkin.lng,
-            actor=participant,
+            checkin=checkin,
         )
     return written
 
