@@ -63,7 +63,7 @@ async def scenario(stack) -> None:
     phones = {
         "sender": await connect(stack, A, sender),
         "near": await connect(stack, B, near),
-        "second": await connect(stack, A, second),
+        "second": await connect(stack, B, second),
         "third": await connect(stack, B, third),
         "medic": await connect(stack, B, medic),
     }
