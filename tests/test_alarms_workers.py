@@ -2,7 +2,8 @@
 running its own watch: an SOS with nobody near reaches the two nearest marshals (distances checked
 against geopy's geodesic), its alarm escalates once per step though two watches sweep, a claim made
 on one worker is seen on the other and stops the steps, a zone drawn over a marshal warns them at
-once, and an overdue entry says whether the silent phone is still connected."""
+once, and an overdue entry says whether the silent phone is still connected; a route published
+through marshals puts them on route at once, and an organizer ending the event stops both watches."""
 
 import asyncio
 import uuid
@@ -154,6 +155,32 @@ async def scenario(stack) -> None:
             overdue[who["participant"]] = found["data"]["phone"]
         assert overdue[medic["participant"]]["connected"] is True
         assert overdue[gone["participant"]] == {"connected": False, "last_heard": None}
+
+        # 5. A route published through two marshals' last positions puts them back on route at
+        # once, without a check-in; the one 6 km away is told nothing new.
+        line = [spots["near"], SOS_AT, spots["second"]]
+        published = await organizer.act(
+            "route.publish",
+            {"geometry": {"type": "LineString", "coordinates": [[p.lng, p.lat] for p in line]}},
+        )
+        for name in ("near", "second"):
+            back = await phones[name].wait_for(
+                lambda e: e["type"] == "marshal.on_route" and e["seq"] > published["seq"],
+                timeout=TIMEOUT,
+            )
+            assert back["data"]["distance_m"] < 1
+        # 6. The organizer ends the event: everyone is told, on both workers, and both watches stop
+        # (with a zero check-in interval they would otherwise raise an overdue every second).
+        ended = await organizer.act("event.end", {})
+        for phone in phones.values():
+            await phone.wait_for(lambda e: e["seq"] == ended["seq"], timeout=TIMEOUT)
+        await asyncio.sleep(4)
+        late = [
+            e["type"] for e in organizer.entries
+            if e["seq"] > ended["seq"] and e["type"] in ("marshal.overdue", "alarm.escalated")
+        ]  # fmt: skip
+        assert late == []
+        assert not [e for e in phones["third"].entries if e["type"] == "marshal.on_route"]
     finally:
         await organizer.close()
         for phone in phones.values():
