@@ -20,7 +20,7 @@ from fieldops.api_errors import FieldopsAPI
 from fieldops.audit import MAX_ID, audit_list, audit_read
 from fieldops.models import ArrestRecord, AuditEntry, Event
 from fieldops.services import push
-from fieldops.services.arrests import arrest_summary
+from fieldops.services.arrests import arrest_follow_up, arrest_summary
 from marshals import services as marshal_services
 from marshals.models import Participant, Role
 from marshals.payloads import participant_payload
@@ -233,7 +233,10 @@ def arrest_detail(request, slug: str, arrest_id: int = Path(..., gt=0, le=schema
         raise errors.ActionError(errors.NOT_FOUND, "No such arrest record at this event.")
     audit_read(record=record, via=AuditEntry.Via.API, participant=p)
     personal = {name: getattr(record, name) for name in ArrestRecord.PERSONAL_FIELDS}
-    return arrest_summary(record) | personal | {"purged": record.purged_at is not None}
+    follow_up = arrest_follow_up(record) | {"contact_consent": record.contact_consent}
+    return (
+        arrest_summary(record) | personal | follow_up | {"purged": record.purged_at is not None}
+    )
 
 
 @router.get("/events/{slug}/audit", response={200: dict, **REFUSALS})
