@@ -152,3 +152,16 @@ def plant_scenario(slug: str) -> dict:
     hours = [at(m).astimezone(tz).strftime("%H:00") for m in (0, 60)]
     return FIGURES | {"arrests_per_hour": [[hours[0], 1, 2], [hours[1], 2, 4]],
                       "t0": t0.isoformat()}  # fmt: skip
+
+
+def plant_for_browser(slug: str) -> dict:
+    """plant_scenario, plus invite codes for an organizer and a legal coordinator to join with."""
+    from fieldops.models import Event
+    from marshals.services import invite_create
+
+    event = Event.objects.get(slug=slug)
+    figures = plant_scenario(slug)
+    return figures | {
+        role: invite_create(event=event, role=role, max_uses=20).code
+        for role in ("organizer", "legal")
+    }
