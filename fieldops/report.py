@@ -26,18 +26,18 @@ from marshals.sessions import session_participant
 MSG_BAD_TIME = "A time such as 2026-05-01T14:00 (in the event's time zone), or nothing."
 
 
-def _time(text: str, *, time_zone: str) -> datetime | None:
+def _time(text: str, *, time_zone: str, field: str) -> datetime | None:
     """A range bound typed on the command page: in the event's time zone unless it says."""
     if not text:
         return None
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise errors.ActionError.field("since", MSG_BAD_TIME) from None
+        raise errors.ActionError.field(field, MSG_BAD_TIME) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=ZoneInfo(time_zone))
     if not EARLIEST <= moment < LATEST:
-        raise errors.ActionError.field("since", MSG_BAD_TIME)
+        raise errors.ActionError.field(field, MSG_BAD_TIME)
     return moment
 
 
@@ -54,8 +54,8 @@ def export_download(request: HttpRequest, slug: str) -> HttpResponse:
         return render(request, "not_joined.html", status=403)
     time_zone = participant.event.time_zone
     try:
-        since = _time(request.GET.get("since", ""), time_zone=time_zone)
-        until = _time(request.GET.get("until", ""), time_zone=time_zone)
+        since = _time(request.GET.get("since", ""), time_zone=time_zone, field="since")
+        until = _time(request.GET.get("until", ""), time_zone=time_zone, field="until")
     except errors.ActionError as exc:
         return render(request, "pages/message.html", {"message": exc.message}, status=400)
     export = rows_open(participant=participant, dataset=dataset, since=since, until=until,
