@@ -49,6 +49,10 @@ ACTIONS: dict[str, Action] = {
     "arrest.log": Action(
         schemas.ArrestLogIn, frozenset({ORGANIZER, Role.LEGAL}), arrests.arrest_log
     ),
+    # Jail support: the follow-up of a record, by those who may read it.
+    "arrest.update": Action(
+        schemas.ArrestUpdateIn, frozenset({ORGANIZER, Role.LEGAL}), arrests.arrest_update
+    ),
     "sos": Action(schemas.SosIn, FIELD_ROLES | {ORGANIZER}, incidents.sos_raise),
     "route.publish": Action(schemas.RoutePublishIn, frozenset({ORGANIZER}), routes.route_publish),
     "route.ack": Action(schemas.RouteAckIn, frozenset({ORGANIZER, Role.MARSHAL}), acks.route_ack),
@@ -72,6 +76,7 @@ REST_PATHS: dict[str, str] = {
     "incident.report": "incidents",
     "incident.update": "incident-updates",
     "arrest.log": "arrests",
+    "arrest.update": "arrest-updates",
     "sos": "sos",
     "route.publish": "routes",
     "route.ack": "route-acks",

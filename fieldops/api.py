@@ -18,9 +18,11 @@ from fieldops import errors, schemas, selectors, throttle, visibility
 from fieldops.actions import ACTIONS, REST_PATHS, action_allowed, action_perform
 from fieldops.api_errors import FieldopsAPI
 from fieldops.audit import MAX_ID, audit_list, audit_read
+from fieldops.export_rows import export_open
+from fieldops.exports import export_response
 from fieldops.models import ArrestRecord, AuditEntry, Event
 from fieldops.services import push
-from fieldops.services.arrests import arrest_summary
+from fieldops.services.arrests import arrest_follow_up, arrest_summary
 from marshals import services as marshal_services
 from marshals.models import Participant, Role
 from marshals.payloads import participant_payload
@@ -233,7 +235,29 @@ def arrest_detail(request, slug: str, arrest_id: int = Path(..., gt=0, le=schema
         raise errors.ActionError(errors.NOT_FOUND, "No such arrest record at this event.")
     audit_read(record=record, via=AuditEntry.Via.API, participant=p)
     personal = {name: getattr(record, name) for name in ArrestRecord.PERSONAL_FIELDS}
-    return arrest_summary(record) | personal | {"purged": record.purged_at is not None}
+    follow_up = arrest_follow_up(record) | {"contact_consent": record.contact_consent}
+    return arrest_summary(record) | personal | follow_up | {"purged": record.purged_at is not None}
+
+
+@router.get("/events/{slug}/exports/{dataset}", response={200: None, **REFUSALS})
+def export(
+    request,
+    slug: str,
+    dataset: str,
+    format: str = Query("csv", pattern="^(csv|geojson|kml)$"),  # noqa: A002 - the query's name
+    since: schemas.Timestamp | None = Query(None),
+    until: schemas.Timestamp | None = Query(None),
+    personal: bool = Query(False),
+):
+    """One dataset of the event (`incidents`, `arrests`, `checkins`, `alerts`, `routes`,
+    `places`) as a streamed CSV, GeoJSON or KML file, as your role may see it; `since` and
+    `until` narrow it to a time range. Arrests carry personal data only with `personal=true`,
+    for organizers and legal observers, each record's reading audited. After the event's purge,
+    what remains: counts per hour and kind. The `Fieldops-Purge-At` header says when the data
+    is (or was) erased."""
+    p = caller(request, slug)
+    rows = export_open(participant=p, dataset=dataset, since=since, until=until, personal=personal)
+    return export_response(request, rows, format)
 
 
 @router.get("/events/{slug}/audit", response={200: dict, **REFUSALS})

@@ -15,7 +15,9 @@ from django.utils.deprecation import MiddlewareMixin
 
 # The pages that say who someone is at an event, or carry a way in: a shared or seized phone's
 # browser cache, or a proxy's, must not keep them.
-ROLE_PAGES = frozenset({"event-home", "invite-new", "join"})
+ROLE_PAGES = frozenset(
+    {"event-home", "invite-new", "join", "cases", "case", "export-page", "report"}
+)
 
 
 def tile_origin(url: str) -> str:

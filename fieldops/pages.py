@@ -17,9 +17,11 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils.crypto import salted_hmac
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from fieldops import errors, selectors, visibility
+from fieldops.debrief import purge_time
 from fieldops.models import ArrestRecord, Event, Incident, JournalEntry, Place
 from fieldops.offline import offline_config
 from fieldops.page_strings import client_kinds, client_labels, client_strings
@@ -49,6 +51,15 @@ FEED_SCAN = 20_000  # journal entries looked through for them, at most
 # A marchers' link is passed around, so it allows many joins, but not without end.
 INVITE_DEFAULT_USES = 2000
 INVITE_MAX_USES = 100_000  # the same bound as over REST (schemas.InviteCreateIn)
+# The command page's export choices (fieldops/export_rows.py DATASETS), as organizers read them.
+EXPORT_LABELS = [
+    ("incidents", _("Incidents and SOS")),
+    ("arrests", _("Arrests")),
+    ("checkins", _("Check-ins per person")),
+    ("alerts", _("Alerts")),
+    ("routes", _("Routes (every version)")),
+    ("places", _("Places and zones")),
+]
 MSG_INVITE_USES = f"A number of uses from 1 to {INVITE_MAX_USES}, or empty for the default."
 
 
@@ -181,6 +192,8 @@ def event_home(request: HttpRequest, slug: str) -> HttpResponse:
         context["roles"] = Role.choices
         context["invite_default_uses"] = INVITE_DEFAULT_USES
         context["page_config"]["triage"] = selectors.triage_state(event_id=participant.event_id)
+        context["purge_at"] = purge_time(participant.event)
+        context["export_datasets"] = EXPORT_LABELS
     else:
         context["incident_kinds"] = [
             (k, label) for k, label in Incident.Kind.choices if k != Incident.Kind.SOS

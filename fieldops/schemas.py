@@ -3,7 +3,7 @@
 import base64
 import re
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
@@ -126,6 +126,32 @@ class ArrestLogIn(Position):
     notes: Text(2000, multiline=True) = ""
 
 
+def _date_in_range(value: date) -> date:
+    if not EARLIEST.date() <= value < LATEST.date():
+        raise ValueError(MSG_TIME_RANGE)
+    return value
+
+
+Day = Annotated[date, Field(strict=False), AfterValidator(_date_in_range)]
+
+
+class ArrestUpdateIn(Strict):
+    """Jail support: what is known since the arrest. A field left out (or null) stays as it
+    was; an empty text clears it."""
+
+    arrest: Id
+    station: Text(500) | None = None
+    charges: Text(2000, multiline=True) | None = None
+    bail: Text(500) | None = None
+    court_date: Day | None = None
+    lawyer: Text(500) | None = None
+    follow_up_notes: Text(2000, multiline=True) | None = None
+    welfare_met: bool | None = None
+    contact_made: bool | None = None
+    contact_consent: bool | None = None
+    released_at: Timestamp | None = None
+
+
 Coordinate = Annotated[list[float], Field(min_length=2, max_length=2)]
 
 
@@ -244,6 +270,7 @@ class ClientFrame(Strict):
         "incident.report",
         "incident.update",
         "arrest.log",
+        "arrest.update",
         "sos",
         "route.publish",
         "route.ack",

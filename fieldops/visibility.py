@@ -45,6 +45,8 @@ READS: dict[str, frozenset[str]] = {
     "participants": frozenset({Role.ORGANIZER}),
     "devices": frozenset({Role.ORGANIZER}),
     "audit": frozenset({Role.ORGANIZER}),
+    # The after-action report: the whole day, with who did what.
+    "report": frozenset({Role.ORGANIZER}),
     # The routes a participant must acknowledge: only marshals acknowledge.
     "route_requests": frozenset({Role.MARSHAL}),
 }

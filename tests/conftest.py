@@ -164,14 +164,16 @@ def footprint(event) -> dict:
 
 def valid_data(verb: str, cast) -> dict:
     """A payload each verb accepts at the cast's event (incident.update needs `an_incident`)."""
-    from fieldops.models import Incident
+    from fieldops.models import ArrestRecord, Incident
 
     incident = Incident.objects.filter(event=cast.event).order_by("pk").first()
+    arrest = ArrestRecord.objects.filter(event=cast.event).order_by("pk").first()
     return {
         "checkin": {"lat": 40.4193, "lng": -3.693229, "status": "ok", "accuracy_m": 8},
         "incident.report": {"lat": 40.4193, "lng": -3.6932, "kind": "crowd", "severity": "high"},
         "incident.update": {"incident": incident.pk if incident else 1, "status": "acknowledged"},
         "arrest.log": {"lat": 40.4153, "lng": -3.6941, "people_count": 2, "agency": "city police"},
+        "arrest.update": {"arrest": arrest.pk if arrest else 1, "station": "Central station"},
         "sos": {"lat": 40.4193, "lng": -3.6932, "note": "fainted"},
         "route.publish": {
             "geometry": {"type": "LineString", "coordinates": [[-3.69, 40.42], [-3.692, 40.41]]},

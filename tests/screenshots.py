@@ -1,10 +1,12 @@
 """Pictures of every page on a touch phone (360x740), for the README and docs/pages.md.
 
-    python -m tests.screenshots [--out docs/screenshots]
+    python -m tests.screenshots [--out docs/screenshots] [--report]
 
 Starts its own demo server (tests.browser.serving: a throwaway database on 127.0.0.1), opens each
 page as its role in Debian's Chromium, waits until it is live and writes <page>.png, plus the
-marshal page in Spanish (marshal-es.png). The test run never writes into docs/: only this does.
+marshal page in Spanish (marshal-es.png); then, on a server holding the hand-computed drill of
+tests/aftermath.py, the after-action report (report.png) and jail support's cases (cases.png);
+`--report` takes only those two. The test run never writes into docs/: only this does.
 """
 
 import argparse
@@ -121,11 +123,51 @@ def take(out: Path) -> list[Path]:
     return written
 
 
+def take_report(out: Path) -> list[Path]:
+    """The after-action report of the hand-computed drill (tests/aftermath.py) at desk width, and
+    the cases page of jail support on a phone; returns the files written."""
+    from tests.browser import run_in_server
+
+    out.mkdir(parents=True, exist_ok=True)
+    planted = {}
+
+    def prepare(env: dict, seeded: dict) -> None:
+        planted.update(run_in_server(env, "tests.aftermath.plant_for_browser", seeded["event"]))
+
+    with serving(prepare) as server, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            desk = browser.new_context(viewport={"width": 1000, "height": 1400},
+                                       base_url=server.base_url)  # fmt: skip
+            page = desk.new_page()
+            page.goto(f"/join/{planted['organizer']}/")
+            page.fill("input[name=callsign]", "Control")
+            page.click("#join")
+            page.wait_for_url(f"**/e/{server.event}/")
+            page.goto(f"/e/{server.event}/report/")
+            page.wait_for_selector("#figures")
+            path = out / "report.png"
+            page.screenshot(path=str(path), full_page=True)
+            written = [path]
+            phone = _context(browser, server).new_page()
+            phone.goto(f"/join/{planted['legal']}/")
+            phone.fill("input[name=callsign]", "Owl")
+            phone.locator("#join").tap()
+            phone.wait_for_url(f"**/e/{server.event}/")
+            phone.goto(f"/e/{server.event}/cases/")
+            written.append(_shoot(phone, out, "cases"))
+        finally:
+            browser.close()
+    return written
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
+    parser.add_argument("--report", action="store_true",
+                        help="only the after-action report and the cases page")  # fmt: skip
     args = parser.parse_args()
-    for path in take(args.out):
+    for path in take_report(args.out) if args.report else take(args.out) + take_report(args.out):
         print(path)
 
 

@@ -349,7 +349,13 @@ def test_no_credential_is_401_and_another_events_token_is_403(cast):
 def test_event_detail_says_who_you_are_and_which_verbs_you_may_use(cast, tokens):
     body = api_client(tokens["legal"]).get(f"/api/events/{cast.event.slug}").json()
     assert body["me"]["role"] == "legal"
-    assert body["may"] == ["arrest.log", "incident.report", "incident.update", "sos"]
+    assert body["may"] == [
+        "arrest.log",
+        "arrest.update",
+        "incident.report",
+        "incident.update",
+        "sos",
+    ]
     assert {g["name"] for g in body["groups"]} == {"North block", "South block"}
     assert api_client(tokens["marcher"]).get(f"/api/events/{cast.event.slug}").json()["may"] == []
 

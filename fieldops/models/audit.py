@@ -33,6 +33,8 @@ class AuditEntry(models.Model):
     class Via(models.TextChoices):
         API = "api", "REST API"
         ADMIN = "admin", "Admin"
+        PAGE = "page", "Field page"
+        EXPORT = "export", "Export"
 
     at = models.DateTimeField(default=timezone.now)
     event = _reference("fieldops.Event")

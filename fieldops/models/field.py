@@ -101,6 +101,20 @@ class ArrestRecord(models.Model):
     welfare_notes = EncryptedTextField(blank=True)
     witnesses = EncryptedTextField(blank=True)
     notes = EncryptedTextField(blank=True)
+    # Jail support: the follow-up legal observers and organizers keep until release
+    # (services/arrests.py arrest_update). Free text and the court date are personal: encrypted.
+    station = EncryptedTextField(blank=True)
+    charges = EncryptedTextField(blank=True)
+    bail = EncryptedTextField(blank=True)
+    court_date = EncryptedTextField(blank=True)  # ISO date, sealed like the rest
+    lawyer = EncryptedTextField(blank=True)
+    follow_up_notes = EncryptedTextField(blank=True)
+    welfare_met = models.BooleanField(default=False)
+    contact_made = models.BooleanField(default=False)
+    contact_consent = models.BooleanField(default=False)
+    # In clear so open cases are one query; a time alone names nobody.
+    released_at = models.DateTimeField(null=True, blank=True)
+    followed_up_at = models.DateTimeField(null=True, blank=True)
     purged_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -115,6 +129,24 @@ class ArrestRecord(models.Model):
         "welfare_notes",
         "witnesses",
         "notes",
+        "station",
+        "charges",
+        "bail",
+        "court_date",
+        "lawyer",
+        "follow_up_notes",
+    )
+    FOLLOW_UP_FIELDS = (
+        "station",
+        "charges",
+        "bail",
+        "court_date",
+        "lawyer",
+        "follow_up_notes",
+        "welfare_met",
+        "contact_made",
+        "contact_consent",
+        "released_at",
     )
 
     class Meta:

@@ -104,6 +104,17 @@ class ArrestLogged(Payload):
     observer: str | None
 
 
+class ArrestUpdated(Payload):
+    arrest: int
+    released: bool
+    released_at: Time | None
+    welfare_met: bool
+    contact_made: bool
+    lawyer_assigned: bool
+    changed: list[str]  # the names of the fields this update changed, never their values
+    by: str | None
+
+
 class RouteData(Payload):
     route: int
     version: int
@@ -350,6 +361,15 @@ ARREST_LOGGED = _kind(
     "organizers, legal observers",
     "never descriptions, names or destinations (those are read with "
     "`GET /api/events/<slug>/arrests/<id>`, organizers and legal observers only)",
+)
+ARREST_UPDATED = _kind(
+    "arrest.updated",
+    ArrestUpdated,
+    {"legal"},
+    "organizers, legal observers",
+    "jail support: whether the person is released and since when, whether welfare needs were "
+    "met, contact made and a lawyer assigned, and the names of the fields changed; never their "
+    "values (read with `GET /api/events/<slug>/arrests/<id>`)",
 )
 ROUTE_PUBLISHED = _kind("route.published", RoutePublished, {"public"}, "everyone", push="warning")
 ROUTE_ACKED = _kind("route.acked", RouteAcked, set(), "organizers")

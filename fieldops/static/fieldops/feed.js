@@ -43,6 +43,7 @@ export function describe(entry, s, name) {
     case "sos.nearby":
       return fmt(s.line_sos_nearby, { who: d.sender, away: fmt(s.away, { d: Math.round(d.distance_m), dir: label("direction", d.direction) }) }) + more(d.note);
     case "arrest.logged": return plural(s.line_arrest, d.people_count) + also(d.agency) + also(d.observer);
+    case "arrest.updated": return fmt(d.released ? s.line_arrest_released : s.line_arrest_updated, { id: d.arrest }) + also(d.by);
     case "route.published": return s.route_changed + " " + fmt(s.line_route, { version: d.version }) + also(group) + more(d.note);
     case "route.acked": return fmt(s.line_route_acked, { who: who, version: d.version });
     case "route.ack_reminder": return fmt(s.line_route_reminder, { who: who, version: d.version });
