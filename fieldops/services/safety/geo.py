@@ -102,3 +102,61 @@ def distance_to_shape_m(point: LatLng, geojson: dict) -> float:
 def covers(geojson: dict, point: LatLng) -> bool:
     """Whether a polygon (holes excluded) covers a point; its edges and vertices count as inside."""
     return shape(geojson).covers(Point(point.lng, point.lat))
+
+
+# Where the cheap local measure below may settle a question, and how far it can be from the exact
+# one there (a conservative bound, checked against the exact measure in tests/test_safety_geo.py).
+_NEAR_MAX_M = 100_000.0
+_NEAR_MAX_LAT = 80.0
+_NEAR_MAX_DLNG = 10.0
+_R_MIN = 6_300_000.0
+
+
+def _radii(lat: float) -> tuple[float, float]:
+    """(meridional, prime vertical) radius of curvature of the WGS84 ellipsoid at `lat`, metres."""
+    a, e2 = _WGS84.a, _WGS84.f * (2 - _WGS84.f)
+    w = 1 - e2 * math.sin(math.radians(lat)) ** 2
+    return a * (1 - e2) / w**1.5, a / math.sqrt(w)
+
+
+def line_within_m(point: LatLng, geojson: dict, limit_m: float) -> bool:
+    """True when a GeoJSON LineString surely lies within `limit_m` metres of a point, as
+    `distance_to_shape_m` measures it; False when that needs the exact measure (farther, unsure,
+    another shape, far from the equator's safe band).
+
+    Every check-in is measured against its route, and the exact measure takes a geodesic per vertex.
+    Here the route is laid on a local flat frame at the point (the ellipsoid's radii of curvature
+    there): close to the point it differs from the exact frame by far less than `_bound`, so a
+    route nearer than the limit by more than that is within it.
+    """
+    if geojson.get("type") != "LineString" or abs(point.lat) > _NEAR_MAX_LAT:
+        return False
+    coords = np.asarray(geojson.get("coordinates") or (), dtype=float)
+    if coords.ndim != 2 or len(coords) < 2 or coords.shape[1] < 2:
+        return False
+    dlng = (coords[:, 0] - point.lng + 180.0) % 360.0 - 180.0
+    dlat = coords[:, 1] - point.lat
+    if np.abs(dlng).max() > _NEAR_MAX_DLNG or np.abs(coords[:, 1]).max() > _NEAR_MAX_LAT:
+        return False
+    m, n = _radii(point.lat)
+    xy = np.column_stack(
+        (np.radians(dlng) * n * math.cos(math.radians(point.lat)), np.radians(dlat) * m)
+    )
+    reach = np.hypot(xy[:, 0], xy[:, 1])
+    if reach.max() > _NEAR_MAX_M:
+        return False
+    a, b = xy[:-1], xy[1:]
+    ab = b - a
+    length2 = (ab * ab).sum(axis=1)
+    t = np.clip(-(a * ab).sum(axis=1) / np.where(length2 > 0, length2, 1.0), 0.0, 1.0)
+    near = a + t[:, None] * ab
+    flat = np.hypot(near[:, 0], near[:, 1])
+    # A segment moves by no more than its farther end does between the two frames.
+    slack = _bound(np.maximum(reach[:-1], reach[1:]), point.lat)
+    return bool((flat + slack <= limit_m).any())
+
+
+def _bound(reach_m, lat: float):
+    """How far a vertex `reach_m` metres from the centre may lie from its exact place in the local
+    flat frame (generous: about 6 m at 1 km, 30 m at 5 km)."""
+    return 0.5 + 0.005 * reach_m + reach_m**2 * (2.0 + abs(math.tan(math.radians(lat)))) / _R_MIN
