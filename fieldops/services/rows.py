@@ -10,7 +10,7 @@ listens to (fieldops/signals.py names the ones that are).
 
 from typing import TypeVar
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import AutoField, BigAutoField, Model, SmallAutoField
 
 M = TypeVar("M", bound=Model)
@@ -18,7 +18,7 @@ _AUTO = (AutoField, BigAutoField, SmallAutoField)
 _statements: dict[tuple[type, str], tuple[str, list]] = {}
 
 
-def _statement(model: type[Model]) -> tuple[str, list]:
+def _statement(model: type[Model], connection) -> tuple[str, list]:
     key = (model, connection.vendor)
     found = _statements.get(key)
     if found is None:
@@ -37,7 +37,10 @@ def _statement(model: type[Model]) -> tuple[str, list]:
 
 def row_insert(instance: M) -> M:
     """Insert a new instance (its primary key set by the database) and return it, saved."""
-    sql, fields = _statement(type(instance))
+    # The connection itself, not django.db.connection: every attribute read through that proxy
+    # looks the connection up again (an asgiref Local), and preparing a row reads it per field.
+    connection = connections[DEFAULT_DB_ALIAS]
+    sql, fields = _statement(type(instance), connection)
     params = [f.get_db_prep_save(f.pre_save(instance, True), connection) for f in fields]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

@@ -122,41 +122,42 @@ def _radii(lat: float) -> tuple[float, float]:
 def line_within_m(point: LatLng, geojson: dict, limit_m: float) -> bool:
     """True when a GeoJSON LineString surely lies within `limit_m` metres of a point, as
     `distance_to_shape_m` measures it; False when that needs the exact measure (farther, unsure,
-    another shape, far from the equator's safe band).
+    another shape, near a pole or across a wide span of longitude).
 
-    Every check-in is measured against its route, and the exact measure takes a geodesic per vertex.
-    Here the route is laid on a local flat frame at the point (the ellipsoid's radii of curvature
-    there): close to the point it differs from the exact frame by far less than `_bound`, so a
-    route nearer than the limit by more than that is within it.
+    Every check-in is measured against its route, and the exact measure takes a geodesic per
+    vertex. Here the route is laid on a local flat frame at the point (the ellipsoid's radii of
+    curvature there): near the point it differs from the exact frame by far less than `_bound`,
+    so a route nearer than the limit by more than that is within it.
     """
-    if geojson.get("type") != "LineString" or abs(point.lat) > _NEAR_MAX_LAT:
-        return False
-    coords = np.asarray(geojson.get("coordinates") or (), dtype=float)
-    if coords.ndim != 2 or len(coords) < 2 or coords.shape[1] < 2:
-        return False
-    dlng = (coords[:, 0] - point.lng + 180.0) % 360.0 - 180.0
-    dlat = coords[:, 1] - point.lat
-    if np.abs(dlng).max() > _NEAR_MAX_DLNG or np.abs(coords[:, 1]).max() > _NEAR_MAX_LAT:
+    coords = geojson.get("coordinates") if geojson.get("type") == "LineString" else None
+    if not coords or len(coords) < 2 or abs(point.lat) > _NEAR_MAX_LAT:
         return False
     m, n = _radii(point.lat)
-    xy = np.column_stack(
-        (np.radians(dlng) * n * math.cos(math.radians(point.lat)), np.radians(dlat) * m)
-    )
-    reach = np.hypot(xy[:, 0], xy[:, 1])
-    if reach.max() > _NEAR_MAX_M:
-        return False
-    a, b = xy[:-1], xy[1:]
-    ab = b - a
-    length2 = (ab * ab).sum(axis=1)
-    t = np.clip(-(a * ab).sum(axis=1) / np.where(length2 > 0, length2, 1.0), 0.0, 1.0)
-    near = a + t[:, None] * ab
-    flat = np.hypot(near[:, 0], near[:, 1])
-    # A segment moves by no more than its farther end does between the two frames.
-    slack = _bound(np.maximum(reach[:-1], reach[1:]), point.lat)
-    return bool((flat + slack <= limit_m).any())
+    kx = math.radians(1.0) * n * math.cos(math.radians(point.lat))
+    ky = math.radians(1.0) * m
+    tan_lat = abs(math.tan(math.radians(point.lat)))
+    flat = []
+    for vertex in coords:
+        lng, lat = float(vertex[0]), float(vertex[1])
+        dlng = (lng - point.lng + 180.0) % 360.0 - 180.0
+        if abs(dlng) > _NEAR_MAX_DLNG or abs(lat) > _NEAR_MAX_LAT:
+            return False
+        x, y = dlng * kx, (lat - point.lat) * ky
+        reach = math.hypot(x, y)
+        if reach > _NEAR_MAX_M:
+            return False
+        flat.append((x, y, reach))
+    for (ax, ay, ar), (bx, by, br) in zip(flat, flat[1:], strict=False):
+        dx, dy = bx - ax, by - ay
+        length2 = dx * dx + dy * dy
+        t = 0.0 if length2 == 0 else min(1.0, max(0.0, -(ax * dx + ay * dy) / length2))
+        # A segment moves by no more than its farther end does between the two frames.
+        if math.hypot(ax + t * dx, ay + t * dy) + _bound(max(ar, br), tan_lat) <= limit_m:
+            return True
+    return False
 
 
-def _bound(reach_m, lat: float):
+def _bound(reach_m: float, tan_lat: float) -> float:
     """How far a vertex `reach_m` metres from the centre may lie from its exact place in the local
     flat frame (generous: about 6 m at 1 km, 30 m at 5 km)."""
-    return 0.5 + 0.005 * reach_m + reach_m**2 * (2.0 + abs(math.tan(math.radians(lat)))) / _R_MIN
+    return 0.5 + 0.005 * reach_m + reach_m**2 * (2.0 + tan_lat) / _R_MIN
