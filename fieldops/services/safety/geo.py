@@ -101,7 +101,26 @@ def distance_to_shape_m(point: LatLng, geojson: dict) -> float:
 
 def covers(geojson: dict, point: LatLng) -> bool:
     """Whether a polygon (holes excluded) covers a point; its edges and vertices count as inside."""
-    return shape(geojson).covers(Point(point.lng, point.lat))
+    return _shape(geojson).covers(Point(point.lng, point.lat))
+
+
+_SHAPES: dict[int, tuple[dict, object]] = {}  # id(geojson) -> (that very dict, its shape)
+_SHAPES_KEPT = 256
+
+
+def _shape(geojson: dict):
+    """The shape of a GeoJSON geometry, kept while that same dict is asked about again (each
+    worker's event map holds its zones' dicts until the map changes, so every check-in tests the
+    same few). The same shape and test: only the building is saved. Not prepared: GEOS builds a
+    prepared shape's indexes lazily, which is not safe across threads."""
+    found = _SHAPES.get(id(geojson))
+    if found is not None and found[0] is geojson:
+        return found[1]
+    if len(_SHAPES) >= _SHAPES_KEPT:
+        _SHAPES.clear()
+    built = shape(geojson)
+    _SHAPES[id(geojson)] = (geojson, built)
+    return built
 
 
 # Where the cheap local measure below may settle a question, and how far it can be from the exact
