@@ -4,10 +4,10 @@ import platform
 import time
 
 TARGETS = {
-    "cpu_ratio": 1.5,  # server CPU per delivery ≤ 1.5x the floor (issue 17)
+    "cpu_ratio": 1.5,  # server CPU per delivery ≤ 1.5x the floor
     "fanout_p99_ms": 500.0,  # at 10,000 marchers over 2 workers
-    "kb_per_connection": 16.0,  # at 20,000 idle connections (issue 17)
-    "ingest_cpu_ms": 0.3,  # server CPU per acknowledged check-in (issue 17)
+    "kb_per_connection": 16.0,  # at 20,000 idle connections
+    "ingest_cpu_ms": 0.3,  # server CPU per acknowledged check-in
     "ingest_p99_ms": 100.0,  # while alerts fan out
     "storm_catch_up_s": 10.0,  # 10,000 clients
 }
@@ -175,7 +175,7 @@ def table(r: dict) -> str:
         if ratio:
             line += "".join(f"  {sec['ratio'].get(ratio)!s:>{cell}}" for _, sec in columns)
         lines.append(line)
-    lines += ["", "targets (issue 17; the full-size ones need --clients 10000 / 20000):"]
+    lines += ["", "targets (the full-size ones need --clients 10000 / 20000):"]
     for name, sec in columns:
         lines += [
             f"  {_verdict(ok):8} {name:16} {what}: {value}" for what, value, ok in _checks(sec)
