@@ -80,8 +80,10 @@ run: system-run $(VENV)/.installed-run
 	@test -s var/vapid-private.key || (umask 077 && $(BIN)/python manage.py vapid_key > var/vapid-private.key)
 	@# The overdue watch and the push loop run inside the worker (docs/safety.md). No access log:
 	@# invite codes are part of /join/ paths and must not land in a log.
+	@# uvicorn as deploy/worker starts it (the faster server, docs/performance.md), on $(HOST):$(PORT).
 	VAPID_PRIVATE_KEY="$${VAPID_PRIVATE_KEY:-$$(cat var/vapid-private.key)}" \
-	  $(BIN)/daphne --access-log /dev/null -b $(HOST) -p $(PORT) fieldops.asgi:application
+	  $(BIN)/uvicorn fieldops.asgi:application --host $(HOST) --port $(PORT) \
+	  --ws websockets-sansio --ws-per-message-deflate false --no-access-log
 
 # Tests pick their own database and services: a DATABASE_URL or REDIS_URL from the shell would
 # point them at real data.

@@ -20,10 +20,16 @@ def parse(argv=None) -> argparse.Namespace:
         default="uvicorn,daphne",
         help="ASGI servers to run the workers under, each in turn (default uvicorn,daphne)",
     )
-    p.add_argument("--rate", type=float, default=200, help="check-ins per second, all marshals")
+    p.add_argument(
+        "--database",
+        default="sqlite,postgres",
+        help="databases to run every phase on, each in turn (default sqlite,postgres: a SQLite "
+        "file, then a throwaway PostgreSQL cluster)",
+    )
+    p.add_argument("--rate", type=float, default=1000, help="check-ins per second, all marshals")
     p.add_argument("--duration", type=float, default=10, help="seconds of the fan-out and ingest")
     p.add_argument("--interval", type=float, default=0.5, help="seconds between two alerts")
-    p.add_argument("--marshals", type=int, default=20, help="marshal sockets checking in (≤ 50)")
+    p.add_argument("--marshals", type=int, default=50, help="marshal sockets checking in")
     p.add_argument("--tokens", type=int, default=8, help="marcher tokens shared by the sockets")
     p.add_argument("--client-procs", type=int, default=2, help="load-generator processes")
     p.add_argument("--steps", default="", help="client counts for the chart (default C/4,C/2,C)")
@@ -56,6 +62,10 @@ def parse(argv=None) -> argparse.Namespace:
     unknown = sorted(set(opts.servers) - {"daphne", "uvicorn"})
     if unknown or not opts.servers:
         p.error(f"--server: choose from daphne, uvicorn (got {', '.join(unknown) or 'none'})")
+    opts.databases = [name.strip() for name in opts.database.split(",") if name.strip()]
+    unknown = sorted(set(opts.databases) - {"sqlite", "postgres"})
+    if unknown or not opts.databases:
+        p.error(f"--database: choose from sqlite, postgres (got {', '.join(unknown) or 'none'})")
     return opts
 
 
@@ -64,7 +74,8 @@ def main(argv=None) -> dict:
     began = time.monotonic()
     say(
         f"bench: {opts.clients} clients, {opts.workers} workers under {' then '.join(opts.servers)}, "
-        f"{opts.rate:.0f} check-ins/s, {opts.duration:.0f} s phases"
+        f"on {' then '.join(opts.databases)}, {opts.rate:.0f} check-ins/s, "
+        f"{opts.duration:.0f} s phases"
     )
     raw = asyncio.run(main_async(opts))
     results = results_json(raw, opts)

@@ -156,16 +156,31 @@ def subscriber_main(conn: Connection) -> None:
 
 
 async def ingest(
-    urls: list[str], tokens: list[str], *, rate: float, duration: float, lat: float, lng: float
+    urls: list[str],
+    tokens: list[str],
+    *,
+    rate: float,
+    duration: float,
+    lat: float,
+    lng: float,
+    ready=None,
 ) -> dict:
-    """Marshals check in at `rate` per second in total for `duration` s; ack latencies in ns."""
+    """Marshals check in at `rate` per second in total for `duration` s; ack latencies in ns.
+    Every socket is open before the first check-in; `ready`, if given, is awaited then."""
     latencies: list[int] = []
     errors = 0
     per_socket = rate / len(tokens)
+    clients = await asyncio.gather(
+        *(
+            Client.open(urls[i % len(urls)], token=token, keep=0, open_timeout=120)
+            for i, token in enumerate(tokens)
+        )
+    )
+    if ready is not None:
+        await ready()
 
-    async def marshal(i: int) -> None:
+    async def marshal(i: int, client: Client) -> None:
         nonlocal errors
-        client = await Client.open(urls[i % len(urls)], token=tokens[i], keep=0, open_timeout=120)
         pending: set[asyncio.Future] = set()
 
         def acked(reply: asyncio.Future, sent: int) -> None:
@@ -175,31 +190,39 @@ async def ingest(
             else:
                 errors += 1
 
-        try:
-            start = time.monotonic() + i / rate  # spread the marshals' phases
-            n = 0
-            while True:
-                due = start + n / per_socket
-                if due - start > duration:
-                    break
-                await asyncio.sleep(max(0.0, due - time.monotonic()))
-                sent = time.time_ns()
-                data = {"lat": lat, "lng": lng, "status": "ok"}
-                reply = await client.submit("checkin", data)
-                reply.add_done_callback(lambda r, sent=sent: acked(r, sent))
-                pending.add(reply)
-                n += 1
+        start = time.monotonic() + i / rate  # spread the marshals' phases
+        n = 0
+        while True:
+            due = start + n / per_socket
+            if due - start > duration:
+                break
+            await asyncio.sleep(max(0.0, due - time.monotonic()))
+            sent = time.time_ns()
+            data = {"lat": lat, "lng": lng, "status": "ok"}
+            reply = await client.submit("checkin", data)
+            reply.add_done_callback(lambda r, sent=sent: acked(r, sent))
+            pending.add(reply)
+            n += 1
+        if pending:
             _, late = await asyncio.wait(pending, timeout=15)
             errors += len(late)
-        finally:
-            await client.close()
 
     began = time.monotonic()
-    await asyncio.gather(*(marshal(i) for i in range(len(tokens))))
-    return {"latencies": latencies, "errors": errors, "elapsed": time.monotonic() - began}
+    try:
+        await asyncio.gather(*(marshal(i, c) for i, c in enumerate(clients)))
+    finally:
+        elapsed = time.monotonic() - began
+        await asyncio.gather(*(c.close() for c in clients))
+    return {"latencies": latencies, "errors": errors, "elapsed": elapsed}
 
 
 def ingest_main(conn: Connection, urls, tokens, options: dict) -> None:
-    """Entry point of the ingest process: runs once, sends its figures back."""
+    """Entry point of the ingest process: opens its sockets, says "ready" and waits for "go",
+    then runs once and sends its figures back."""
     raise_fd_limit()
-    conn.send(asyncio.run(ingest(urls, tokens, **options)))
+
+    async def ready() -> None:
+        conn.send("ready")
+        await asyncio.get_running_loop().run_in_executor(None, conn.recv)
+
+    conn.send(asyncio.run(ingest(urls, tokens, ready=ready, **options)))

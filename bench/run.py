@@ -5,14 +5,17 @@ import multiprocessing
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fieldops.kit.client import Client
+from fieldops.kit.client import Client, join
 from fieldops.kit.launcher import Running
+from fieldops.kit.processes import postgres_server, redis_proc, stop
 
 from . import clients
 from .stack import ROOT, bench_stack, cpu_seconds, free_port, raise_fd_limit, rss_bytes, wait_port
@@ -231,12 +234,105 @@ async def run_floor(opts, steps: list[int]) -> dict:
         server.wait(timeout=10)
 
 
-async def run_fieldops(opts, steps: list[int], server: str) -> dict:
-    say(f"fieldops: starting redis-server and {opts.workers} {server} workers")
-    with bench_stack(workers=opts.workers, server=server, env_extra=opts.env) as stack:
+ON_ROUTE = (40.4253, -3.6903)  # a point on the demo route: the safety rules run and stay quiet
+
+
+async def ingest_open(urls, tokens, opts, *, duration: float):
+    """The ingest process with every marshal socket open, waiting to be told to go."""
+    ctx = multiprocessing.get_context("spawn")
+    parent, child = ctx.Pipe()
+    lat, lng = ON_ROUTE
+    options = {"rate": opts.rate, "duration": duration, "lat": lat, "lng": lng}
+    proc = ctx.Process(target=clients.ingest_main, args=(child, urls, tokens, options), daemon=True)
+    proc.start()
+    ready = await asyncio.get_running_loop().run_in_executor(None, parent.recv)
+    if ready != "ready":
+        raise RuntimeError(f"the ingest process did not start: {ready!r}")
+    return parent, proc
+
+
+def ingest_figures(got: dict, opts, *, duration: float) -> dict:
+    acks = [ns / 1e6 for ns in got["latencies"]]
+    return {
+        "marshals": opts.marshals,
+        "rate": opts.rate,
+        "acks": len(acks),
+        "errors": got["errors"],
+        "acks_per_s": round(len(acks) / max(1e-9, duration), 1),
+        "p50_ms": round(pct(acks, 0.5), 1),
+        "p99_ms": round(pct(acks, 0.99), 1),
+        "max_ms": round(max(acks, default=0), 1),
+    }
+
+
+async def ingest_cpu(urls, tokens, pids: list[int], opts, label: str) -> dict:
+    """Check-ins alone (no fan-out): acks, their latency, and the server's CPU per ack, from the
+    first check-in sent to the last ack received."""
+    say(f"{label}: {len(tokens)} marshals, {opts.rate:.0f} check-ins/s for {opts.duration:.0f} s")
+    parent, proc = await ingest_open(urls, tokens, opts, duration=opts.duration)
+    cpu0 = cpu_seconds(pids)
+    parent.send("go")
+    got = await asyncio.get_running_loop().run_in_executor(None, parent.recv)
+    cpu = cpu_seconds(pids) - cpu0
+    proc.join(timeout=10)
+    out = ingest_figures(got, opts, duration=opts.duration)
+    out["cpu_us_per_ack"] = round(cpu * 1e6 / max(1, out["acks"]), 1)
+    say(
+        f"  {label}: {out['acks']} acks, p50 {out['p50_ms']} ms, p99 {out['p99_ms']} ms, "
+        f"{out['errors']} errors, {out['cpu_us_per_ack']} µs server CPU per check-in"
+    )
+    return out
+
+
+async def run_ingest_floor(opts, database: str) -> dict:
+    """The ingest floor on `database` (a SQLite file or a throwaway PostgreSQL cluster) with its
+    own redis-server: the same check-ins into bench/ingest_floor.py."""
+    tmp = Path(tempfile.mkdtemp(prefix="fieldops-bench-floor-"))
+    try:
+        with ExitStack() as stack:
+            broker = redis_proc(tmp)
+            broker.start()
+            stack.callback(broker.stop)
+            if database == "postgres":
+                url = stack.enter_context(postgres_server(tmp))
+            else:
+                url = f"sqlite:///{tmp / 'floor.sqlite3'}"
+            port = free_port()
+            redis_url = f"redis://127.0.0.1:{broker.port}/0"
+            server = subprocess.Popen(
+                [sys.executable, "-m", "bench.ingest_floor", str(port), url, redis_url], cwd=ROOT
+            )
+            stack.callback(stop, server)
+            wait_port(port, proc=server)
+            urls = [f"ws://127.0.0.1:{port}/"]
+            return await ingest_cpu(
+                urls, [None] * opts.marshals, [server.pid], opts, f"ingest floor ({database})"
+            )
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+async def run_fieldops(opts, steps: list[int], server: str, database: str) -> dict:
+    say(f"fieldops: starting redis-server, {database} and {opts.workers} {server} workers")
+    with bench_stack(
+        workers=opts.workers, server=server, env_extra=opts.env, postgres=database == "postgres"
+    ) as stack:
         say(f"  redis-server on 127.0.0.1:{stack.redis.port}")
         say(f"  {opts.workers} {server} workers on ports {', '.join(map(str, stack.ports))}")
         return await _run_fieldops(opts, steps, server, stack)
+
+
+def marshal_tokens(stack: Running, organizer: str, count: int) -> list[str]:
+    """Marshals without a march group: each check-in reaches the organizers only, so what the
+    ingest phases measure is the check-in, not a fan-out to a group's marshals."""
+    invite = stack.http(
+        0, "POST", f"/api/events/{stack.slug}/invites", token=organizer,
+        body={"role": "marshal", "label": "bench marshals", "max_uses": max(1, count)},
+    )  # fmt: skip
+    return [
+        join(stack.base_url(), code=invite["code"], callsign=f"bench-marshal-{i}")["token"]
+        for i in range(count)
+    ]
 
 
 async def _run_fieldops(opts, steps: list[int], server: str, stack: Running) -> dict:
@@ -250,9 +346,10 @@ async def _run_fieldops(opts, steps: list[int], server: str, stack: Running) -> 
         urls = stack.ws_urls()
         pids = stack.worker_pids()
         tokens = [token("marcher", f"bench-marcher-{i}") for i in range(opts.tokens)]
-        marshal_tokens = [token("marshal", f"bench-marshal-{i}") for i in range(opts.marshals)]
+        organizer = token("organizer", "bench-organizer")
+        marshals = marshal_tokens(stack, organizer, opts.marshals)
         pub = Publisher()
-        await pub.open(urls[0], token("organizer", "bench-organizer"))
+        await pub.open(urls[0], organizer)
         await pub.publish()  # warm the publish path before anything is measured
         fleet = Fleet(opts.client_procs)
         await fleet.connect(urls, tokens, 1, "warm-up")  # imports and first queries on a worker
@@ -281,26 +378,15 @@ async def _run_fieldops(opts, steps: list[int], server: str, stack: Running) -> 
         out["storm"] = await storm(fleet, pub, sockets=steps[-1], missed=opts.storm_missed)
         out["outage"] = await outage(fleet, pub, stack, opts, pids, sockets=steps[-1])
 
+        out["ingest_cpu"] = await ingest_cpu(urls, marshals, pids, opts, "ingest")
+
         say(
-            f"ingest: {opts.marshals} marshals, {opts.rate:.0f} check-ins/s for "
-            f"{opts.duration:.0f} s, while alerts fan out"
+            f"ingest under fan-out: {opts.marshals} marshals, {opts.rate:.0f} check-ins/s for "
+            f"{opts.duration:.0f} s, while alerts fan out to {steps[-1]} sockets"
         )
-        lat, lng = 40.4253, -3.6903  # on the demo route: the safety rules stay quiet
-        ctx = multiprocessing.get_context("spawn")
-        parent, child = ctx.Pipe()
-        proc = ctx.Process(
-            target=clients.ingest_main,
-            args=(
-                child,
-                urls,
-                marshal_tokens,
-                {"rate": opts.rate, "duration": opts.duration, "lat": lat, "lng": lng},
-            ),
-            daemon=True,
-        )
-        proc.start()
-        loop = asyncio.get_running_loop()
-        ingest_result = loop.run_in_executor(None, parent.recv)
+        parent, proc = await ingest_open(urls, marshals, opts, duration=opts.duration)
+        parent.send("go")
+        ingest_result = asyncio.get_running_loop().run_in_executor(None, parent.recv)
         under = await fanout(
             fleet,
             pub,
@@ -313,21 +399,11 @@ async def _run_fieldops(opts, steps: list[int], server: str, stack: Running) -> 
         )
         got = await ingest_result
         proc.join(timeout=10)
-        acks = [ns / 1e6 for ns in got["latencies"]]
-        out["ingest"] = {
-            "marshals": opts.marshals,
-            "rate": opts.rate,
-            "acks": len(acks),
-            "errors": got["errors"],
-            "acks_per_s": round(len(acks) / max(1e-9, opts.duration), 1),
-            "p50_ms": round(pct(acks, 0.5), 1),
-            "p99_ms": round(pct(acks, 0.99), 1),
-            "max_ms": round(max(acks, default=0), 1),
-            "fanout_p99_ms": under.p99_ms,
-            "fanout_lost": under.lost,
-        }
+        out["ingest"] = ingest_figures(got, opts, duration=opts.duration)
+        out["ingest"]["fanout_p99_ms"] = under.p99_ms
+        out["ingest"]["fanout_lost"] = under.lost
         say(
-            f"  ingest: {len(acks)} acks, p50 {out['ingest']['p50_ms']} ms, "
+            f"  ingest: {out['ingest']['acks']} acks, p50 {out['ingest']['p50_ms']} ms, "
             f"p99 {out['ingest']['p99_ms']} ms, {got['errors']} errors"
         )
 
@@ -489,6 +565,10 @@ async def main_async(opts) -> dict:
     steps = sorted({s for s in steps if s <= opts.clients} | {opts.clients})
     began = time.monotonic()
     floor = await run_floor(opts, steps) if not opts.no_floor else None
-    servers = {name: await run_fieldops(opts, steps, name) for name in opts.servers}
+    databases = {}
+    for database in opts.databases:
+        ingest_floor = None if opts.no_floor else await run_ingest_floor(opts, database)
+        servers = {name: await run_fieldops(opts, steps, name, database) for name in opts.servers}
+        databases[database] = {"ingest_floor": ingest_floor, "servers": servers}
     elapsed = time.monotonic() - began
-    return {"floor": floor, "servers": servers, "elapsed_s": round(elapsed, 1)}
+    return {"floor": floor, "databases": databases, "elapsed_s": round(elapsed, 1)}

@@ -62,11 +62,16 @@ def rss_bytes(pids: list[int]) -> int:
 
 
 @contextmanager
-def bench_stack(*, workers: int, server: str, env_extra: dict) -> Iterator[Running]:
-    """Redis and `workers` workers under `server`, the embedded watch off (the launcher's
-    default), the limits above raised; a worker's log is printed if the block fails."""
+def bench_stack(
+    *, workers: int, server: str, env_extra: dict, postgres: bool = False
+) -> Iterator[Running]:
+    """Redis and `workers` workers under `server` on a SQLite file or (`postgres`) a throwaway
+    PostgreSQL cluster, the embedded watch off (the launcher's default), the limits above raised;
+    a worker's log is printed if the block fails."""
     env = {**BENCH_ENV, **env_extra}
-    with launch(servers=(server,) * workers, env=env, prefix="fieldops-bench-") as stack:
+    with launch(
+        servers=(server,) * workers, postgres=postgres, env=env, prefix="fieldops-bench-"
+    ) as stack:
         try:
             yield stack
         except BaseException:

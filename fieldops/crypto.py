@@ -107,7 +107,7 @@ def event_data_key(*, event_id: int) -> tuple[str, Fernet]:
     cached = _BY_EVENT.get(event_id)
     if cached is not None and current is not None and cached[2] is current:
         return cached[0], cached[1]
-    row = EventKey.objects.filter(event_id=event_id).values_list("key_id", "wrapped").first()
+    row = _event_key_row(event_id)
     if row is None:
         raw = Fernet.generate_key()
         try:
@@ -126,6 +126,18 @@ def event_data_key(*, event_id: int) -> tuple[str, Fernet]:
     key = _unwrap(key_id, wrapped)
     _BY_EVENT[event_id] = (key_id, key, current)
     return key_id, key
+
+
+def _event_key_row(event_id: int) -> tuple[str, str] | None:
+    # Read in every transaction that seals (each check-in): one statement, without the ORM's
+    # query compiler (docs/performance.md).
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT key_id, wrapped FROM fieldops_eventkey WHERE event_id = %s ORDER BY id LIMIT 1",
+            [event_id],
+        )
+        row = cursor.fetchone()
+    return (row[0], row[1]) if row else None
 
 
 def seal(text: str, *, event_id: int) -> Stored:

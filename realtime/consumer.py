@@ -195,7 +195,9 @@ class EventConsumer(AsyncWebsocketConsumer):
         if seq <= self.covered or seq in self.recent:
             return
         self.recent.add(seq)
-        await self.base_send({"type": "websocket.send", "text": entry.frame})
+        transport = self.delivery.transport
+        if transport is None or not transport.send_text(entry.frame.encode()):
+            await self.base_send({"type": "websocket.send", "text": entry.frame})
         metrics.DELIVERIES.value += 1
 
     # --- from the client --------------------------------------------------------------------

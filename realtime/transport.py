@@ -29,6 +29,11 @@ class Transport:
         """Bytes the server holds for the socket, not yet taken by the network."""
         raise NotImplementedError
 
+    def send_text(self, data: bytes) -> bool:
+        """Write one text frame (UTF-8) to the socket now, as the server's own `send` would, when
+        nothing stands in the way; False when the caller must use the ASGI `send` instead."""
+        return False
+
     def abort(self) -> None:
         """Drop the connection and what the server holds for it (nothing if already gone)."""
         try:
@@ -55,6 +60,32 @@ class UvicornTransport(Transport):
         return self.transport.get_write_buffer_size()
 
 
+class SansIOTransport(UvicornTransport):
+    # uvicorn's websockets sans-I/O protocol (`--ws websockets-sansio`, as deploy/worker runs it):
+    # a journal entry is written as its `send` writes a "websocket.send", without the ASGI message
+    # and the coroutines around it, once per recipient (docs/performance.md, "Where the time goes").
+    def __init__(self, protocol) -> None:
+        super().__init__(protocol)
+        self.protocol = protocol
+
+    def send_text(self, data: bytes) -> bool:
+        p = self.protocol
+        if (
+            p.disconnected
+            or p.close_sent
+            or not p.handshake_complete
+            or p.initial_response is not None
+            or not self.writable.is_set()
+        ):
+            return False
+        try:
+            p.conn.send_text(data)
+        except Exception:  # noqa: BLE001 - closing (InvalidState): the ASGI send says so its way
+            return False
+        self.transport.write(b"".join(p.conn.data_to_send()))
+        return True
+
+
 class TwistedTransport(Transport):
     # daphne hands every frame to Twisted, which buffers it whatever its size: what it could not
     # write yet is in dataBuffer (from offset on) and _tempDataBuffer (_tempDataLen bytes).
@@ -75,7 +106,12 @@ def transport_of(send) -> Transport | None:
     """The Transport behind an ASGI `send` callable, or None for a server this does not know."""
     protocol = getattr(send, "__self__", None)
     if hasattr(protocol, "writable") and hasattr(getattr(protocol, "transport", None), "abort"):
-        return UvicornTransport(protocol)
+        conn = getattr(protocol, "conn", None)
+        sansio = all(
+            hasattr(protocol, name)
+            for name in ("disconnected", "close_sent", "handshake_complete", "initial_response")
+        ) and all(hasattr(conn, name) for name in ("send_text", "data_to_send"))
+        return SansIOTransport(protocol) if sansio else UvicornTransport(protocol)
     if isinstance(send, partial) and send.args:  # daphne: partial(server.handle_reply, protocol)
         tcp = getattr(send.args[0], "transport", None)
         if tcp is not None and hasattr(tcp, "_tempDataLen") and hasattr(tcp, "dataBuffer"):

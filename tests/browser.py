@@ -1,4 +1,5 @@
-"""Fixtures for the browser tests: a real daphne worker and Debian's Chromium driven by Playwright.
+"""Fixtures for the browser tests: a real uvicorn worker (the default server, as `make run` serves)
+and Debian's Chromium driven by Playwright.
 
 The worker runs in its own process on 127.0.0.1 and a free port, started by the kit's launcher
 through deploy/worker, with a fresh SQLite file seeded by `manage.py demo --json`; Chromium is the
@@ -77,7 +78,7 @@ BROWSER_ENV = {
 
 @contextmanager
 def serving(prepare=None, env=None):
-    """A migrated, demo-seeded Fieldops served by one daphne worker (through deploy/worker, from
+    """A migrated, demo-seeded Fieldops served by one uvicorn worker (through deploy/worker, from
     the kit's launcher), without Redis; stopped when the block ends.
 
     `prepare(env, seeded)`, if given, runs after seeding and before the server starts, with the
@@ -86,7 +87,7 @@ def serving(prepare=None, env=None):
     """
     # Sockets are accepted only from the public origin: the address the pages are served at.
     with launch(
-        servers=("daphne",), redis=False, public_at_worker=True, env={**BROWSER_ENV, **(env or {})},
+        servers=("uvicorn",), redis=False, public_at_worker=True, env={**BROWSER_ENV, **(env or {})},
         prepare=prepare, prefix="fieldops-browser-",
     ) as running:  # fmt: skip
         yield FieldopsServer(

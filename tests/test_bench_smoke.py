@@ -1,5 +1,5 @@
 """The benchmark harness end to end, at a tiny size: real redis-server, two workers under uvicorn
-then under daphne, the floor.
+then under daphne, on SQLite then on a throwaway PostgreSQL cluster, and the floors.
 
 No timing is asserted; what must hold at any size is that every alert reaches every socket once,
 every check-in is acknowledged, every dropped client catches up, and a Redis outage loses nothing.
@@ -32,14 +32,26 @@ def test_bench_runs_end_to_end_and_loses_nothing(tmp_path):
     )  # fmt: skip
     results = json.loads(out.read_text())
 
+    assert list(results["databases"]) == ["sqlite", "postgres"]
     assert list(results["servers"]) == ["uvicorn", "daphne"]
+    assert results["servers"] == results["databases"]["sqlite"]["servers"]
     assert results["fanout"] == results["servers"]["uvicorn"]["fanout"]
     assert results["floor"]["lost"] == 0
     assert results["floor"]["cpu_us_per_delivery"] >= 0
     assert results["floor_storm"]["clients"] == CLIENTS
     assert results["floor_storm"]["not_caught_up"] == 0
     assert results["floor_storm"]["replayed"] == CLIENTS * 2
-    for server in results["servers"].values():
+    for database in results["databases"].values():
+        assert database["ingest_floor"]["errors"] == 0
+        assert database["ingest_floor"]["acks"] == database["ingest_floor"]["acks_per_s"] * 1 > 0
+        assert database["ingest_floor"]["cpu_us_per_ack"] >= 0
+    sections = [s for d in results["databases"].values() for s in d["servers"].values()]
+    for server in sections:
+        # Check-ins alone: every one acknowledged, the server's CPU per check-in beside its floor.
+        assert server["ingest_cpu"]["errors"] == 0
+        assert server["ingest_cpu"]["acks"] == server["ingest_cpu"]["acks_per_s"] * 1 > 0
+        assert server["ingest_cpu"]["cpu_us_per_ack"] > 0
+        assert "ingest_cpu_us_per_ack" in server["ratio"]  # None when the tiny floor used no CPU
         assert server["fanout"]["clients"] == CLIENTS
         assert server["fanout"]["deliveries"] == CLIENTS * 4
         assert server["fanout"]["lost"] == 0

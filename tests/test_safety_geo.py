@@ -1,6 +1,9 @@
 """The geometry under the safety rules, on the Madrid route: distances to a line, bearings,
 polygons with holes, vertices, and coordinates written in degrees, minutes and seconds."""
 
+import math
+import random
+
 import pytest
 from geopy.distance import geodesic
 
@@ -11,6 +14,7 @@ from fieldops.services.safety.geo import (
     covers,
     distance_m,
     distance_to_shape_m,
+    line_within_m,
     parse_position,
 )
 
@@ -101,3 +105,35 @@ def test_positions_parse_from_decimals_and_degrees_minutes_seconds(text, lat, ln
 def test_a_position_that_is_not_one_is_refused(text):
     with pytest.raises(ValueError):
         parse_position(text)
+
+
+def test_the_quick_off_route_screen_never_calls_a_position_within_that_is_not():
+    # Random lines from a few hundred metres to tens of kilometres, at every latitude it answers
+    # for: whenever the screen says "within the limit", the exact measure agrees.
+    rng = random.Random(17)
+    said_within = 0
+    for _ in range(1500):
+        lat0, lng0 = rng.uniform(-79, 79), rng.uniform(-180, 180)
+        scale = rng.choice([0.002, 0.01, 0.05, 0.2, 0.6])
+        stretch = 1 / max(0.2, math.cos(math.radians(lat0)))
+        coords = [
+            [lng0 + rng.uniform(-scale, scale) * stretch, lat0 + rng.uniform(-scale, scale)]
+            for _ in range(rng.randint(2, 8))
+        ]
+        line = {"type": "LineString", "coordinates": coords}
+        point = LatLng(lat0 + rng.uniform(-scale, scale), lng0 + rng.uniform(-scale, scale))
+        exact = distance_to_shape_m(point, line)
+        for limit in (exact * 0.98, exact, exact * 1.05, exact + 20, exact + 100, 150):
+            if line_within_m(point, line, limit):
+                said_within += 1
+                assert exact <= limit
+    assert said_within > 1000  # and it does settle most positions near their line
+
+
+def test_the_quick_screen_leaves_other_shapes_and_far_positions_to_the_exact_measure():
+    near = beside_route(20)
+    assert line_within_m(near, ROUTE, 150)
+    assert not line_within_m(beside_route(400), ROUTE, 150)
+    polygon = {"type": "Polygon", "coordinates": [[*MADRID_ROUTE[:3], MADRID_ROUTE[0]]]}
+    assert not line_within_m(near, polygon, 150)
+    assert not line_within_m(LatLng(85.0, 0.0), ROUTE, 10_000_000)

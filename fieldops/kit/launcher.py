@@ -1,6 +1,6 @@
 """One launcher for a whole Fieldops on 127.0.0.1: Redis (or none), a database (a SQLite file or a
 throwaway PostgreSQL cluster), `migrate` and the demo event, then N workers, each started through
-deploy/worker under daphne or uvicorn as the systemd unit starts them, and optionally the shipped
+deploy/worker under uvicorn or daphne as the systemd unit starts them, and optionally the shipped
 nginx site in front of each. Everything lives in one temporary directory and is stopped in
 `finally` blocks, failure or not.
 """
@@ -177,7 +177,7 @@ def _start_proxy(front: Front, tmp: Path, procs: list) -> Proxy:
 @contextmanager
 def launch(
     *,
-    servers: tuple[str, ...] = ("daphne",),
+    servers: tuple[str, ...] = ("uvicorn",),
     postgres: bool = False,
     redis: bool = True,
     nginx: bool = False,

@@ -6,6 +6,7 @@ import uuid
 from fieldops import audiences
 from fieldops.services import kinds
 from fieldops.services.journal import journal_writer
+from fieldops.services.rows import row_insert
 from fieldops.services.safety import offroute, overdue, zones
 from marshals.models import CheckIn, Participant, Role
 from marshals.payloads import participant_payload
@@ -33,15 +34,17 @@ def checkin_create(
 ):
     """Record where a marshal or medic is and how they are."""
     with journal_writer(event_id=participant.event_id) as journal:
-        checkin = CheckIn.objects.create(
-            event_id=participant.event_id,
-            participant=participant,
-            lat=lat,
-            lng=lng,
-            status=status,
-            accuracy_m=accuracy_m,
-            note=note,
-            device_time=device_time,
+        checkin = row_insert(
+            CheckIn(
+                event_id=participant.event_id,
+                participant=participant,
+                lat=lat,
+                lng=lng,
+                status=status,
+                accuracy_m=accuracy_m,
+                note=note,
+                device_time=device_time,
+            )
         )
         entry = journal.append(
             kind=kinds.CHECKIN,

@@ -19,6 +19,7 @@ from realtime import fanout, metrics
 
 from .kinds import PUSHED, Payload, kind_get, kind_payload
 from .locks import event_lock
+from .rows import row_insert
 
 # Set when an entry of a kind that is also sent by Web Push commits in this process: the push loop
 # (fieldops/watch.py) wakes at once instead of at its next look (fieldops/services/push.py).
@@ -75,15 +76,17 @@ class JournalWriter:
                 "data": payload.model_dump(mode="json"),
             }
         ).decode()
-        entry = JournalEntry.objects.create(
-            event_id=self.event_id,
-            seq=seq,
-            kind=kind,
-            audience=audiences.audience_text(audience),
-            frame=frame,
-            actor=actor,
-            client_id=client_id,
-            at=at,
+        entry = row_insert(
+            JournalEntry(
+                event_id=self.event_id,
+                seq=seq,
+                kind=kind,
+                audience=audiences.audience_text(audience),
+                frame=frame,
+                actor=actor,
+                client_id=client_id,
+                at=at,
+            )
         )
         written = Written(
             id=entry.pk,

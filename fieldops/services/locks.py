@@ -38,8 +38,8 @@ def event_lock(event_id: int):
                     cursor.execute(
                         "SELECT pg_advisory_unlock(%s, %s)", [_ADVISORY_NAMESPACE, event_id]
                     )
-        elif connection.vendor == "sqlite" and _sqlite_path():
-            with open(_sqlite_path() + ".journal-lock", "a") as handle:
+        elif connection.vendor == "sqlite" and (path := _sqlite_path()):
+            with open(path + ".journal-lock", "a") as handle:
                 fcntl.flock(handle, fcntl.LOCK_EX)
                 try:
                     yield
@@ -49,11 +49,19 @@ def event_lock(event_id: int):
             yield
 
 
+_sqlite_dirs: set[str] = set()  # database directories seen to exist (asked at every write)
+
+
 def _sqlite_path() -> str | None:
     name = str(connection.settings_dict["NAME"])
     if name == ":memory:" or name.startswith("file:") or "mode=memory" in name:
         return None
-    return name if Path(name).parent.exists() else None
+    if name in _sqlite_dirs:
+        return name
+    if Path(name).parent.exists():
+        _sqlite_dirs.add(name)
+        return name
+    return None
 
 
 @contextmanager

@@ -101,4 +101,82 @@ def distance_to_shape_m(point: LatLng, geojson: dict) -> float:
 
 def covers(geojson: dict, point: LatLng) -> bool:
     """Whether a polygon (holes excluded) covers a point; its edges and vertices count as inside."""
-    return shape(geojson).covers(Point(point.lng, point.lat))
+    return _shape(geojson).covers(Point(point.lng, point.lat))
+
+
+_SHAPES: dict[int, tuple[dict, object]] = {}  # id(geojson) -> (that very dict, its shape)
+_SHAPES_KEPT = 256
+
+
+def _shape(geojson: dict):
+    """The shape of a GeoJSON geometry, kept while that same dict is asked about again (each
+    worker's event map holds its zones' dicts until the map changes, so every check-in tests the
+    same few). The same shape and test: only the building is saved. Not prepared: GEOS builds a
+    prepared shape's indexes lazily, which is not safe across threads."""
+    found = _SHAPES.get(id(geojson))
+    if found is not None and found[0] is geojson:
+        return found[1]
+    if len(_SHAPES) >= _SHAPES_KEPT:
+        _SHAPES.clear()
+    built = shape(geojson)
+    _SHAPES[id(geojson)] = (geojson, built)
+    return built
+
+
+# Where the cheap local measure below may settle a question, and how far it can be from the exact
+# one there (a conservative bound, checked against the exact measure in tests/test_safety_geo.py).
+_NEAR_MAX_M = 100_000.0
+_NEAR_MAX_LAT = 80.0
+_NEAR_MAX_DLNG = 10.0
+_R_MIN = 6_300_000.0
+
+
+def _radii(lat: float) -> tuple[float, float]:
+    """(meridional, prime vertical) radius of curvature of the WGS84 ellipsoid at `lat`, metres."""
+    a, e2 = _WGS84.a, _WGS84.f * (2 - _WGS84.f)
+    w = 1 - e2 * math.sin(math.radians(lat)) ** 2
+    return a * (1 - e2) / w**1.5, a / math.sqrt(w)
+
+
+def line_within_m(point: LatLng, geojson: dict, limit_m: float) -> bool:
+    """True when a GeoJSON LineString surely lies within `limit_m` metres of a point, as
+    `distance_to_shape_m` measures it; False when that needs the exact measure (farther, unsure,
+    another shape, near a pole or across a wide span of longitude).
+
+    Every check-in is measured against its route, and the exact measure takes a geodesic per
+    vertex. Here the route is laid on a local flat frame at the point (the ellipsoid's radii of
+    curvature there): near the point it differs from the exact frame by far less than `_bound`,
+    so a route nearer than the limit by more than that is within it.
+    """
+    coords = geojson.get("coordinates") if geojson.get("type") == "LineString" else None
+    if not coords or len(coords) < 2 or abs(point.lat) > _NEAR_MAX_LAT:
+        return False
+    m, n = _radii(point.lat)
+    kx = math.radians(1.0) * n * math.cos(math.radians(point.lat))
+    ky = math.radians(1.0) * m
+    tan_lat = abs(math.tan(math.radians(point.lat)))
+    flat = []
+    for vertex in coords:
+        lng, lat = float(vertex[0]), float(vertex[1])
+        dlng = (lng - point.lng + 180.0) % 360.0 - 180.0
+        if abs(dlng) > _NEAR_MAX_DLNG or abs(lat) > _NEAR_MAX_LAT:
+            return False
+        x, y = dlng * kx, (lat - point.lat) * ky
+        reach = math.hypot(x, y)
+        if reach > _NEAR_MAX_M:
+            return False
+        flat.append((x, y, reach))
+    for (ax, ay, ar), (bx, by, br) in zip(flat, flat[1:], strict=False):
+        dx, dy = bx - ax, by - ay
+        length2 = dx * dx + dy * dy
+        t = 0.0 if length2 == 0 else min(1.0, max(0.0, -(ax * dx + ay * dy) / length2))
+        # A segment moves by no more than its farther end does between the two frames.
+        if math.hypot(ax + t * dx, ay + t * dy) + _bound(max(ar, br), tan_lat) <= limit_m:
+            return True
+    return False
+
+
+def _bound(reach_m: float, tan_lat: float) -> float:
+    """How far a vertex `reach_m` metres from the centre may lie from its exact place in the local
+    flat frame (generous: about 6 m at 1 km, 30 m at 5 km)."""
+    return 0.5 + 0.005 * reach_m + reach_m**2 * (2.0 + tan_lat) / _R_MIN

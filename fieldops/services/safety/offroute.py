@@ -6,6 +6,7 @@ published route is measured at once against each marshal's last known position
 their next check-in."""
 
 from django.conf import settings
+from django.db import connection
 
 from fieldops import audiences
 from fieldops.models import OffRoute, Route
@@ -15,7 +16,7 @@ from marshals.models import CheckIn, Participant, Role
 from .. import kinds
 from . import alarms
 from .eventmap import journal_map
-from .geo import LatLng, distance_to_shape_m
+from .geo import LatLng, distance_to_shape_m, line_within_m
 
 
 def offroute_audience(participant: Participant) -> list[str]:
@@ -32,14 +33,17 @@ def offroute_check(*, journal, participant: Participant, checkin: CheckIn):
     if participant.role != Role.MARSHAL:
         return None
     route = route_for(participant=participant, routes=journal_map(journal).routes.values())
-    state = OffRoute.objects.filter(participant=participant).first()
+    # Almost always none: asked in one statement, and loaded only when there is one.
+    state = OffRoute.objects.filter(participant=participant).first() if _off(participant) else None
     if route is None:
         if state is not None:
             state.delete()
             alarms.alarm_clear(journal=journal, key=f"off_route.{participant.pk}")
         return None
-    distance = route_distance_m(route=route, lat=checkin.lat, lng=checkin.lng)
     limit = settings.FIELDOPS["OFF_ROUTE_METERS"]
+    if state is None and line_within_m(LatLng(checkin.lat, checkin.lng), route.geometry, limit):
+        return None  # on route, as before: nothing to write (settled without a geodesic)
+    distance = route_distance_m(route=route, lat=checkin.lat, lng=checkin.lng)
     data = {
         "participant": participant.pk,
         "callsign": participant.callsign,
@@ -87,6 +91,14 @@ def offroute_check(*, journal, participant: Participant, checkin: CheckIn):
         alarms.alarm_clear(journal=journal, key=f"off_route.{participant.pk}")
         return entry
     return None
+
+
+def _off(participant: Participant) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT 1 FROM fieldops_offroute WHERE participant_id = %s LIMIT 1", [participant.pk]
+        )
+        return cursor.fetchone() is not None
 
 
 def offroute_check_everyone(*, journal, event_id: int) -> list:

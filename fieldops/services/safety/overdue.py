@@ -10,7 +10,7 @@ processes; the one whose insert succeeds writes the journal entry, the others wr
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
@@ -137,6 +137,8 @@ def overdue_sweep(*, now: datetime | None = None, event_id: int | None = None) -
 
 def overdue_clear(*, journal, participant: Participant, checkin: CheckIn) -> Written | None:
     """Inside a check-in's transaction: close the participant's open lapse with `marshal.back`."""
+    if not _lapse_open(participant.pk):  # the usual answer, in one statement
+        return None
     lapse = OverdueLapse.objects.filter(participant=participant, cleared_at__isnull=True).first()
     if lapse is None:
         return None
@@ -156,3 +158,13 @@ def overdue_clear(*, journal, participant: Participant, checkin: CheckIn) -> Wri
     )
     alarms.alarm_clear(journal=journal, key=f"overdue.{participant.pk}")
     return entry
+
+
+def _lapse_open(participant_id: int) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT 1 FROM fieldops_overduelapse WHERE participant_id = %s"
+            " AND cleared_at IS NULL LIMIT 1",
+            [participant_id],
+        )
+        return cursor.fetchone() is not None
