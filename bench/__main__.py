@@ -1,4 +1,4 @@
-"""`python -m bench`: the fan-out benchmark (issue 5). See docs/performance.md."""
+"""`python -m bench`: the fan-out and check-in benchmark. See docs/performance.md."""
 
 import argparse
 import asyncio

@@ -1,4 +1,4 @@
-"""results.json, the printed table with the issue's targets, and the latency chart."""
+"""results.json, the printed table with the targets, and the latency chart."""
 
 import platform
 import time
@@ -18,7 +18,7 @@ def _ratio(a, b):
 
 
 def results_json(raw: dict, opts) -> dict:
-    """The first database's first server's figures at the top level (the keys the issue names),
+    """The first database's first server's figures at the top level (the keys the targets name),
     that database's servers under `servers`, and every database's under `databases`."""
     floor = raw["floor"]
     databases = {
