@@ -118,6 +118,8 @@ class ArrestRecord(models.Model):
     purged_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    # The follow-up's sealed fields: personal data like the record's own free text.
+    SEALED_FOLLOW_UP = ("station", "charges", "bail", "court_date", "lawyer", "follow_up_notes")
     PERSONAL_FIELDS = (
         "arrestee_description",
         "officers",
@@ -129,20 +131,10 @@ class ArrestRecord(models.Model):
         "welfare_notes",
         "witnesses",
         "notes",
-        "station",
-        "charges",
-        "bail",
-        "court_date",
-        "lawyer",
-        "follow_up_notes",
+        *SEALED_FOLLOW_UP,
     )
     FOLLOW_UP_FIELDS = (
-        "station",
-        "charges",
-        "bail",
-        "court_date",
-        "lawyer",
-        "follow_up_notes",
+        *SEALED_FOLLOW_UP,
         "welfare_met",
         "contact_made",
         "contact_consent",
