@@ -27,6 +27,7 @@ from fieldops.models import (
 )
 from fieldops.services.alerts import alert_audience_tags
 from fieldops.services.arrests import arrest_follow_up, arrest_summary
+from fieldops.services.incidents import incident_payload
 from marshals.models import CheckIn, Role
 
 DATASETS = ("incidents", "arrests", "checkins", "alerts", "routes", "places")
@@ -120,20 +121,10 @@ def incident_rows(*, participant, since=None, until=None) -> Iterator[Row]:
     query = query.annotate(acked=acked, closed=closed).order_by("created_at", "pk")
     for i in query.iterator(chunk_size=CHUNK):
         yield Row(
-            {
-                "incident": i.pk,
-                "created_at": _iso(i.created_at),
-                "kind": i.kind,
-                "severity": i.severity,
-                "status": i.status,
-                "lat": i.lat,
-                "lng": i.lng,
-                "description": i.description,
-                "reporter": i.reporter.callsign if i.reporter else None,
-                "group": i.reporter.group_id if i.reporter else None,
-                "acknowledged_at": _iso(i.acked),
-                "closed_at": _iso(i.closed),
-            },
+            # The incident as the journal carries it, with its times beside it.
+            {"incident": i.pk, "created_at": _iso(i.created_at)}
+            | incident_payload(i)
+            | {"acknowledged_at": _iso(i.acked), "closed_at": _iso(i.closed)},
             _point(i.lat, i.lng),
         )
 

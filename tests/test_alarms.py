@@ -137,10 +137,37 @@ def test_an_unclaimed_alarm_escalates_once_per_step_repeat_then_nearest_then_eve
     ]
     first, nearest, everyone = (set(a) for a, _ in escalated)
     assert first == set(alarm.audience.split())
-    # The nearest two marshals (B at 2 km, "far" at 3 km) and the medic, whatever the distance.
-    assert nearest == first  # here they had all been told already, as the two nearest
+    # An SOS with nobody near was told to the two nearest already: the step adds nobody new here
+    # (test_the_nearest_step_adds_the_nearest_marshals_and_medics_of_any_group shows it widen).
+    assert nearest == first
     assert {audiences.MARSHALS, audiences.MEDICS} <= everyone
     assert all(d["level"] == "danger" for _, d in escalated)
+
+
+def test_the_nearest_step_adds_the_nearest_marshals_and_medics_of_any_group(cast):
+    # Marshal A (group A) goes silent at the SOS point; two group-B marshals are 100 and 200 m
+    # away, a third 5 km away, the medic 300 m away.
+    place(cast.marshal_a, SOS_AT)
+    near = [
+        ParticipantFactory(event=cast.event, role="marshal", group=cast.group_b) for _ in range(3)
+    ]
+    for who, metres in zip(near, (100, 200, 5000), strict=True):
+        place(who, offset(SOS_AT, bearing=45, meters=metres))
+    place(cast.medic, offset(SOS_AT, bearing=90, meters=300))
+    overdue_sweep(now=timezone.now() + timedelta(minutes=30), event_id=cast.event.pk)
+    alarm = Alarm.objects.get(key=f"overdue.{cast.marshal_a.pk}")
+    told = set(alarm.audience.split())
+    assert audiences.participant_tag(near[0].pk) not in told  # another group: not told at first
+
+    first = alarm_escalate(alarm=alarm, now=timezone.now())
+    second = alarm_escalate(alarm=Alarm.objects.get(pk=alarm.pk), now=timezone.now())
+    assert set(first.audience_tags) == told
+    added = set(second.audience_tags) - told
+    assert added == {
+        audiences.participant_tag(near[0].pk),
+        audiences.participant_tag(near[1].pk),
+        audiences.participant_tag(cast.medic.pk),
+    }
 
 
 def test_a_claim_stops_the_escalation(cast, lonely_sos):

@@ -86,9 +86,9 @@ async def scenario(stack) -> None:
             here = spots[name]
             assert d["reason"] == "nearest" and d["within_radius"] is False
             truth = geodesic((here.lat, here.lng), (SOS_AT.lat, SOS_AT.lng)).meters
-            assert (
-                d["distance_m"] == pytest.approx(truth, abs=0.1) == pytest.approx(metres, abs=0.5)
-            )
+            # Two assertions: a chained `x == approx(a) == approx(b)` compares the approxes.
+            assert d["distance_m"] == pytest.approx(truth, abs=0.1)
+            assert d["distance_m"] == pytest.approx(metres, abs=0.5)
         opened = await organizer.wait_for(
             lambda e: e["type"] == "alarm.opened" and e["data"]["subject"] == "sos", timeout=TIMEOUT
         )
