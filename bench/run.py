@@ -379,6 +379,9 @@ async def _run_fieldops(opts, steps: list[int], server: str, stack: Running) -> 
         out["outage"] = await outage(fleet, pub, stack, opts, pids, sockets=steps[-1])
 
         out["ingest_cpu"] = await ingest_cpu(urls, marshals, pids, opts, "ingest")
+        if opts.profile:
+            name = f"{server}-{stack.database_url.split(':')[0]}"
+            out["ingest_profile"] = await profile_ingest(urls, marshals, opts, pids, name)
 
         say(
             f"ingest under fan-out: {opts.marshals} marshals, {opts.rate:.0f} check-ins/s for "
@@ -487,32 +490,24 @@ async def storm(fleet: Fleet, pub: Publisher, *, sockets: int, missed: int) -> d
     return result
 
 
-async def profile_fanout(fleet, pub, opts, pids, sockets, server) -> dict:
-    """py-spy samples worker 0 during a fan-out; returns the functions holding the most samples."""
-    raw = opts.out / f"profile-{server}.txt"
+def spy(pid: int, seconds: int, raw: Path) -> subprocess.Popen:
+    """py-spy sampling process `pid` for `seconds` into `raw` (its raw stack format)."""
     # The virtualenv's py-spy, whether or not the virtualenv is on PATH.
     beside = Path(sys.executable).with_name("py-spy")
     spy_bin = str(beside) if beside.exists() else (shutil.which("py-spy") or "py-spy")
-    seconds = max(3, int(opts.duration))
-    spy = subprocess.Popen(
-        [
-            spy_bin,
-            "record",
-            "--pid",
-            str(pids[0]),
-            "--duration",
-            str(seconds),
-            "--format",
-            "raw",
-            "--output",
-            str(raw),
-            "--rate",
-            "200",
-            "--nonblocking",
-        ],
+    return subprocess.Popen(
+        [spy_bin, "record", "--pid", str(pid), "--duration", str(seconds), "--format", "raw",
+         "--output", str(raw), "--rate", "200", "--nonblocking"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-    )
+    )  # fmt: skip
+
+
+async def profile_fanout(fleet, pub, opts, pids, sockets, server) -> dict:
+    """py-spy samples worker 0 during a fan-out; returns the functions holding the most samples."""
+    raw = opts.out / f"profile-{server}.txt"
+    seconds = max(3, int(opts.duration))
+    sampler = spy(pids[0], seconds, raw)
     await fanout(
         fleet,
         pub,
@@ -522,7 +517,17 @@ async def profile_fanout(fleet, pub, opts, pids, sockets, server) -> dict:
         pids=pids,
         label="profiled fan-out",
     )
-    await asyncio.get_running_loop().run_in_executor(None, spy.wait)
+    await asyncio.get_running_loop().run_in_executor(None, sampler.wait)
+    return summarize_profile(raw)
+
+
+async def profile_ingest(urls, marshals, opts, pids, name: str) -> dict:
+    """py-spy samples worker 0 during check-ins alone (after the measured run: the sampler costs
+    the worker CPU too)."""
+    raw = opts.out / f"profile-ingest-{name}.txt"
+    sampler = spy(pids[0], max(3, int(opts.duration)), raw)
+    await ingest_cpu(urls, marshals, pids, opts, "profiled ingest")
+    await asyncio.get_running_loop().run_in_executor(None, sampler.wait)
     return summarize_profile(raw)
 
 

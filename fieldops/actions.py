@@ -4,18 +4,20 @@ Both the WebSocket consumer and the REST API go through `action_perform`, so a v
 authorized and carried out the same way whichever door it came in by.
 """
 
+import contextvars
 import logging
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import pydantic
 from django.db import IntegrityError
 
 from fieldops import errors, logcontext, schemas
 from fieldops.services import alerts, arrests, checkins, events, incidents, push, routes
-from fieldops.services.journal import journal_find_action
+from fieldops.services.journal import journal_actions_done, journal_batch, journal_find_action
 from fieldops.services.safety import acks, alarms, zones
 from marshals.models import Role
 from realtime import metrics
@@ -31,6 +33,8 @@ class Action:
     schema: type[pydantic.BaseModel]
     roles: frozenset[str]
     service: Callable
+    # Reads ahead, once for a batch of these actions, what each would ask for alone.
+    prepare: Callable | None = None
 
 
 ACTIONS: dict[str, Action] = {
@@ -38,6 +42,7 @@ ACTIONS: dict[str, Action] = {
         schemas.CheckInIn,
         frozenset({ORGANIZER, Role.MARSHAL, Role.MEDIC}),
         checkins.checkin_create,
+        prepare=checkins.checkins_prepare,
     ),
     "incident.report": Action(
         schemas.IncidentReportIn, FIELD_ROLES | {ORGANIZER}, incidents.incident_report
@@ -67,6 +72,11 @@ ACTIONS: dict[str, Action] = {
     "alarm.claim": Action(schemas.AlarmClaimIn, alarms.CLAIMANTS, alarms.alarm_claim),
     "alarm.resolve": Action(schemas.AlarmResolveIn, alarms.CLAIMANTS, alarms.alarm_resolve),
 }
+
+
+# Actions a worker may carry out several at a time in one transaction (actions_perform_batch): they
+# change no route or place, so the map a batch reads once holds for all of it.
+BATCHED = frozenset({"checkin"})
 
 
 # Each action's REST address under /api/events/<slug>/ (POST): the one verb→path map, read by the
@@ -116,13 +126,13 @@ def action_perform(
     is logged in one line (its verb, outcome and duration: never its data or who sent it) and
     counted by verb and outcome (docs/deployment.md, "Log format" and "Metrics").
     """
-    name = verb if verb in ACTIONS else "other"
     started = time.perf_counter()
-    context = logcontext.verb.set(name)
+    context = logcontext.verb.set(verb if verb in ACTIONS else "other")
     outcome, seq = errors.INTERNAL, None
     try:
-        entry, outcome = _perform(
-            participant=participant, verb=verb, data=data, client_id=client_id, prefix=prefix
+        payload = _admit(participant=participant, verb=verb, data=data, prefix=prefix)
+        entry, outcome = _carry_out(
+            participant=participant, verb=verb, payload=payload, client_id=client_id, prefix=prefix
         )
         seq = entry.seq
         return entry
@@ -130,19 +140,164 @@ def action_perform(
         outcome = errors.error_for(exc, field="data").code
         raise
     finally:
-        ms = round((time.perf_counter() - started) * 1000, 1)
-        metrics.ACTIONS.labels(name, outcome).inc()
-        log.info("%s %s in %.1f ms", name, outcome, ms,
-                 extra={"outcome": outcome, "duration_ms": ms, "seq": seq})  # fmt: skip
+        _record(verb=verb, outcome=outcome, started=started, seq=seq)
         logcontext.verb.reset(context)
 
 
-def _perform(*, participant, verb: str, data: dict, client_id: uuid.UUID | None, prefix: str):
-    """(the entry, "ok") for an action carried out, (the entry, "repeat") for a resend."""
+@dataclass(frozen=True)
+class Request:
+    """One action of a batch (`actions_perform_batch`), as `action_perform` takes it."""
+
+    participant: object
+    verb: str
+    data: dict
+    client_id: uuid.UUID | None
+    # The context of the socket that sent it: its log lines carry that socket's ids.
+    context: contextvars.Context | None = None
+
+
+def actions_perform_batch(requests: list[Request]) -> list:
+    """Carry out actions of one event together: one event lock, one transaction, one commit and
+    one publish for all of them. Each is answered (its entry, or the exception `action_perform`
+    would raise), logged and counted as if it came alone.
+
+    A check-in's lock, commit and publish cost more than its own rows (docs/performance.md): a
+    worker sends the check-ins that queued while its database thread was busy as one batch. One
+    refused before it writes (not allowed, not valid) is answered alone. If one fails while
+    writing, the whole batch rolls back and each is carried out alone: nothing is written twice,
+    and a bad action costs the others only time.
+    """
+    results: list = [None] * len(requests)
+    admitted = []
+    for i, request in enumerate(requests):
+        try:
+            payload = _admit(participant=request.participant, verb=request.verb, data=request.data)
+        except Exception as exc:
+            outcome = errors.error_for(exc, field="data").code
+            _in(request, _record, verb=request.verb, outcome=outcome, started=time.perf_counter())
+            results[i] = exc
+        else:
+            admitted.append((i, request, payload))
+    if len(admitted) == 1:
+        i, request, _ = admitted[0]
+        results[i] = _alone(request)
+    elif admitted:
+        started = time.perf_counter()
+        event_id = admitted[0][1].participant.event_id
+        try:
+            with journal_batch(event_id=event_id) as journal:
+                fresh = _fresh([request for _, request, _ in admitted])
+                _prepare(journal, [request for _, request, _ in admitted])
+                done = [
+                    _carry_out(
+                        participant=request.participant,
+                        verb=request.verb,
+                        payload=payload,
+                        client_id=request.client_id,
+                        batched=True,
+                        resend=not is_fresh,
+                    )
+                    for (_, request, payload), is_fresh in zip(admitted, fresh, strict=True)
+                ]
+        except Exception as exc:
+            # A failure that each action, carried out alone, answers for itself; said once here
+            # (the kind of error only: an action's data may be personal).
+            log.warning("a batch of %d actions failed (%s): each goes alone", len(admitted),
+                        type(exc).__name__)  # fmt: skip
+            metrics.BATCHES.labels("alone").inc()
+            for i, request, _ in admitted:
+                results[i] = _alone(request)
+        else:
+            metrics.BATCHES.labels("together").inc()
+            for (i, request, _), (entry, outcome) in zip(admitted, done, strict=True):
+                _in(
+                    request,
+                    _record,
+                    verb=request.verb,
+                    outcome=outcome,
+                    started=started,
+                    seq=entry.seq,
+                )
+                results[i] = entry
+    return results
+
+
+def _prepare(journal, requests: list[Request]) -> None:
+    for verb in {r.verb for r in requests}:
+        prepare = ACTIONS[verb].prepare
+        if prepare is not None:
+            prepare(
+                journal=journal, participants=[r.participant for r in requests if r.verb == verb]
+            )
+
+
+def _fresh(requests: list[Request]) -> list[bool]:
+    """For each request, whether it is surely no resend: no earlier frame and no earlier request of
+    the batch carried its id (one statement for the batch; only the others are looked up)."""
+    ids = [(r.participant.pk, r.client_id) for r in requests]
+    done = journal_actions_done(actions=[i for i in ids if i[1] is not None])
+    fresh, seen = [], set()
+    for actor_and_id in ids:
+        fresh.append(
+            actor_and_id[1] is None or (actor_and_id not in done and actor_and_id not in seen)
+        )
+        seen.add(actor_and_id)
+    return fresh
+
+
+def _alone(request: Request):
+    try:
+        return _in(
+            request,
+            action_perform,
+            participant=request.participant,
+            verb=request.verb,
+            data=request.data,
+            client_id=request.client_id,
+        )
+    except Exception as exc:
+        return exc
+
+
+def _in(request: Request, function, **kwargs):
+    """`function(**kwargs)` in the context of the socket that sent `request`."""
+    if request.context is None:
+        return function(**kwargs)
+    return request.context.run(partial(function, **kwargs))
+
+
+def _record(*, verb: str, outcome: str, started: float, seq: int | None = None) -> None:
+    name = verb if verb in ACTIONS else "other"
+    ms = round((time.perf_counter() - started) * 1000, 1)
+    metrics.ACTIONS.labels(name, outcome).inc()
+    context = logcontext.verb.set(name)
+    try:
+        log.info("%s %s in %.1f ms", name, outcome, ms,
+                 extra={"outcome": outcome, "duration_ms": ms, "seq": seq})  # fmt: skip
+    finally:
+        logcontext.verb.reset(context)
+
+
+def _admit(*, participant, verb: str, data: dict, prefix: str = "data") -> pydantic.BaseModel:
+    """The action's payload, once the participant may do it and it is valid."""
     if not action_allowed(role=participant.role, verb=verb):
         raise errors.ActionError(errors.FORBIDDEN, errors.MSG_FORBIDDEN_VERB)
-    payload = action_parse(verb=verb, data=data, prefix=prefix)
-    if client_id is not None:
+    return action_parse(verb=verb, data=data, prefix=prefix)
+
+
+def _carry_out(
+    *,
+    participant,
+    verb: str,
+    payload: pydantic.BaseModel,
+    client_id: uuid.UUID | None,
+    prefix: str = "data",
+    batched: bool = False,
+    resend: bool = True,
+):
+    """(the entry, "ok") for an action carried out, (the entry, "repeat") for a resend. With
+    `resend` False the caller knows it is none, and the journal is not asked."""
+    if client_id is not None and resend:
         earlier = journal_find_action(actor=participant, client_id=client_id)
         if earlier is not None:
             return earlier, "repeat"
@@ -157,9 +312,14 @@ def _perform(*, participant, verb: str, data: dict, client_id: uuid.UUID | None,
             exc.fields = [_reprefix(f, prefix) for f in exc.fields]
         raise
     except IntegrityError:
-        # Two copies of one frame raced; the loser's transaction rolled back. Answer as the winner.
-        earlier = client_id and journal_find_action(actor=participant, client_id=client_id)
-        if earlier is None:
+        # Two copies of one frame raced; the loser's transaction rolled back. Answer as the
+        # winner. In a batch nothing rolled back yet: the batch does, and each goes alone.
+        earlier = (
+            not batched
+            and client_id
+            and journal_find_action(actor=participant, client_id=client_id)
+        )
+        if not earlier:
             raise
         return earlier, "repeat"
 

@@ -120,6 +120,39 @@ def credential_scope(*, participant_id: int, token_id: int | None) -> tuple[str,
     return (row[0], row[1]) if row is not None else None
 
 
+def credential_scopes(
+    credentials: list[tuple[int, int | None]],
+) -> list[tuple[str, int | None] | None]:
+    """`credential_scope` for each (participant id, token id) pair, in at most two statements
+    (one for tokens, one for sessions): a worker asks for all the sockets whose actions it carries
+    out together (realtime/gather.py)."""
+    cutoff = _db_time(credential_cutoff())
+    tokens = sorted({token for _, token in credentials if token is not None})
+    sessions = sorted({pid for pid, token in credentials if token is None})
+    found_tokens, found_sessions = {}, {}
+    with connection.cursor() as cursor:
+        if tokens:
+            marks = ", ".join(["%s"] * len(tokens))
+            cursor.execute(
+                "SELECT t.id, p.role, p.group_id" + _ACTIVE_TOKENS + f" AND t.id IN ({marks})",
+                [cutoff, *tokens],
+            )
+            found_tokens = {row[0]: (row[1], row[2]) for row in cursor.fetchall()}
+        if sessions:
+            marks = ", ".join(["%s"] * len(sessions))
+            cursor.execute(
+                "SELECT p.id, p.role, p.group_id FROM marshals_participant p"  # noqa: S608
+                " JOIN fieldops_event e ON e.id = p.event_id"
+                f" WHERE p.id IN ({marks}) AND p.revoked_at IS NULL AND e.ends_at > %s",
+                [*sessions, cutoff],
+            )
+            found_sessions = {row[0]: (row[1], row[2]) for row in cursor.fetchall()}
+    return [
+        found_sessions.get(pid) if token is None else found_tokens.get(token)
+        for pid, token in credentials
+    ]
+
+
 def credentials_revoked(
     *, participant_ids: list[int], token_ids: list[int]
 ) -> tuple[set[int], set[int]]:

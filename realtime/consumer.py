@@ -8,6 +8,7 @@ socket handles one message at a time, so entries that arrive during a replay wai
 """
 
 import asyncio
+import contextvars
 import logging
 import time
 import uuid
@@ -24,14 +25,15 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 
 from fieldops import errors, logcontext, visibility
-from fieldops.actions import action_allowed, action_perform
+from fieldops.actions import BATCHED, Request, action_allowed, action_perform, actions_perform_batch
 from fieldops.schemas import ClientFrame, PingIn, ResumeIn, error_fields
 from marshals.roles import Role
-from marshals.tokens import credential_scope
+from marshals.tokens import credential_scope, credential_scopes
 
 from . import frames, metrics
 from .auth import scope_participant
 from .delivery import Delivery
+from .gather import gather_for
 from .hub import hub_for
 from .presence import BOOK
 from .replay import latest_seq, replay_batch
@@ -253,7 +255,11 @@ class EventConsumer(AsyncWebsocketConsumer):
 
     async def act(self, frame: ClientFrame):
         try:
-            entry = await database_sync_to_async(self.act_sync)(frame)
+            if frame.type in BATCHED:
+                item = (self, frame, contextvars.copy_context())
+                entry = await gather_for(act_together).submit(item)
+            else:
+                entry = await database_sync_to_async(self.act_sync)(frame)
         except Exception as exc:
             await self.reply_failure(frame, exc)
             return
@@ -334,6 +340,10 @@ class EventConsumer(AsyncWebsocketConsumer):
         """Whether this socket's credential still holds, as the role and group it was opened with
         (marshals.access; database thread). When not, `close_code` says why."""
         now = credential_scope(participant_id=self.participant.pk, token_id=self.token_id)
+        return self.credential_holds(now)
+
+    def credential_holds(self, now: tuple[str, int | None] | None) -> bool:
+        """Whether the credential's scope as read `now` is the one the socket was opened with."""
         if now == self.access:
             return True
         self.close_code = frames.CLOSE_REVOKED if now is None else frames.CLOSE_RESCOPED
@@ -397,3 +407,30 @@ class EventConsumer(AsyncWebsocketConsumer):
         await self.send(
             text_data=frames.error(frame_id=frame_id, code=code, message=message, fields=fields)
         )
+
+
+def act_together(items: list[tuple[EventConsumer, ClientFrame, contextvars.Context]]) -> list:
+    """The actions of several sockets in one trip to the database thread (realtime/gather.py):
+    each socket's credential check, then one batch per event (fieldops/actions.py)."""
+    results: list = [REVOKED] * len(items)
+    by_event: dict[int, list[int]] = {}
+    open_ = [i for i, (consumer, _, _) in enumerate(items) if consumer.participant is not None]
+    scopes = credential_scopes([(items[i][0].participant.pk, items[i][0].token_id) for i in open_])
+    for i, now in zip(open_, scopes, strict=True):
+        consumer = items[i][0]
+        if consumer.credential_holds(now):
+            by_event.setdefault(consumer.participant.event_id, []).append(i)
+    for indexes in by_event.values():
+        requests = [
+            Request(
+                participant=items[i][0].participant,
+                verb=items[i][1].type,
+                data=items[i][1].data,
+                client_id=items[i][1].id,
+                context=items[i][2],
+            )
+            for i in indexes
+        ]
+        for i, result in zip(indexes, actions_perform_batch(requests), strict=True):
+            results[i] = result
+    return results

@@ -55,6 +55,13 @@ ACTIONS = Counter(
     ["verb", "outcome"],
     registry=REGISTRY,
 )
+BATCHES = Counter(
+    "fieldops_action_batches",
+    "Batches of actions (fieldops/actions.py), by the way they were carried out: together (one "
+    "transaction), or alone (one failed while writing; each was carried out on its own).",
+    ["way"],
+    registry=REGISTRY,
+)
 JOURNAL_ENTRIES = Counter(
     "fieldops_journal_entries",
     "Journal entries committed by this worker, by kind.",

@@ -71,10 +71,10 @@ def redis_and_database(stack: ExitStack, tmp: Path, *, postgres: bool) -> tuple[
 
 @contextmanager
 def fieldops_stack(
-    *, servers: tuple[str, ...] = ("daphne", "daphne"), postgres: bool = False
+    *, servers: tuple[str, ...] = ("daphne", "daphne"), postgres: bool = False, env=None
 ) -> Iterator[Running]:
     """Redis, a database (SQLite file or PostgreSQL), migrate + demo, then a worker per server."""
-    with launch(servers=servers, postgres=postgres, prefix="fieldops-test-") as running:
+    with launch(servers=servers, postgres=postgres, env=env, prefix="fieldops-test-") as running:
         yield running
 
 

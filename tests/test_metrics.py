@@ -154,6 +154,7 @@ async def test_a_scrape_after_a_scenario_counts_what_happened_and_names_no_one(
         "kind": set(KINDS),
         "event": {str(cast.event.pk)},
         "target": {"database", "redis"},
+        "way": {"together", "alone"},
     }  # fmt: skip
     for (name, labels), _ in after.items():
         for label, value in labels:

@@ -1,11 +1,18 @@
 """The cross-worker scenarios as a deployment runs them: a throwaway PostgreSQL cluster, real Redis,
 worker A under daphne and worker B under uvicorn (docs/deployment.md offers both)."""
 
+import asyncio
+import urllib.request
+import uuid
+
 import pytest
 
 from .servers import fieldops_stack
 from .test_multiworker import (
+    ON_ROUTE,
+    B,
     checkin_on_a_reaches_organizer_on_b,
+    connect,
     drive,
     marcher_on_b_gets_route_change_from_a_and_nothing_else,
     parallel_writers_get_gapless_ordered_seqs,
@@ -13,11 +20,13 @@ from .test_multiworker import (
 )
 
 pytestmark = pytest.mark.multiworker
+METRICS_TOKEN = "scrape-" + "p" * 40
 
 
 @pytest.fixture(scope="module")
 def pg_stack():
-    with fieldops_stack(servers=("daphne", "uvicorn"), postgres=True) as running:
+    env = {"METRICS_TOKEN": METRICS_TOKEN}
+    with fieldops_stack(servers=("daphne", "uvicorn"), postgres=True, env=env) as running:
         yield running
 
 
@@ -60,3 +69,43 @@ def test_postgres_stack_runs_one_worker_under_each_server(pg_stack):
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as response:
             names.append(response.headers.get("server", "").split("/")[0].lower())
     assert names == ["daphne", "uvicorn"]
+
+
+def batch_counts(stack, worker: int) -> dict[str, float]:
+    request = urllib.request.Request(
+        f"{stack.base_url(worker)}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        text = response.read().decode()
+    counts = {"together": 0.0, "alone": 0.0}
+    for line in text.splitlines():
+        if line.startswith("fieldops_action_batches_total{"):
+            way = line.split('way="')[1].split('"')[0]
+            counts[way] = float(line.rsplit(" ", 1)[1])
+    return counts
+
+
+def test_postgres_checkins_at_once_share_transactions_and_none_falls_back(pg_stack):
+    """Check-ins that queue on a worker are written in one transaction on PostgreSQL too (its SQL
+    differs from SQLite's), each acked once, and no batch fails over to one by one."""
+
+    async def scenario():
+        tokens = [
+            pg_stack.join("marshal", f"pb{i}-{uuid.uuid4().hex[:4]}")["token"] for i in range(8)
+        ]
+        clients = [await connect(pg_stack, B, token) for token in tokens]
+        try:
+            replies = await asyncio.gather(
+                *(c.submit("checkin", ON_ROUTE) for c in clients for _ in range(4))
+            )
+            acked = [await asyncio.wait_for(reply, 20) for reply in replies]
+            assert all(a["type"] == "ack" for a in acked), acked
+            assert len({a["seq"] for a in acked}) == len(acked)
+        finally:
+            await asyncio.gather(*(c.close() for c in clients))
+
+    before = batch_counts(pg_stack, B)
+    drive(scenario())
+    after = batch_counts(pg_stack, B)
+    assert after["together"] > before["together"]
+    assert after["alone"] == before["alone"]

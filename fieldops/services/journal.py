@@ -47,6 +47,12 @@ class JournalWriter:
     entries: list[Written] = field(default_factory=list)
     # The event's map stamp as of this transaction (see safety/eventmap.py), read with the seq.
     map_stamp: int | None = None
+    # A batch's writer takes its first seq from the database and counts the rest itself; the
+    # event's last_seq is written once, before the commit (journal_batch).
+    batched: bool = False
+    last_seq: int | None = None
+    # What a batch read ahead for its actions ((what, key): value); each action takes its own.
+    prepared: dict = field(default_factory=dict)
 
     def append(
         self,
@@ -66,7 +72,7 @@ class JournalWriter:
         if wrong:
             raise ValueError(f"{kind} may not reach {', '.join(wrong)}")
         payload = kind_payload(kind=kind, data=data)
-        seq, self.map_stamp = _next_seq(self.event_id)
+        seq = self._next_seq()
         at = timezone.now()
         frame = orjson.dumps(
             {
@@ -100,6 +106,18 @@ class JournalWriter:
         )
         self.entries.append(written)
         return written
+
+    def _next_seq(self) -> int:
+        if self.batched and self.last_seq is not None:
+            self.last_seq += 1  # the event's write lock is held: no one else numbers its entries
+            return self.last_seq
+        self.last_seq, self.map_stamp = _next_seq(self.event_id)
+        return self.last_seq
+
+    def _seq_store(self) -> None:
+        if self.batched and self.last_seq is not None:
+            with connection.cursor() as cursor:
+                cursor.execute(_SEQ_STORE, [self.last_seq, self.event_id])
 
 
 def written_from_entry(entry: JournalEntry) -> Written:
@@ -137,17 +155,48 @@ def _next_seq(event_id: int) -> tuple[int, int]:
 _NEXT_SEQ = (
     "UPDATE fieldops_event SET last_seq = last_seq + 1 WHERE id = %s RETURNING last_seq, map_stamp"
 )
+_SEQ_STORE = "UPDATE fieldops_event SET last_seq = %s WHERE id = %s"
+
+# The batch being written in this thread, if any (journal_batch): its writes join it.
+_batch = threading.local()
 
 
 @contextmanager
 def journal_writer(*, event_id: int) -> Iterator[JournalWriter]:
     """Run writes and their journal entries in one transaction; publish the entries on commit.
 
-    The event lock is held until the publish is done, so entries leave in sequence order.
+    The event lock is held until the publish is done, so entries leave in sequence order. Inside
+    a `journal_batch` of the same event, the writes join the batch's transaction instead.
     """
+    joined = getattr(_batch, "writer", None)
+    if joined is not None and joined.event_id == event_id:
+        yield joined
+        return
     with event_lock(event_id), transaction.atomic():
         writer = JournalWriter(event_id=event_id)
         yield writer
+        transaction.on_commit(partial(_publish, writer.entries))
+
+
+@contextmanager
+def journal_batch(*, event_id: int) -> Iterator[JournalWriter]:
+    """Run several actions of one event as one transaction: one lock, one commit, one publish.
+
+    Every `journal_writer` of the event inside it joins it, with no savepoint: if any action
+    raises, all of them roll back, and the caller carries each out alone (fieldops/actions.py).
+    Only for actions that change no route or place: the map stamp is read once, with the first seq.
+    """
+    with event_lock(event_id), transaction.atomic():
+        writer = _batch.writer = JournalWriter(event_id=event_id, batched=True)
+        try:
+            yield writer
+        finally:
+            _batch.writer = None
+        if connection.needs_rollback:
+            # An error was caught inside an atomic block: Django would roll back on leaving and
+            # report nothing. Raise instead, so that each action is carried out alone.
+            raise transaction.TransactionManagementError("a write in the batch failed")
+        writer._seq_store()
         transaction.on_commit(partial(_publish, writer.entries))
 
 
@@ -176,6 +225,24 @@ def journal_find_action(*, actor, client_id: uuid.UUID) -> Written | None:
         )
         row = cursor.fetchone()
     return written_from_entry(JournalEntry.objects.get(pk=row[0])) if row else None
+
+
+def journal_actions_done(*, actions: list[tuple[int, uuid.UUID]]) -> set[tuple[int, uuid.UUID]]:
+    """Which of these (actor id, client id) pairs an earlier frame already carried out: a batch
+    asks for all its actions in one statement, and looks up only the resends."""
+    if not actions:
+        return set()
+    actors = sorted({actor for actor, _ in actions})
+    ids = [_CLIENT_ID.get_db_prep_value(client_id, connection) for _, client_id in actions]
+    sql = (
+        "SELECT actor_id, client_id FROM fieldops_journalentry"  # noqa: S608 - placeholders only
+        f" WHERE actor_id IN ({', '.join(['%s'] * len(actors))})"
+        f" AND client_id IN ({', '.join(['%s'] * len(ids))})"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*actors, *ids])
+        found = {(actor, _CLIENT_ID.to_python(client_id)) for actor, client_id in cursor.fetchall()}
+    return found & set(actions)
 
 
 def journal_since(*, event_id: int, since: int, upto: int | None, tags: list[str], limit: int):

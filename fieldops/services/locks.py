@@ -39,14 +39,29 @@ def event_lock(event_id: int):
                         "SELECT pg_advisory_unlock(%s, %s)", [_ADVISORY_NAMESPACE, event_id]
                     )
         elif connection.vendor == "sqlite" and (path := _sqlite_path()):
-            with open(path + ".journal-lock", "a") as handle:
-                fcntl.flock(handle, fcntl.LOCK_EX)
-                try:
-                    yield
-                finally:
-                    fcntl.flock(handle, fcntl.LOCK_UN)
+            handle = _lock_file(path)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
         else:
             yield
+
+
+_files = threading.local()
+
+
+def _lock_file(path: str):
+    """This thread's open handle on the database's lock file. Each thread has its own: a flock
+    belongs to an open file, so threads sharing one would not exclude each other."""
+    handles = getattr(_files, "handles", None)
+    if handles is None:
+        handles = _files.handles = {}
+    handle = handles.get(path)
+    if handle is None:
+        handle = handles[path] = open(path + ".journal-lock", "a")  # noqa: SIM115 - kept open
+    return handle
 
 
 _sqlite_dirs: set[str] = set()  # database directories seen to exist (asked at every write)

@@ -28,13 +28,16 @@ def route_distance_m(*, route: Route, lat: float, lng: float) -> float:
     return distance_to_shape_m(LatLng(lat, lng), route.geometry)
 
 
-def offroute_check(*, journal, participant: Participant, checkin: CheckIn):
-    """Inside a check-in's transaction: raise or clear the marshal's off-route state."""
+def offroute_check(*, journal, participant: Participant, checkin: CheckIn, off: bool | None = None):
+    """Inside a check-in's transaction: raise or clear the marshal's off-route state. `off`:
+    whether the marshal has one, if the caller read it already."""
     if participant.role != Role.MARSHAL:
         return None
     route = route_for(participant=participant, routes=journal_map(journal).routes.values())
     # Almost always none: asked in one statement, and loaded only when there is one.
-    state = OffRoute.objects.filter(participant=participant).first() if _off(participant) else None
+    if off is None:
+        off = _off(participant)
+    state = OffRoute.objects.filter(participant=participant).first() if off else None
     if route is None:
         if state is not None:
             state.delete()

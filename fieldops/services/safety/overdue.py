@@ -135,9 +135,14 @@ def overdue_sweep(*, now: datetime | None = None, event_id: int | None = None) -
     return written
 
 
-def overdue_clear(*, journal, participant: Participant, checkin: CheckIn) -> Written | None:
-    """Inside a check-in's transaction: close the participant's open lapse with `marshal.back`."""
-    if not _lapse_open(participant.pk):  # the usual answer, in one statement
+def overdue_clear(
+    *, journal, participant: Participant, checkin: CheckIn, lapse_open: bool | None = None
+) -> Written | None:
+    """Inside a check-in's transaction: close the participant's open lapse with `marshal.back`.
+    `lapse_open`: whether there is one, if the caller read it already."""
+    if lapse_open is None:
+        lapse_open = _lapse_open(participant.pk)  # the usual answer, in one statement
+    if not lapse_open:
         return None
     lapse = OverdueLapse.objects.filter(participant=participant, cleared_at__isnull=True).first()
     if lapse is None:

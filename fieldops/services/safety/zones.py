@@ -120,11 +120,15 @@ def in_zone_key(*, place: int, who: int | None = None) -> str:
     return f"in_zone.{place}." + (str(who) if who is not None else "")
 
 
-def zone_check(*, journal, participant: Participant, checkin: CheckIn) -> list:
-    """Inside a check-in's transaction: warn on entering an active zone; forget zones left."""
+def zone_check(
+    *, journal, participant: Participant, checkin: CheckIn, known: set[int] | None = None
+) -> list:
+    """Inside a check-in's transaction: warn on entering an active zone; forget zones left.
+    `known`: the zones the participant is known to be inside, if the caller read them already."""
     point = LatLng(checkin.lat, checkin.lng)
     inside = {z.pk: z for z in journal_map(journal).zones if covers(z.geometry, point)}
-    known = _zones_known(participant.pk)
+    if known is None:
+        known = _zones_known(participant.pk)
     if known - inside.keys():
         ZonePresence.objects.filter(participant=participant).exclude(place_id__in=inside).delete()
         for left in known - inside.keys():

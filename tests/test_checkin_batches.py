@@ -1,0 +1,204 @@
+"""Check-ins that queue while a worker's database thread is busy are carried out together: one event
+lock, one transaction, one commit, one publish. Each is still answered, ordered, checked by every
+safety rule and logged as if it came alone, and one bad check-in harms none of the others."""
+
+import asyncio
+import uuid
+
+import pytest
+from channels.db import database_sync_to_async
+
+from fieldops import errors
+from fieldops.actions import Request, actions_perform_batch
+from fieldops.models import JournalEntry
+from marshals.models import CheckIn
+from realtime import metrics
+
+from .conftest import connect_as
+from .factories import ParticipantFactory
+from .test_safety_geo import beside_route
+
+ON = beside_route(0)
+OFF = beside_route(400)
+
+
+def checkin(participant, point=ON, *, client_id=None, **data) -> Request:
+    return Request(
+        participant=participant,
+        verb="checkin",
+        data={"lat": point.lat, "lng": point.lng, "status": "ok", **data},
+        client_id=client_id or uuid.uuid4(),
+    )
+
+
+def batches(outcome: str) -> float:
+    return metrics.BATCHES.labels(outcome)._value.get()
+
+
+@pytest.fixture
+def marshals(cast):
+    return [cast.marshal_a, cast.marshal_b] + [
+        ParticipantFactory(event=cast.event, role="marshal", callsign=f"b{i}") for i in range(4)
+    ]
+
+
+def test_a_batch_is_one_transaction_with_gapless_seqs_in_request_order(
+    cast, marshals, published, django_capture_on_commit_callbacks
+):
+    together = batches("together")
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        results = actions_perform_batch([checkin(m) for m in marshals])
+    assert len(callbacks) == 1, "one publish for the batch"
+    seqs = [r.seq for r in results]
+    assert seqs == list(range(seqs[0], seqs[0] + len(marshals)))
+    assert batches("together") == together + 1
+    assert [e["seq"] for e in published] == seqs, "published once each, in order, on commit"
+    assert CheckIn.objects.filter(event=cast.event).count() == len(marshals)
+
+
+def test_a_refused_checkin_is_answered_alone_and_the_rest_go_together(cast, marshals):
+    together = batches("together")
+    requests = [checkin(m) for m in marshals]
+    requests[2] = checkin(marshals[2], lat=91)  # not a latitude
+    requests[4] = Request(participant=cast.legal, verb="checkin", data={}, client_id=None)
+    results = actions_perform_batch(requests)
+    assert isinstance(results[2], errors.ActionError) and results[2].code == errors.INVALID
+    assert any(f["field"] == "data.lat" for f in results[2].fields)
+    assert isinstance(results[4], errors.ActionError) and results[4].code == errors.FORBIDDEN
+    assert all(r.seq for i, r in enumerate(results) if i not in (2, 4))
+    assert batches("together") == together + 1
+
+
+def test_one_failing_while_writing_rolls_back_the_batch_and_each_goes_alone(
+    cast, marshals, monkeypatch, caplog
+):
+    from fieldops.services import checkins
+
+    real = checkins.checkin_create
+    doomed = marshals[3]
+
+    def failing(*, participant, **kwargs):
+        if participant.pk == doomed.pk:
+            raise RuntimeError("disk on fire")
+        return real(participant=participant, **kwargs)
+
+    monkeypatch.setattr("fieldops.actions.ACTIONS", _with_service(failing))
+    alone = batches("alone")
+    results = actions_perform_batch([checkin(m) for m in marshals])
+    assert isinstance(results[3], RuntimeError)
+    ok = [r for i, r in enumerate(results) if i != 3]
+    assert all(r.seq for r in ok)
+    assert batches("alone") == alone + 1
+    # Nothing written twice, nothing from the failed one, and the journal has no gap.
+    assert CheckIn.objects.filter(event=cast.event).count() == len(marshals) - 1
+    seqs = sorted(JournalEntry.objects.filter(event=cast.event).values_list("seq", flat=True))
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
+    assert "a batch of 6 actions failed (RuntimeError)" in caplog.text
+    assert "disk on fire" not in caplog.text
+
+
+def _with_service(service):
+    from dataclasses import replace
+
+    from fieldops.actions import ACTIONS
+
+    return {**ACTIONS, "checkin": replace(ACTIONS["checkin"], service=service)}
+
+
+def test_a_resend_in_the_same_batch_is_answered_with_the_first_ones_entry(cast, marshals):
+    frame_id = uuid.uuid4()
+    first, again, other = actions_perform_batch(
+        [
+            checkin(marshals[0], client_id=frame_id),
+            checkin(marshals[0], client_id=frame_id),
+            checkin(marshals[1]),
+        ]
+    )
+    assert again.seq == first.seq
+    assert other.seq == first.seq + 1
+    assert CheckIn.objects.filter(participant=marshals[0]).count() == 1
+
+
+def test_a_resend_of_an_earlier_batch_is_answered_with_its_entry(cast, marshals):
+    frame_id = uuid.uuid4()
+    (first,) = actions_perform_batch([checkin(marshals[0], client_id=frame_id)])
+    again, _ = actions_perform_batch(
+        [checkin(marshals[0], client_id=frame_id), checkin(marshals[1])]
+    )
+    assert again.seq == first.seq
+    assert CheckIn.objects.filter(participant=marshals[0]).count() == 1
+
+
+def test_two_checkins_of_one_marshal_in_a_batch_each_meet_the_rules_as_the_other_left_them(
+    cast, marshals
+):
+    marshal = marshals[0]
+    results = actions_perform_batch(
+        [checkin(marshal, OFF), checkin(marshals[1]), checkin(marshal, ON), checkin(marshal, OFF)]
+    )
+    kinds = list(
+        JournalEntry.objects.filter(event=cast.event, seq__gt=results[0].seq - 1)
+        .order_by("seq")
+        .values_list("kind", flat=True)
+    )
+    safety = [k for k in kinds if k.startswith("marshal.")]
+    assert safety == ["marshal.off_route", "marshal.on_route", "marshal.off_route"]
+
+
+def test_the_rules_state_read_ahead_for_a_batch_is_what_each_would_have_read(cast, marshals):
+    """A marshal already off route when the batch starts is told nothing new until back."""
+    actions_perform_batch([checkin(marshals[0], OFF)])
+    results = actions_perform_batch([checkin(marshals[0], OFF), checkin(marshals[1], OFF)])
+    kinds = list(
+        JournalEntry.objects.filter(event=cast.event, seq__gte=results[0].seq)
+        .order_by("seq")
+        .values_list("kind", flat=True)
+    )
+    assert kinds.count("marshal.off_route") == 1, "only marshal 1 newly left the route"
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.asyncio
+async def test_sockets_checking_in_at_once_are_acked_each_and_share_transactions(cast, marshals):
+    clients = [(await connect_as(m))[0] for m in marshals]
+    together = batches("together")
+    try:
+        frame = {"type": "checkin", "data": {"lat": ON.lat, "lng": ON.lng, "status": "ok"}}
+        ids = []
+        for _ in range(3):
+            for client in clients:
+                ids.append(str(uuid.uuid4()))
+                await client.send_json_to({**frame, "id": ids[-1]})
+        acked = {}
+        for client in clients:
+            while len([i for i in acked.values() if i is client]) < 3:
+                reply = await client.receive_json_from(timeout=5)
+                if reply["type"] == "ack":
+                    acked[reply["id"]] = client
+        assert set(acked) == set(ids)
+        assert batches("together") > together, "no two check-ins ever shared a transaction"
+        count = await database_sync_to_async(CheckIn.objects.filter(event=cast.event).count)()
+        assert count == len(ids)
+    finally:
+        await asyncio.gather(*(c.disconnect() for c in clients))
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.asyncio
+async def test_a_revoked_socket_in_a_batch_is_closed_and_the_others_are_acked(cast, marshals):
+    from marshals.services import participant_revoke
+
+    from .conftest import expect_close
+
+    clients = [(await connect_as(m))[0] for m in marshals[:3]]
+    await database_sync_to_async(participant_revoke)(
+        participant=cast.organizer, target=marshals[1].pk
+    )
+    frame = {"type": "checkin", "data": {"lat": ON.lat, "lng": ON.lng, "status": "ok"}}
+    for client in clients:
+        await client.send_json_to({**frame, "id": str(uuid.uuid4())})
+    await expect_close(clients[1], 4403)
+    for client in (clients[0], clients[2]):
+        while (await client.receive_json_from(timeout=5))["type"] != "ack":
+            pass
+    await asyncio.gather(*(c.disconnect() for c in clients))
