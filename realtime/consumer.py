@@ -198,7 +198,11 @@ class EventConsumer(AsyncWebsocketConsumer):
             return
         self.recent.add(seq)
         transport = self.delivery.transport
-        if transport is None or not transport.send_text(entry.frame.encode()):
+        if transport is None or not (
+            transport.send_wire(entry.wire)
+            if entry.wire
+            else transport.send_text(entry.frame.encode())
+        ):
             await self.base_send({"type": "websocket.send", "text": entry.frame})
         metrics.DELIVERIES.value += 1
 

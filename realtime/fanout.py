@@ -14,7 +14,7 @@ import logging
 from channels.layers import get_channel_layer
 
 from . import counters, streams
-from .local import ENTRY, REVOKE, hubs_take
+from .local import ENTRIES, ENTRY, REVOKE, hubs_take
 from .redis_publish import publisher_for
 
 log = logging.getLogger(__name__)
@@ -24,11 +24,19 @@ listeners: list = []
 
 
 def publish_entries(entries: list[tuple[int, int, list[str], str]]) -> None:
-    """Send journal entries, each as (event_id, seq, audience tags, frame), in order."""
-    messages = []
+    """Send journal entries, each as (event_id, seq, audience tags, frame), in order: one message
+    per run of consecutive entries of one event."""
+    messages: list[dict] = []
     for event_id, seq, audience, frame in entries:
         for listener in listeners:
             listener(event_id=event_id, seq=seq, audience=audience, frame=frame)
+        last = messages[-1] if messages else None
+        if last is not None and last["event"] == event_id:
+            if last["type"] == ENTRY:  # a second one of the event: the run becomes one message
+                last["type"] = ENTRIES
+                last["entries"] = [[last.pop("seq"), last.pop("audience"), last.pop("frame")]]
+            last["entries"].append([seq, list(audience), frame])
+            continue
         messages.append(
             {
                 "type": ENTRY,

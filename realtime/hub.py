@@ -36,10 +36,11 @@ from marshals.tokens import credentials_revoked
 
 from . import counters, frames, local, streams
 from .replay import journal_range, latest_seq, latest_seqs
+from .transport import wire_frame
 
 log = logging.getLogger(__name__)
 
-ENTRY, REVOKE = local.ENTRY, local.REVOKE
+ENTRY, ENTRIES, REVOKE = local.ENTRY, local.ENTRIES, local.REVOKE
 _RELEASE = "hub.release"  # a feed's baseline is known, or a gap timer fired: deliver what can go
 _REPAIRED = "hub.repaired"  # rows read from the journal
 
@@ -54,6 +55,11 @@ class Entry(NamedTuple):
     seq: int
     audience: tuple[str, ...]
     frame: str
+    wire: bytes = b""  # the frame as a whole WebSocket frame, built once for every socket
+
+
+def entry_of(seq: int, audience, frame: str) -> Entry:
+    return Entry(seq, tuple(audience), frame, wire_frame(frame.encode()))
 
 
 class Feed:
@@ -291,8 +297,11 @@ class Hub:
             return
         elif kind == ENTRY:
             await self._accept(
-                feed, Entry(message["seq"], tuple(message["audience"]), message["frame"])
+                feed, entry_of(message["seq"], message["audience"], message["frame"])
             )
+        elif kind == ENTRIES:
+            for seq, audience, frame in message["entries"]:
+                await self._accept(feed, entry_of(seq, audience, frame))
         elif kind == REVOKE:
             feed.revoke(
                 message.get("participants", ()),
@@ -399,7 +408,7 @@ class Hub:
         for seq, audience, frame in rows:
             if seq > feed.delivered:
                 feed.ahead.pop(seq, None)
-                await self._deliver(feed, Entry(seq, audience, frame))
+                await self._deliver(feed, entry_of(seq, audience, frame))
                 count += 1
         if count:
             counters.add("entries_from_database", count)

@@ -5,6 +5,9 @@ import asyncio
 import threading
 
 ENTRY = "journal.entry"
+# Several consecutive entries of one event, committed together (a batch of check-ins): one message,
+# so each worker reads, decodes and queues it once (`entries`: [seq, audience, frame] each).
+ENTRIES = "journal.entries"
 REVOKE = "session.revoke"
 
 _lock = threading.Lock()

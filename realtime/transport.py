@@ -8,7 +8,10 @@ and uvicorn 0.54 (websockets sans-I/O), both pinned in requirements.txt; for any
 returns None and delivery is unbounded, as stock Channels is (the tests' in-process communicator).
 """
 
+import struct
 from functools import partial
+
+from websockets.protocol import OPEN
 
 HIGH_WATER = 64 * 1024  # bytes waiting in the server before a socket counts as not reading now
 
@@ -32,6 +35,11 @@ class Transport:
     def send_text(self, data: bytes) -> bool:
         """Write one text frame (UTF-8) to the socket now, as the server's own `send` would, when
         nothing stands in the way; False when the caller must use the ASGI `send` instead."""
+        return False
+
+    def send_wire(self, wire: bytes) -> bool:
+        """Write a whole text frame built by `wire_frame` to the socket now, as `send_text` would;
+        False when the caller must send the text another way."""
         return False
 
     def abort(self) -> None:
@@ -85,6 +93,26 @@ class SansIOTransport(UvicornTransport):
         self.transport.write(b"".join(p.conn.data_to_send()))
         return True
 
+    def send_wire(self, wire: bytes) -> bool:
+        # A server's frames are not masked, so with no extension (compression is off) a frame's
+        # bytes are the same for every socket: an entry is framed once, not once per recipient.
+        # This is what the protocol's own send_text appends, minus its checks of state.
+        p = self.protocol
+        conn = p.conn
+        if (
+            p.disconnected
+            or p.close_sent
+            or not p.handshake_complete
+            or p.initial_response is not None
+            or not self.writable.is_set()
+            or conn.state is not OPEN
+            or conn.expect_continuation_frame
+            or conn.extensions
+        ):
+            return False
+        self.transport.write(wire)
+        return True
+
 
 class TwistedTransport(Transport):
     # daphne hands every frame to Twisted, which buffers it whatever its size: what it could not
@@ -100,6 +128,16 @@ class TwistedTransport(Transport):
     def buffered(self) -> int:
         tcp = self.tcp
         return len(tcp.dataBuffer) - tcp.offset + tcp._tempDataLen
+
+
+def wire_frame(data: bytes) -> bytes:
+    """One whole, final, unmasked text frame carrying `data` (RFC 6455, section 5.2)."""
+    size = len(data)
+    if size < 126:
+        return bytes((0x81, size)) + data
+    if size < 1 << 16:
+        return struct.pack("!BBH", 0x81, 126, size) + data
+    return struct.pack("!BBQ", 0x81, 127, size) + data
 
 
 def transport_of(send) -> Transport | None:

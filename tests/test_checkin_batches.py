@@ -56,6 +56,22 @@ def test_a_batch_is_one_transaction_with_gapless_seqs_in_request_order(
     assert CheckIn.objects.filter(event=cast.event).count() == len(marshals)
 
 
+def test_a_batch_travels_to_the_other_workers_as_one_message(
+    cast, marshals, monkeypatch, django_capture_on_commit_callbacks
+):
+    from realtime import fanout
+
+    sent = []
+    monkeypatch.setattr(fanout, "_send", sent.append)
+    with django_capture_on_commit_callbacks(execute=True):
+        results = actions_perform_batch([checkin(m) for m in marshals[:3]])
+    (messages,) = sent
+    (message,) = messages
+    assert message["type"] == "journal.entries" and message["event"] == cast.event.pk
+    assert [seq for seq, _, _ in message["entries"]] == [r.seq for r in results]
+    assert [frame for _, _, frame in message["entries"]] == [r.frame for r in results]
+
+
 def test_a_refused_checkin_is_answered_alone_and_the_rest_go_together(cast, marshals):
     together = batches("together")
     requests = [checkin(m) for m in marshals]

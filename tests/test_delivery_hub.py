@@ -305,3 +305,15 @@ async def test_no_writer_waits_for_redis(cast, monkeypatch):
     await wait_until(lambda: len(written) == 3)
     assert [message["seq"] for _, message in written] == [1, 2, 3]
     await client.disconnect()
+
+
+@pytest.mark.parametrize("size", [0, 1, 125, 126, 65535, 65536, 200_000])
+def test_an_entry_framed_once_is_byte_for_byte_the_servers_own_frame(size):
+    """An entry is framed once for all its sockets (realtime/transport.py): the bytes must be what
+    uvicorn's websockets would have written for each."""
+    from websockets.frames import Frame, Opcode
+
+    from realtime.transport import wire_frame
+
+    data = ("é" * size).encode()[:size]
+    assert wire_frame(data) == Frame(Opcode.TEXT, data).serialize(mask=False, extensions=[])

@@ -10,6 +10,7 @@ import pytest
 from .servers import fieldops_stack
 from .test_multiworker import (
     ON_ROUTE,
+    A,
     B,
     checkin_on_a_reaches_organizer_on_b,
     connect,
@@ -94,13 +95,18 @@ def test_postgres_checkins_at_once_share_transactions_and_none_falls_back(pg_sta
             pg_stack.join("marshal", f"pb{i}-{uuid.uuid4().hex[:4]}")["token"] for i in range(8)
         ]
         clients = [await connect(pg_stack, B, token) for token in tokens]
+        organizer = await connect(pg_stack, A, pg_stack.join("organizer", "org-pb")["token"])
+        clients.append(organizer)
         try:
             replies = await asyncio.gather(
-                *(c.submit("checkin", ON_ROUTE) for c in clients for _ in range(4))
+                *(c.submit("checkin", ON_ROUTE) for c in clients[:-1] for _ in range(4))
             )
             acked = [await asyncio.wait_for(reply, 20) for reply in replies]
             assert all(a["type"] == "ack" for a in acked), acked
             assert len({a["seq"] for a in acked}) == len(acked)
+            # The other worker got the batches (one message each) and kept the journal's order.
+            seen = [e["seq"] for e in await organizer.collect(upto=max(a["seq"] for a in acked))]
+            assert seen == sorted(set(seen)) and {a["seq"] for a in acked} <= set(seen)
         finally:
             await asyncio.gather(*(c.close() for c in clients))
 

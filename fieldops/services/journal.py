@@ -19,7 +19,7 @@ from realtime import fanout, metrics
 
 from .kinds import PUSHED, Payload, kind_get, kind_payload
 from .locks import event_lock
-from .rows import row_insert
+from .rows import row_insert, rows_insert_many
 
 # Set when an entry of a kind that is also sent by Web Push commits in this process: the push loop
 # (fieldops/watch.py) wakes at once instead of at its next look (fieldops/services/push.py).
@@ -31,7 +31,7 @@ class Written:
     """One journal entry an action wrote: its seq and text for the ack and the REST reply, and its
     data as its kind's model, where the caller finds the ids of what was created."""
 
-    id: int
+    id: int | None  # None for an entry of a batch: its row is written at the batch's end
     event_id: int
     seq: int
     kind: str
@@ -53,6 +53,8 @@ class JournalWriter:
     last_seq: int | None = None
     # What a batch read ahead for its actions ((what, key): value); each action takes its own.
     prepared: dict = field(default_factory=dict)
+    # A batch's entries not yet written: all go in one statement before the commit.
+    pending: list[JournalEntry] = field(default_factory=list)
 
     def append(
         self,
@@ -82,18 +84,20 @@ class JournalWriter:
                 "data": payload.model_dump(mode="json"),
             }
         ).decode()
-        entry = row_insert(
-            JournalEntry(
-                event_id=self.event_id,
-                seq=seq,
-                kind=kind,
-                audience=audiences.audience_text(audience),
-                frame=frame,
-                actor=actor,
-                client_id=client_id,
-                at=at,
-            )
+        entry = JournalEntry(
+            event_id=self.event_id,
+            seq=seq,
+            kind=kind,
+            audience=audiences.audience_text(audience),
+            frame=frame,
+            actor=actor,
+            client_id=client_id,
+            at=at,
         )
+        if self.batched:
+            self.pending.append(entry)
+        else:
+            row_insert(entry)
         written = Written(
             id=entry.pk,
             event_id=self.event_id,
@@ -113,6 +117,11 @@ class JournalWriter:
             return self.last_seq
         self.last_seq, self.map_stamp = _next_seq(self.event_id)
         return self.last_seq
+
+    def flush(self) -> None:
+        """Write the batch's pending entries (before its commit, and before the journal is read)."""
+        rows_insert_many(self.pending)
+        self.pending.clear()
 
     def _seq_store(self) -> None:
         if self.batched and self.last_seq is not None:
@@ -196,6 +205,7 @@ def journal_batch(*, event_id: int) -> Iterator[JournalWriter]:
             # An error was caught inside an atomic block: Django would roll back on leaving and
             # report nothing. Raise instead, so that each action is carried out alone.
             raise transaction.TransactionManagementError("a write in the batch failed")
+        writer.flush()
         writer._seq_store()
         transaction.on_commit(partial(_publish, writer.entries))
 
@@ -217,6 +227,9 @@ def journal_find_action(*, actor, client_id: uuid.UUID) -> Written | None:
     """The entry an earlier frame with this id created, if any (idempotent resend)."""
     # Asked before every action, and almost always answered "none": that answer is one SQL
     # statement; only a resend loads the entry through the ORM.
+    batch = getattr(_batch, "writer", None)
+    if batch is not None:
+        batch.flush()  # an earlier action of the batch may be the one resent
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT id FROM fieldops_journalentry WHERE actor_id = %s AND client_id = %s"

@@ -15,11 +15,11 @@ from django.db.models import AutoField, BigAutoField, Model, SmallAutoField
 
 M = TypeVar("M", bound=Model)
 _AUTO = (AutoField, BigAutoField, SmallAutoField)
-_statements: dict[tuple[type, str], tuple[str, list]] = {}
+_statements: dict[tuple[type, str, bool], tuple[str, list]] = {}
 
 
-def _statement(model: type[Model], connection) -> tuple[str, list]:
-    key = (model, connection.vendor)
+def _statement(model: type[Model], connection, *, returning: bool = True) -> tuple[str, list]:
+    key = (model, connection.vendor, returning)
     found = _statements.get(key)
     if found is None:
         meta = model._meta
@@ -27,10 +27,9 @@ def _statement(model: type[Model], connection) -> tuple[str, list]:
         quote = connection.ops.quote_name
         columns = ", ".join(quote(f.column) for f in fields)
         marks = ", ".join(["%s"] * len(fields))
-        sql = (
-            f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({marks})"  # noqa: S608 - names from the model
-            f" RETURNING {quote(meta.pk.column)}"
-        )
+        sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({marks})"  # noqa: S608 - names from the model
+        if returning:
+            sql += f" RETURNING {quote(meta.pk.column)}"
         found = _statements[key] = (sql, fields)
     return found
 
@@ -48,3 +47,18 @@ def row_insert(instance: M) -> M:
     instance._state.adding = False
     instance._state.db = connection.alias
     return instance
+
+
+def rows_insert_many(instances: list[Model]) -> None:
+    """Insert new instances of one model in one `executemany` (PostgreSQL sends them pipelined, in
+    one round trip); their primary keys stay unknown."""
+    if not instances:
+        return
+    connection = connections[DEFAULT_DB_ALIAS]
+    sql, fields = _statement(type(instances[0]), connection, returning=False)
+    params = [
+        [f.get_db_prep_save(f.pre_save(instance, True), connection) for f in fields]
+        for instance in instances
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, params)
