@@ -261,7 +261,8 @@ class EventConsumer(AsyncWebsocketConsumer):
         try:
             if frame.type in BATCHED:
                 item = (self, frame, contextvars.copy_context())
-                entry = await gather_for(act_together).submit(item)
+                linger = settings.FIELDOPS["CHECKIN_GATHER_MS"] / 1000
+                entry = await gather_for(act_together, linger=linger).submit(item)
             else:
                 entry = await database_sync_to_async(self.act_sync)(frame)
         except Exception as exc:

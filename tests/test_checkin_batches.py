@@ -218,3 +218,32 @@ async def test_a_revoked_socket_in_a_batch_is_closed_and_the_others_are_acked(ca
         while (await client.receive_json_from(timeout=5))["type"] != "ack":
             pass
     await asyncio.gather(*(c.disconnect() for c in clients))
+
+
+@pytest.mark.django_db(transaction=True)  # each trip closes stale connections, as Channels does
+@pytest.mark.asyncio
+async def test_check_ins_arriving_within_the_gather_time_share_one_trip_and_none_waits_longer():
+    from realtime.gather import Gather
+
+    trips = []
+
+    def run(items):
+        trips.append(list(items))
+        return [RuntimeError("refused") if i == 3 else i * 10 for i in items]
+
+    gather = Gather(run, linger=0.2)
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+
+    async def arriving(item, after):
+        await asyncio.sleep(after)
+        return await gather.submit(item)
+
+    results = await asyncio.gather(
+        arriving(1, 0), arriving(2, 0.05), arriving(3, 0.1), return_exceptions=True
+    )
+    waited = loop.time() - began
+    assert trips == [[1, 2, 3]]
+    assert results[:2] == [10, 20] and isinstance(results[2], RuntimeError)
+    assert 0.2 <= waited < 1.0, "the first waited the gather time, and not much more"
+    assert await gather.submit(4) == 40 and trips[-1] == [4], "alone when no one else comes"

@@ -19,7 +19,7 @@ from realtime import fanout, metrics
 
 from .kinds import PUSHED, Payload, kind_get, kind_payload
 from .locks import event_lock
-from .rows import row_insert, rows_insert_many
+from .rows import ids_ahead, row_insert, row_prepared, rows_run
 
 # Set when an entry of a kind that is also sent by Web Push commits in this process: the push loop
 # (fieldops/watch.py) wakes at once instead of at its next look (fieldops/services/push.py).
@@ -53,8 +53,10 @@ class JournalWriter:
     last_seq: int | None = None
     # What a batch read ahead for its actions ((what, key): value); each action takes its own.
     prepared: dict = field(default_factory=dict)
-    # A batch's entries not yet written: all go in one statement before the commit.
-    pending: list[JournalEntry] = field(default_factory=list)
+    # A batch's rows not yet written, prepared ((sql, params)): they go, a statement per table,
+    # before the commit (flush), and the primary keys taken ahead for its rows, per model.
+    pending: list[tuple[str, list]] = field(default_factory=list)
+    ids: dict[type, list[int]] = field(default_factory=dict)
 
     def append(
         self,
@@ -95,7 +97,8 @@ class JournalWriter:
             at=at,
         )
         if self.batched:
-            self.pending.append(entry)
+            _, sql, params = row_prepared(entry)
+            self.pending.append((sql, params))
         else:
             row_insert(entry)
         written = Written(
@@ -118,9 +121,24 @@ class JournalWriter:
         self.last_seq, self.map_stamp = _next_seq(self.event_id)
         return self.last_seq
 
+    def insert(self, instance):
+        """Insert a new row in this transaction and return it with its primary key: at once, or
+        in a batch with a key taken ahead (`ids_reserve`), later with the batch's others."""
+        ids = self.ids.get(type(instance))
+        if not self.batched or not ids:
+            return row_insert(instance)
+        instance, sql, params = row_prepared(instance, pk=ids.pop())
+        self.pending.append((sql, params))
+        return instance
+
+    def ids_reserve(self, model, count: int) -> None:
+        """Take `count` primary keys of `model` ahead, in one statement, for `insert` (PostgreSQL,
+        where each INSERT is a round trip; SQLite inserts in-process, one by one)."""
+        self.ids.setdefault(model, []).extend(reversed(ids_ahead(model, count)))
+
     def flush(self) -> None:
-        """Write the batch's pending entries (before its commit, and before the journal is read)."""
-        rows_insert_many(self.pending)
+        """Write the batch's pending rows (before its commit, and before the journal is read)."""
+        rows_run(self.pending)
         self.pending.clear()
 
     def _seq_store(self) -> None:

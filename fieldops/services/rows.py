@@ -15,18 +15,20 @@ from django.db.models import AutoField, BigAutoField, Model, SmallAutoField
 
 M = TypeVar("M", bound=Model)
 _AUTO = (AutoField, BigAutoField, SmallAutoField)
-_statements: dict[tuple[type, str, bool], tuple[str, list]] = {}
+_statements: dict[tuple[type, str, bool, bool], tuple[str, list]] = {}
 
 
-def _statement(model: type[Model], connection, *, returning: bool = True) -> tuple[str, list]:
-    key = (model, connection.vendor, returning)
+def _statement(
+    model: type[Model], connection, *, returning: bool = True, with_pk: bool = False
+) -> tuple[str, list]:
+    key = (model, connection.vendor, returning, with_pk)
     found = _statements.get(key)
     if found is None:
         meta = model._meta
         fields = [f for f in meta.local_concrete_fields if not isinstance(f, _AUTO)]
         quote = connection.ops.quote_name
-        columns = ", ".join(quote(f.column) for f in fields)
-        marks = ", ".join(["%s"] * len(fields))
+        columns = ", ".join(quote(f.column) for f in ([meta.pk] if with_pk else []) + fields)
+        marks = ", ".join(["%s"] * (len(fields) + with_pk))
         sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({marks})"  # noqa: S608 - names from the model
         if returning:
             sql += f" RETURNING {quote(meta.pk.column)}"
@@ -49,16 +51,45 @@ def row_insert(instance: M) -> M:
     return instance
 
 
-def rows_insert_many(instances: list[Model]) -> None:
-    """Insert new instances of one model in one `executemany` (PostgreSQL sends them pipelined, in
-    one round trip); their primary keys stay unknown."""
-    if not instances:
-        return
+def row_prepared(instance: M, *, pk: int | None = None) -> tuple[M, str, list]:
+    """A new instance's INSERT and its parameters, prepared now as `row_insert` prepares them
+    (stamped and sealed now), to be run later by `rows_run` with others; `pk` gives it its
+    primary key now (taken ahead from the database's sequence), else it stays unknown."""
     connection = connections[DEFAULT_DB_ALIAS]
-    sql, fields = _statement(type(instances[0]), connection, returning=False)
-    params = [
-        [f.get_db_prep_save(f.pre_save(instance, True), connection) for f in fields]
-        for instance in instances
-    ]
+    sql, fields = _statement(type(instance), connection, returning=False, with_pk=pk is not None)
+    params = [f.get_db_prep_save(f.pre_save(instance, True), connection) for f in fields]
+    if pk is not None:
+        instance.pk = pk
+        params.insert(0, pk)
+    instance._state.adding = False
+    instance._state.db = connection.alias
+    return instance, sql, params
+
+
+def rows_run(rows: list[tuple[str, list]]) -> None:
+    """Run prepared INSERTs, one `executemany` per statement (PostgreSQL sends each pipelined, in
+    one round trip), in the order each statement first appears; each table's rows in their order.
+    Only for rows no other row of the same run refers to (or by keys checked at commit, as
+    PostgreSQL's foreign keys are here)."""
+    by_statement: dict[str, list[list]] = {}
+    for sql, params in rows:
+        by_statement.setdefault(sql, []).append(params)
+    connection = connections[DEFAULT_DB_ALIAS]
     with connection.cursor() as cursor:
-        cursor.executemany(sql, params)
+        for sql, many in by_statement.items():
+            cursor.executemany(sql, many)
+
+
+def ids_ahead(model: type[Model], count: int) -> list[int]:
+    """`count` primary keys taken now from the model's sequence, in one statement (PostgreSQL; an
+    empty list elsewhere, where rows are inserted one by one as before)."""
+    connection = connections[DEFAULT_DB_ALIAS]
+    if connection.vendor != "postgresql" or count < 1:
+        return []
+    meta = model._meta
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+            [meta.db_table, meta.pk.column, count],
+        )
+        return [row[0] for row in cursor.fetchall()]

@@ -215,6 +215,9 @@ FIELDOPS = {
     # Each worker writes who has a socket open on it, and when each was last heard, this often
     # (one batch, never a write per frame; fieldops/services/presence.py).
     "PRESENCE_FLUSH_SECONDS": env_int("FIELDOPS_PRESENCE_FLUSH_SECONDS", 10),
+    # A check-in waits this long (milliseconds) for others to share its transaction and commit
+    # (realtime/gather.py; docs/performance.md): a commit costs more than a check-in's own rows.
+    "CHECKIN_GATHER_MS": env_float("FIELDOPS_CHECKIN_GATHER_MS", 20.0),
     # How many ASGI workers the deployment runs (the fieldops@ units, nginx's upstream servers):
     # more than one needs REDIS_URL, or entries never cross between them (`check` warns).
     "WORKERS": env_int("FIELDOPS_WORKERS", 1),
