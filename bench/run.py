@@ -18,7 +18,16 @@ from fieldops.kit.launcher import Running
 from fieldops.kit.processes import postgres_server, redis_proc, stop
 
 from . import clients
-from .stack import ROOT, bench_stack, cpu_seconds, free_port, raise_fd_limit, rss_bytes, wait_port
+from .stack import (
+    ROOT,
+    bench_stack,
+    cpu_seconds,
+    free_port,
+    loop_cpu_seconds,
+    raise_fd_limit,
+    rss_bytes,
+    wait_port,
+)
 
 SETTLE_TIMEOUT = 30.0  # seconds to wait for the last deliveries of a phase
 
@@ -270,16 +279,20 @@ async def ingest_cpu(urls, tokens, pids: list[int], opts, label: str) -> dict:
     first check-in sent to the last ack received."""
     say(f"{label}: {len(tokens)} marshals, {opts.rate:.0f} check-ins/s for {opts.duration:.0f} s")
     parent, proc = await ingest_open(urls, tokens, opts, duration=opts.duration)
-    cpu0 = cpu_seconds(pids)
+    cpu0, loop0 = cpu_seconds(pids), loop_cpu_seconds(pids)
     parent.send("go")
     got = await asyncio.get_running_loop().run_in_executor(None, parent.recv)
-    cpu = cpu_seconds(pids) - cpu0
+    cpu, loop = cpu_seconds(pids) - cpu0, loop_cpu_seconds(pids) - loop0
     proc.join(timeout=10)
     out = ingest_figures(got, opts, duration=opts.duration)
     out["cpu_us_per_ack"] = round(cpu * 1e6 / max(1, out["acks"]), 1)
+    # Where it went: the event loops (frames in and out, deliveries) and the other threads (the
+    # database thread's transactions, the publisher).
+    out["loop_cpu_us_per_ack"] = round(loop * 1e6 / max(1, out["acks"]), 1)
     say(
         f"  {label}: {out['acks']} acks, p50 {out['p50_ms']} ms, p99 {out['p99_ms']} ms, "
-        f"{out['errors']} errors, {out['cpu_us_per_ack']} µs server CPU per check-in"
+        f"{out['errors']} errors, {out['cpu_us_per_ack']} µs server CPU per check-in "
+        f"({out['loop_cpu_us_per_ack']} µs of it in the event loops)"
     )
     return out
 

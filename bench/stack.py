@@ -57,6 +57,17 @@ def cpu_seconds(pids: list[int]) -> float:
     return total
 
 
+def loop_cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time so far of these processes' main threads: the event loops (the rest
+    is the database thread, the publisher and the watch)."""
+    total = 0.0
+    for pid in pids:
+        for thread in psutil.Process(pid).threads():
+            if thread.id == pid:
+                total += thread.user_time + thread.system_time
+    return total
+
+
 def rss_bytes(pids: list[int]) -> int:
     return sum(psutil.Process(pid).memory_info().rss for pid in pids)
 

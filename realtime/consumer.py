@@ -37,8 +37,8 @@ from .gather import gather_for
 from .hub import hub_for
 from .presence import BOOK
 from .replay import latest_seq, replay_batch
-from .seen import LiveWindow
-from .transport import transport_of
+from .seen import LiveSpan
+from .transport import transport_of, wire_frame
 
 log = logging.getLogger(__name__)
 
@@ -88,15 +88,11 @@ class EventConsumer(AsyncWebsocketConsumer):
         self.access = (p.role, p.group_id)
         # An entry can reach a socket twice (through two of its tags), and a `resume` frame must
         # not repeat what went out live: remember which entries did.
-        self.recent = LiveWindow()
-        self.hub_key = {
-            "event_id": p.event_id,
-            "tags": self.tags,
-            "participant_id": p.pk,
-            "token_id": token_id,
-            "scope": self.access,
-        }
-        self.joined = await hub_for(self.channel_layer).join(self.delivery, **self.hub_key)
+        self.recent = LiveSpan()
+        # How the hub knows the socket, kept for `leave` (the participant may be gone by then): a
+        # tuple, as every open socket holds one.
+        self.hub_key = (p.event_id, p.pk)
+        self.joined = await hub_for(self.channel_layer).join(self.delivery, **self.hub_args())
         if not self.joined:
             self.participant = None
             await self.close(code=frames.CLOSE_TOO_MANY)
@@ -122,6 +118,7 @@ class EventConsumer(AsyncWebsocketConsumer):
                 return
             upto = read[0]
         self.covered = upto
+        self.forget_handshake()
         await self.send(text_data=frames.hello(participant=p, event_slug=slug, seq=upto))
         if since_error:
             await self.reply_error(None, errors.INVALID, "The resume is not valid.", since_error)
@@ -139,7 +136,7 @@ class EventConsumer(AsyncWebsocketConsumer):
             self.present = None
         if self.joined:
             self.joined = False
-            await hub_for(self.channel_layer).leave(self.delivery, **self.hub_key)
+            await hub_for(self.channel_layer).leave(self.delivery, **self.hub_args())
 
     # --- from the worker's hub --------------------------------------------------------------
 
@@ -194,7 +191,7 @@ class EventConsumer(AsyncWebsocketConsumer):
 
     async def journal_entry(self, entry):
         seq = entry.seq
-        if seq <= self.covered or seq in self.recent:
+        if seq <= self.covered or seq <= self.recent.last:  # replayed, or here by two tags
             return
         self.recent.add(seq)
         transport = self.delivery.transport
@@ -271,7 +268,7 @@ class EventConsumer(AsyncWebsocketConsumer):
         if entry is REVOKED:
             await self.close_revoked()
             return
-        await self.send(text_data=frames.ack(frame_id=frame.id, seq=entry.seq))
+        await self.send_text(frames.ack(frame_id=frame.id, seq=entry.seq))
         metrics.ACK_SECONDS.observe(perf_counter() - self.received_at)
 
     def act_sync(self, frame: ClientFrame):
@@ -290,7 +287,7 @@ class EventConsumer(AsyncWebsocketConsumer):
             fields = [{**f, "field": f"data.{f['field']}"} for f in error_fields(exc)]
             await self.reply_error(frame.id, errors.INVALID, "The ping is not valid.", fields)
             return
-        await self.send(text_data=frames.pong(frame_id=frame.id))
+        await self.send_text(frames.pong(frame_id=frame.id))
 
     async def resume(self, frame: ClientFrame):
         try:
@@ -340,6 +337,33 @@ class EventConsumer(AsyncWebsocketConsumer):
         return upto, replay_batch(event_id=event_id, since=since, upto=upto, tags=self.tags)
 
     # --- helpers ----------------------------------------------------------------------------
+
+    def forget_handshake(self) -> None:
+        """Drop what only the handshake needed, for the socket's life: the request's headers
+        (the credential was read from them at connect; the scope is shared with every layer
+        of the ASGI stack, so the list is emptied in place) and the server's copies."""
+        headers = self.scope.get("headers")
+        if isinstance(headers, list):
+            headers.clear()
+        if self.delivery is not None and self.delivery.transport is not None:
+            self.delivery.transport.release_handshake()
+
+    def hub_args(self) -> dict:
+        event_id, participant_id = self.hub_key
+        return {
+            "event_id": event_id,
+            "tags": self.tags,
+            "participant_id": participant_id,
+            "token_id": self.token_id,
+            "scope": self.access,
+        }
+
+    async def send_text(self, text: str) -> None:
+        """Send one frame: straight to the server's protocol when it takes it now (as entries go,
+        realtime/transport.py), else through the ASGI `send`."""
+        transport = self.delivery.transport if self.delivery is not None else None
+        if transport is None or not transport.send_wire(wire_frame(text.encode())):
+            await self.send(text_data=text)
 
     def credential_active(self) -> bool:
         """Whether this socket's credential still holds, as the role and group it was opened with

@@ -1,31 +1,27 @@
 """Which journal entries already went out live on one socket, so a resume does not send them twice."""
 
 
-class LiveWindow:
-    """The newest WINDOW sequence numbers, one bit each: set if that entry was sent live.
+class LiveSpan:
+    """The entries that went out live on one socket: every entry of its audience from `first` to
+    `last`, both included.
 
-    A bounded count of remembered entries (the old `deque(maxlen=64)`) let a burst of more than 64
-    live entries before a `resume` come back as duplicates. Remembering by position in the journal
-    instead costs WINDOW / 8 bytes per socket, whatever the traffic; an entry older than the window
-    is resent, which only a client that delayed its resume by thousands of entries can see.
+    The hub hands a socket each entry of its audience once, in seq order (realtime/hub.py), and a
+    socket that cannot keep up is closed rather than skipped (realtime/delivery.py); a replay reads
+    the journal through the same audience tags. So two numbers say exactly which entries went out
+    live, whatever their count: a set or a bitmap per socket cost memory and, for every delivery,
+    the CPU of keeping it.
     """
 
-    WINDOW = 4096
-    _MASK = (1 << WINDOW) - 1
+    __slots__ = ("first", "last")
 
     def __init__(self) -> None:
-        self.top = 0  # the highest seq recorded
-        self.bits = 0  # bit i set: seq (top - i) went out live
+        self.first = 0  # none yet
+        self.last = 0
 
     def add(self, seq: int) -> None:
-        if seq > self.top:
-            shift = seq - self.top
-            self.bits = (self.bits << shift) & self._MASK if shift < self.WINDOW else 0
-            self.top = seq
-        offset = self.top - seq
-        if offset < self.WINDOW:
-            self.bits |= 1 << offset
+        if not self.first:
+            self.first = seq
+        self.last = seq
 
     def __contains__(self, seq: int) -> bool:
-        offset = self.top - seq
-        return 0 <= offset < self.WINDOW and bool((self.bits >> offset) & 1)
+        return 0 < self.first <= seq <= self.last

@@ -42,6 +42,11 @@ class Transport:
         False when the caller must send the text another way."""
         return False
 
+    def release_handshake(self) -> None:
+        """Let the server forget the opening handshake once the socket is open: it keeps the
+        request and its response, headers and all, for the socket's life, and no one reads them
+        again (the largest part of an idle socket's memory; docs/performance.md)."""
+
     def abort(self) -> None:
         """Drop the connection and what the server holds for it (nothing if already gone)."""
         try:
@@ -92,6 +97,13 @@ class SansIOTransport(UvicornTransport):
             return False
         self.transport.write(b"".join(p.conn.data_to_send()))
         return True
+
+    def release_handshake(self) -> None:
+        # uvicorn reads its `request` and `response` only while it accepts (or refuses) the
+        # handshake; once it has completed, both only hold memory.
+        p = self.protocol
+        if p.handshake_complete and getattr(p, "request", None) is not None:
+            p.request = p.response = None
 
     def send_wire(self, wire: bytes) -> bool:
         # A server's frames are not masked, so with no extension (compression is off) a frame's
