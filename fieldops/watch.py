@@ -159,10 +159,13 @@ class PushLoop:
 class EmbeddedWatch:
     """ASGI wrapper that runs `watch_forever` on the worker's own event loop, so its journal
     entries are published from this process (the in-memory layer's sockets get them live), and
-    the push loop in a thread beside it when Web Push is set up."""
+    the push loop in a thread beside it when Web Push is set up. It hands WebSockets to `sockets`
+    and everything else to `app`, itself: every coroutine between the server and a socket's
+    consumer stays on the stack, and holds memory, for as long as the socket is open."""
 
-    def __init__(self, app):
+    def __init__(self, app, *, sockets=None):
         self.app = app
+        self.sockets = sockets  # (scope, receive, send) -> an awaitable, for "websocket" scopes
         self.task: asyncio.Task | None = None
         self.push: PushLoop | None = None
         self.presence: asyncio.Task | None = None
@@ -200,6 +203,9 @@ class EmbeddedWatch:
             await self._lifespan(receive, send)
             return
         self.start()
+        if scope["type"] == "websocket" and self.sockets is not None:
+            await self.sockets(scope, receive, send)
+            return
         await self.app(scope, receive, send)
 
     async def _lifespan(self, receive, send):

@@ -20,6 +20,8 @@ class Transport:
     """The server's side of one socket: `ready()` runs for every entry delivered, so it is a
     method of its own per server, a couple of attribute reads."""
 
+    __slots__ = ()  # one per open socket: no __dict__ each
+
     def ready(self) -> bool:
         """Whether the socket is taking what it is sent: the next entry goes out now."""
         raise NotImplementedError
@@ -58,6 +60,8 @@ class Transport:
 class UvicornTransport(Transport):
     # uvicorn's protocol clears `writable` when asyncio pauses writing (its buffer over the
     # transport's high-water mark, 64 KiB), and its `send` then waits for it.
+    __slots__ = ("writable", "transport", "_abort")
+
     def __init__(self, protocol) -> None:
         self.writable = protocol.writable
         self.transport = protocol.transport
@@ -77,6 +81,8 @@ class SansIOTransport(UvicornTransport):
     # uvicorn's websockets sans-I/O protocol (`--ws websockets-sansio`, as deploy/worker runs it):
     # a journal entry is written as its `send` writes a "websocket.send", without the ASGI message
     # and the coroutines around it, once per recipient (docs/performance.md, "Where the time goes").
+    __slots__ = ("protocol",)
+
     def __init__(self, protocol) -> None:
         super().__init__(protocol)
         self.protocol = protocol
@@ -100,10 +106,16 @@ class SansIOTransport(UvicornTransport):
 
     def release_handshake(self) -> None:
         # uvicorn reads its `request` and `response` only while it accepts (or refuses) the
-        # handshake; once it has completed, both only hold memory.
+        # handshake; once it has completed, both only hold memory. `websockets` keeps the request
+        # too, in its parser's frame, out of reach: its headers are emptied in place.
         p = self.protocol
-        if p.handshake_complete and getattr(p, "request", None) is not None:
-            p.request = p.response = None
+        if not p.handshake_complete:
+            return
+        for message in (getattr(p, "request", None), getattr(p, "response", None)):
+            headers = getattr(message, "headers", None)
+            if headers is not None:
+                headers.clear()
+        p.request = p.response = None
 
     def send_wire(self, wire: bytes) -> bool:
         # A server's frames are not masked, so with no extension (compression is off) a frame's
@@ -129,6 +141,8 @@ class SansIOTransport(UvicornTransport):
 class TwistedTransport(Transport):
     # daphne hands every frame to Twisted, which buffers it whatever its size: what it could not
     # write yet is in dataBuffer (from offset on) and _tempDataBuffer (_tempDataLen bytes).
+    __slots__ = ("tcp", "_abort")
+
     def __init__(self, tcp) -> None:
         self.tcp = tcp
         self._abort = tcp.abortConnection

@@ -41,6 +41,7 @@ async def handshake(cast, token: str, origin: str | None) -> bool:
         "http://127.0.0.1.evil.example:8000",
         "null",
         "http://127.0.0.1:notaport",
+        "http://[::1",  # cannot be parsed
     ],
 )
 async def test_a_socket_from_any_other_origin_is_refused(cast, tokens, origin):
@@ -86,3 +87,19 @@ async def test_a_trusted_origin_is_held_to_its_port_and_scheme_too(cast, tokens)
         assert await handshake(cast, tokens["organizer"], "https://field.example.com")
         assert not await handshake(cast, tokens["organizer"], "https://ops.example.net")
         assert not await handshake(cast, tokens["organizer"], "http://field.example.com")
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    "path", ["/ws/events/", "/ws/events/a/b/", "/ws/events/sp ace/", "/ws/other/", "/ws/events/x"]
+)
+async def test_a_socket_at_any_other_address_is_refused_before_it_opens(cast, tokens, path):
+    from channels.testing import WebsocketCommunicator
+
+    from fieldops.asgi import application
+
+    headers = [(b"authorization", f"Bearer {tokens['organizer']}".encode())]
+    client = WebsocketCommunicator(application, path, headers=headers)
+    connected, _ = await client.connect()
+    assert not connected
+    await client.disconnect()
