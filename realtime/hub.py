@@ -343,7 +343,8 @@ class Hub:
             if sinks:
                 for sink in tuple(sinks):
                     try:
-                        await sink.deliver(entry)
+                        if not sink.offer(entry):
+                            await sink.deliver(entry)
                     except Exception:
                         # One broken socket must not stop delivery to the others; its own
                         # disconnect removes it from the hub.

@@ -2,6 +2,7 @@
 channel layer lost: a publish that never happened, one that arrived late, the last of a burst."""
 
 import asyncio
+from collections import deque
 
 import pytest
 from channels.db import database_sync_to_async
@@ -23,6 +24,9 @@ class Sink:
     def __init__(self):
         self.got: list[int] = []
         self.revoked = 0
+
+    def offer(self, entry) -> bool:  # the hub's fast path: this sink always takes the slow one
+        return False
 
     async def deliver(self, entry):
         self.got.append(entry.seq)
@@ -270,6 +274,39 @@ async def test_a_socket_that_does_not_read_holds_a_bounded_backlog_then_falls_be
     assert behind == [True] and delivery.closed and not delivery.backlog
     await delivery.deliver(Entry(13, ("public",), "x"))
     assert sent == [1, 2, 3, 4, 5] and behind == [True]
+
+
+def test_an_entry_is_written_at_once_only_when_nothing_stands_before_it():
+    """The hub's fast path (Delivery.offer) never jumps a socket's own frames, its backlog or a
+    full server buffer: then the entry takes the awaited path, which holds it in order."""
+    from realtime.delivery import Delivery
+    from realtime.hub import Entry
+
+    written = []
+
+    def send_now(entry):
+        written.append(entry.seq)
+        return True
+
+    async def unused(*args):
+        raise AssertionError("not on this path")
+
+    transport = StuckTransport()
+    transport.reading = True
+    delivery = Delivery(unused, send_now=send_now, transport=transport, on_behind=unused,
+                        on_revoke=unused, limits=(5, 10_000, 30.0))  # fmt: skip
+    assert delivery.offer(Entry(1, ("public",), "x")) and written == [1]
+    delivery.busy = 1  # the socket is handling a frame of its own
+    assert not delivery.offer(Entry(2, ("public",), "x"))
+    delivery.busy = 0
+    delivery.backlog = deque([Entry(2, ("public",), "x")])  # something waits already
+    assert not delivery.offer(Entry(3, ("public",), "x"))
+    delivery.backlog = None
+    transport.reading = False  # the server's buffer is full
+    assert not delivery.offer(Entry(3, ("public",), "x"))
+    delivery.close()
+    assert delivery.offer(Entry(4, ("public",), "x")), "a closed socket takes nothing, at once"
+    assert written == [1]
 
 
 @pytest.mark.django_db(transaction=True)
