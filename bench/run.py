@@ -510,7 +510,7 @@ def spy(pid: int, seconds: int, raw: Path) -> subprocess.Popen:
     spy_bin = str(beside) if beside.exists() else (shutil.which("py-spy") or "py-spy")
     return subprocess.Popen(
         [spy_bin, "record", "--pid", str(pid), "--duration", str(seconds), "--format", "raw",
-         "--output", str(raw), "--rate", "200", "--nonblocking"],
+         "--output", str(raw), "--rate", "200", "--nonblocking", "--gil"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )  # fmt: skip

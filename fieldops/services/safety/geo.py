@@ -101,15 +101,19 @@ def distance_to_shape_m(point: LatLng, geojson: dict) -> float:
 
 def covers(geojson: dict, point: LatLng) -> bool:
     """Whether a polygon (holes excluded) covers a point; its edges and vertices count as inside."""
-    return _shape(geojson).covers(Point(point.lng, point.lat))
+    built, (west, south, east, north) = _shape(geojson)
+    if not (west <= point.lng <= east and south <= point.lat <= north):
+        return False  # outside its bounding box, as nearly every check-in is: no GEOS call
+    return built.covers(Point(point.lng, point.lat))
 
 
-_SHAPES: dict[int, tuple[dict, object]] = {}  # id(geojson) -> (that very dict, its shape)
+# id(geojson) -> (that very dict, (its shape, its bounds: west, south, east, north))
+_SHAPES: dict[int, tuple[dict, tuple]] = {}
 _SHAPES_KEPT = 256
 
 
 def _shape(geojson: dict):
-    """The shape of a GeoJSON geometry, kept while that same dict is asked about again (each
+    """(the shape of a GeoJSON geometry, its bounds), kept while that same dict is asked about again (each
     worker's event map holds its zones' dicts until the map changes, so every check-in tests the
     same few). The same shape and test: only the building is saved. Not prepared: GEOS builds a
     prepared shape's indexes lazily, which is not safe across threads."""
@@ -119,8 +123,8 @@ def _shape(geojson: dict):
     if len(_SHAPES) >= _SHAPES_KEPT:
         _SHAPES.clear()
     built = shape(geojson)
-    _SHAPES[id(geojson)] = (geojson, built)
-    return built
+    _SHAPES[id(geojson)] = (geojson, (built, built.bounds))
+    return built, built.bounds
 
 
 # Where the cheap local measure below may settle a question, and how far it can be from the exact
