@@ -79,3 +79,25 @@ def test_bench_output_goes_to_a_new_temporary_directory_unless_one_is_given(tmp_
     finally:
         shutil.rmtree(opts.out)
     assert parse(["--out", str(tmp_path / "run")]).out == tmp_path / "run"
+
+
+def test_the_memory_bench_measures_what_idle_sockets_keep():
+    import os
+    import subprocess
+    import sys
+
+    # It makes its own database in a temporary directory, whatever the environment points at.
+    unset = {"DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE"}
+    env = {name: value for name, value in os.environ.items() if name not in unset}
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.memory", "--sockets", "20", "--top", "3"],
+        cwd=Path(__file__).resolve().parent.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    first, *lines = result.stdout.strip().splitlines()
+    assert first.startswith("20 sockets: ") and "KB of Python heap per socket" in first
+    assert len(lines) == 3 and all(" B  " in line for line in lines)
