@@ -199,7 +199,10 @@ class EventConsumer(AsyncWebsocketConsumer):
         transport = self.delivery.transport
         if transport is None or not entry.wire or not transport.send_wire(entry.wire):
             return False
-        self.recent.add(seq)
+        recent = self.recent  # LiveSpan.add, inline: this runs once per socket per entry
+        if not recent.first:
+            recent.first = seq
+        recent.last = seq
         metrics.DELIVERIES.value += 1
         return True
 

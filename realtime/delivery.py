@@ -53,7 +53,7 @@ class Delivery:
 
     def __init__(self, send, *, transport, on_behind, on_revoke, limits, send_now=None) -> None:
         self.send = send
-        # send_now(entry) -> bool: `send` without awaiting, when the entry can be written at once
+        # send_now(entry) -> bool: `send` without awaiting, when the server takes the entry now
         # (False: it could not, nothing was done). A coroutine per socket per entry was a tenth of
         # a fan-out's CPU.
         self.send_now = send_now
@@ -82,9 +82,10 @@ class Delivery:
         caller must `await deliver(entry)` instead."""
         if self.closed:
             return True
-        if self.busy or self.backlog or self.send_now is None or not self.ready():
+        if self.busy or self.backlog:
             return False
-        return self.send_now(entry)
+        send_now = self.send_now  # it checks that the server takes the frame now
+        return send_now is not None and send_now(entry)
 
     async def deliver(self, entry) -> None:
         if self.closed:

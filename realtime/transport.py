@@ -81,11 +81,12 @@ class SansIOTransport(UvicornTransport):
     # uvicorn's websockets sans-I/O protocol (`--ws websockets-sansio`, as deploy/worker runs it):
     # a journal entry is written as its `send` writes a "websocket.send", without the ASGI message
     # and the coroutines around it, once per recipient (docs/performance.md, "Where the time goes").
-    __slots__ = ("protocol",)
+    __slots__ = ("protocol", "plain")
 
     def __init__(self, protocol) -> None:
         super().__init__(protocol)
         self.protocol = protocol
+        self.plain = False  # open, accepted as is, with no extension: checked once
 
     def send_text(self, data: bytes) -> bool:
         p = self.protocol
@@ -120,19 +121,18 @@ class SansIOTransport(UvicornTransport):
     def send_wire(self, wire: bytes) -> bool:
         # A server's frames are not masked, so with no extension (compression is off) a frame's
         # bytes are the same for every socket: an entry is framed once, not once per recipient.
-        # This is what the protocol's own send_text appends, minus its checks of state.
+        # This is what the protocol's own send_text appends. It runs once per socket per entry:
+        # what cannot change once the socket is open is checked once (`plain`).
         p = self.protocol
+        if not self.plain:
+            conn = p.conn
+            if not p.handshake_complete or p.initial_response is not None or conn.extensions:
+                return False
+            self.plain = True
+        if p.disconnected or p.close_sent or not self.writable.is_set():
+            return False
         conn = p.conn
-        if (
-            p.disconnected
-            or p.close_sent
-            or not p.handshake_complete
-            or p.initial_response is not None
-            or not self.writable.is_set()
-            or conn.state is not OPEN
-            or conn.expect_continuation_frame
-            or conn.extensions
-        ):
+        if conn.state is not OPEN or conn.expect_continuation_frame:
             return False
         self.transport.write(wire)
         return True
