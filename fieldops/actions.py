@@ -126,11 +126,19 @@ def action_perform(
     is logged in one line (its verb, outcome and duration: never its data or who sent it) and
     counted by verb and outcome (docs/deployment.md, "Log format" and "Metrics").
     """
+    return _perform(
+        participant=participant, verb=verb, data=data, client_id=client_id, prefix=prefix
+    )
+
+
+def _perform(*, participant, verb: str, data: dict, client_id, prefix="data", payload=None):
+    """`action_perform`; with `payload`, the data as `_admit` already validated it."""
     started = time.perf_counter()
     context = logcontext.verb.set(verb if verb in ACTIONS else "other")
     outcome, seq = errors.INTERNAL, None
     try:
-        payload = _admit(participant=participant, verb=verb, data=data, prefix=prefix)
+        if payload is None:
+            payload = _admit(participant=participant, verb=verb, data=data, prefix=prefix)
         entry, outcome = _carry_out(
             participant=participant, verb=verb, payload=payload, client_id=client_id, prefix=prefix
         )
@@ -179,8 +187,8 @@ def actions_perform_batch(requests: list[Request]) -> list:
         else:
             admitted.append((i, request, payload))
     if len(admitted) == 1:
-        i, request, _ = admitted[0]
-        results[i] = _alone(request)
+        i, request, payload = admitted[0]
+        results[i] = _alone(request, payload)
     elif admitted:
         started = time.perf_counter()
         event_id = admitted[0][1].participant.event_id
@@ -205,8 +213,8 @@ def actions_perform_batch(requests: list[Request]) -> list:
             log.warning("a batch of %d actions failed (%s): each goes alone", len(admitted),
                         type(exc).__name__)  # fmt: skip
             metrics.BATCHES.labels("alone").inc()
-            for i, request, _ in admitted:
-                results[i] = _alone(request)
+            for i, request, payload in admitted:
+                results[i] = _alone(request, payload)
         else:
             metrics.BATCHES.labels("together").inc()
             for (i, request, _), (entry, outcome) in zip(admitted, done, strict=True):
@@ -245,15 +253,16 @@ def _fresh(requests: list[Request]) -> list[bool]:
     return fresh
 
 
-def _alone(request: Request):
+def _alone(request: Request, payload: pydantic.BaseModel):
     try:
         return _in(
             request,
-            action_perform,
+            _perform,
             participant=request.participant,
             verb=request.verb,
             data=request.data,
             client_id=request.client_id,
+            payload=payload,
         )
     except Exception as exc:
         return exc

@@ -23,6 +23,12 @@ _ACTIVE_TOKENS = (
     " WHERE t.revoked_at IS NULL AND p.revoked_at IS NULL AND e.ends_at > %s"
 )
 
+# The same for a participant without a device token (a joined browser's session).
+_ACTIVE_SESSIONS = (
+    " FROM marshals_participant p JOIN fieldops_event e ON e.id = p.event_id"
+    " WHERE p.revoked_at IS NULL AND e.ends_at > %s"
+)
+
 
 def credential_cutoff(now: datetime | None = None) -> datetime:
     """Tokens and sessions of an event that ended before this instant no longer work."""
@@ -103,21 +109,7 @@ def credential_scope(*, participant_id: int, token_id: int | None) -> tuple[str,
     Revocations and role changes reach sockets through the channel layer, which may drop the
     message (at-most-once); sockets ask this before each action and replay, in one statement.
     """
-    cutoff = _db_time(credential_cutoff())
-    if token_id is not None:
-        sql = "SELECT p.role, p.group_id" + _ACTIVE_TOKENS + " AND t.id = %s"
-        params = [cutoff, token_id]
-    else:
-        sql = (
-            "SELECT p.role, p.group_id FROM marshals_participant p"
-            " JOIN fieldops_event e ON e.id = p.event_id"
-            " WHERE p.id = %s AND p.revoked_at IS NULL AND e.ends_at > %s"
-        )
-        params = [participant_id, cutoff]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
-    return (row[0], row[1]) if row is not None else None
+    return credential_scopes([(participant_id, token_id)])[0]
 
 
 def credential_scopes(
@@ -141,10 +133,8 @@ def credential_scopes(
         if sessions:
             marks = ", ".join(["%s"] * len(sessions))
             cursor.execute(
-                "SELECT p.id, p.role, p.group_id FROM marshals_participant p"  # noqa: S608
-                " JOIN fieldops_event e ON e.id = p.event_id"
-                f" WHERE p.id IN ({marks}) AND p.revoked_at IS NULL AND e.ends_at > %s",
-                [*sessions, cutoff],
+                "SELECT p.id, p.role, p.group_id" + _ACTIVE_SESSIONS + f" AND p.id IN ({marks})",
+                [cutoff, *sessions],
             )
             found_sessions = {row[0]: (row[1], row[2]) for row in cursor.fetchall()}
     return [

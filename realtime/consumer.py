@@ -199,25 +199,16 @@ class EventConsumer(AsyncWebsocketConsumer):
         transport = self.delivery.transport
         if transport is None or not entry.wire or not transport.send_wire(entry.wire):
             return False
-        recent = self.recent  # LiveSpan.add, inline: this runs once per socket per entry
-        if not recent.first:
-            recent.first = seq
-        recent.last = seq
+        self.recent.add(seq)
         metrics.DELIVERIES.value += 1
         return True
 
     async def journal_entry(self, entry):
-        seq = entry.seq
-        if seq <= self.covered or seq <= self.recent.last:  # replayed, or here by two tags
+        if self.journal_entry_now(entry):
             return
-        self.recent.add(seq)
-        transport = self.delivery.transport
-        if transport is None or not (
-            transport.send_wire(entry.wire)
-            if entry.wire
-            else transport.send_text(entry.frame.encode())
-        ):
-            await self.base_send({"type": "websocket.send", "text": entry.frame})
+        # The server does not take it now (its buffer, a closing socket, daphne): its ASGI send.
+        self.recent.add(entry.seq)
+        await self.base_send({"type": "websocket.send", "text": entry.frame})
         metrics.DELIVERIES.value += 1
 
     # --- from the client --------------------------------------------------------------------

@@ -34,14 +34,10 @@ class Transport:
         """Bytes the server holds for the socket, not yet taken by the network."""
         raise NotImplementedError
 
-    def send_text(self, data: bytes) -> bool:
-        """Write one text frame (UTF-8) to the socket now, as the server's own `send` would, when
-        nothing stands in the way; False when the caller must use the ASGI `send` instead."""
-        return False
-
     def send_wire(self, wire: bytes) -> bool:
-        """Write a whole text frame built by `wire_frame` to the socket now, as `send_text` would;
-        False when the caller must send the text another way."""
+        """Write a whole text frame built by `wire_frame` to the socket now, as the server's own
+        `send` would, when nothing stands in the way; False when the caller must use the ASGI
+        `send` instead."""
         return False
 
     def release_handshake(self) -> None:
@@ -87,23 +83,6 @@ class SansIOTransport(UvicornTransport):
         super().__init__(protocol)
         self.protocol = protocol
         self.plain = False  # open, accepted as is, with no extension: checked once
-
-    def send_text(self, data: bytes) -> bool:
-        p = self.protocol
-        if (
-            p.disconnected
-            or p.close_sent
-            or not p.handshake_complete
-            or p.initial_response is not None
-            or not self.writable.is_set()
-        ):
-            return False
-        try:
-            p.conn.send_text(data)
-        except Exception:  # noqa: BLE001 - closing (InvalidState): the ASGI send says so its way
-            return False
-        self.transport.write(b"".join(p.conn.data_to_send()))
-        return True
 
     def release_handshake(self) -> None:
         # uvicorn reads its `request` and `response` only while it accepts (or refuses) the

@@ -202,13 +202,17 @@ async def test_sockets_checking_in_at_once_are_acked_each_and_share_transactions
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.asyncio
 async def test_a_revoked_socket_in_a_batch_is_closed_and_the_others_are_acked(cast, marshals):
-    from marshals.services import participant_revoke
+    from django.utils import timezone
+
+    from marshals.models import Participant
 
     from .conftest import expect_close
 
     clients = [(await connect_as(m))[0] for m in marshals[:3]]
-    await database_sync_to_async(participant_revoke)(
-        participant=cast.organizer, target=marshals[1].pk
+    # Revoked in the database only, as when the revocation message was lost: the batch's own
+    # credential check is what finds it.
+    await database_sync_to_async(Participant.objects.filter(pk=marshals[1].pk).update)(
+        revoked_at=timezone.now()
     )
     frame = {"type": "checkin", "data": {"lat": ON.lat, "lng": ON.lng, "status": "ok"}}
     for client in clients:
@@ -217,6 +221,8 @@ async def test_a_revoked_socket_in_a_batch_is_closed_and_the_others_are_acked(ca
     for client in (clients[0], clients[2]):
         while (await client.receive_json_from(timeout=5))["type"] != "ack":
             pass
+    count = await database_sync_to_async(CheckIn.objects.filter(event=cast.event).count)()
+    assert count == 2, "the revoked marshal's check-in was not written"
     await asyncio.gather(*(c.disconnect() for c in clients))
 
 
@@ -247,3 +253,30 @@ async def test_check_ins_arriving_within_the_gather_time_share_one_trip_and_none
     assert results[:2] == [10, 20] and isinstance(results[2], RuntimeError)
     assert 0.2 <= waited < 1.0, "the first waited the gather time, and not much more"
     assert await gather.submit(4) == 40 and trips[-1] == [4], "alone when no one else comes"
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.asyncio
+async def test_check_ins_that_arrive_during_a_trip_wait_for_company_before_the_next():
+    """The gather time counts for every trip, not only when the thread was idle: under steady
+    load that is what makes batches of more than the few that queued behind one trip."""
+    import time as clock
+
+    from realtime.gather import Gather
+
+    trips = []
+
+    def run(items):
+        trips.append(list(items))
+        clock.sleep(0.3)
+        return list(items)
+
+    gather = Gather(run, linger=0.6)
+
+    async def arriving(item, after):
+        await asyncio.sleep(after)
+        return await gather.submit(item)
+
+    # 1 goes at 0.6 s, its trip ends at 0.9; 2 arrives during it, 3 after it: they go together.
+    await asyncio.gather(arriving(1, 0), arriving(2, 0.75), arriving(3, 1.05))
+    assert trips == [[1], [2, 3]]
