@@ -83,7 +83,7 @@ run: system-run $(VENV)/.installed-run
 	@# uvicorn as deploy/worker starts it (the faster server, docs/performance.md), on $(HOST):$(PORT).
 	VAPID_PRIVATE_KEY="$${VAPID_PRIVATE_KEY:-$$(cat var/vapid-private.key)}" \
 	  $(BIN)/uvicorn fieldops.asgi:application --host $(HOST) --port $(PORT) \
-	  --ws websockets-sansio --ws-per-message-deflate false --no-access-log
+	  --ws realtime.sansio:SocketProtocol --ws-per-message-deflate false --no-access-log
 
 # Tests pick their own database and services: a DATABASE_URL or REDIS_URL from the shell would
 # point them at real data.

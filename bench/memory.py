@@ -3,9 +3,10 @@ connect, the Python heap compared before and after, by the line that allocated i
 
     python -m bench.memory                # 1,000 sockets, the 30 largest lines
     python -m bench.memory --sockets 200 --top 10
+    python -m bench.memory --ws websockets-sansio   # uvicorn's own protocol, to compare
 
 Everything runs in a temporary directory on 127.0.0.1 (a SQLite file, the demo event, uvicorn with
-`--ws websockets-sansio` as deploy/worker runs it); the sockets are held by a child process, which
+`--ws realtime.sansio:SocketProtocol` as deploy/worker runs it); the sockets are held by a child process, which
 is stopped at the end with the server.
 """
 
@@ -19,6 +20,8 @@ import sys
 import tempfile
 import tracemalloc
 from pathlib import Path
+
+WS = "realtime.sansio:SocketProtocol"  # as deploy/worker and `make run` start uvicorn
 
 CLIENT = """
 import asyncio, sys, websockets
@@ -80,7 +83,7 @@ def hold(url: str, token: str, count: int) -> subprocess.Popen:
     return child
 
 
-async def measure(slug: str, token: str, sockets: int, top: int) -> None:
+async def measure(slug: str, token: str, sockets: int, top: int, ws: str) -> None:
     import uvicorn
 
     from fieldops.asgi import application
@@ -89,7 +92,7 @@ async def measure(slug: str, token: str, sockets: int, top: int) -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     config = uvicorn.Config(application, host="127.0.0.1", port=port, lifespan="off",
-                            ws="websockets-sansio", ws_per_message_deflate=False,
+                            ws=ws, ws_per_message_deflate=False,
                             log_level="warning")  # fmt: skip
     server = uvicorn.Server(config)
     serving = asyncio.create_task(server.serve())
@@ -126,10 +129,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sockets", type=int, default=1000)
     parser.add_argument("--top", type=int, default=30, help="lines to print, largest first")
+    parser.add_argument("--ws", default=WS, help=f"uvicorn's --ws (default {WS}, as deployed)")
     opts = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="fieldops-memory-") as tmp:
         slug, token = setup(Path(tmp))
-        asyncio.run(measure(slug, token, opts.sockets, opts.top))
+        asyncio.run(measure(slug, token, opts.sockets, opts.top, opts.ws))
 
 
 if __name__ == "__main__":

@@ -74,7 +74,7 @@ class UvicornTransport(Transport):
 
 
 class SansIOTransport(UvicornTransport):
-    # uvicorn's websockets sans-I/O protocol (`--ws websockets-sansio`, as deploy/worker runs it):
+    # uvicorn's websockets sans-I/O protocol (realtime.sansio's, as deploy/worker runs it, or its own):
     # a journal entry is written as its `send` writes a "websocket.send", without the ASGI message
     # and the coroutines around it, once per recipient (docs/performance.md, "Where the time goes").
     __slots__ = ("protocol", "plain")

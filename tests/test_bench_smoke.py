@@ -90,7 +90,7 @@ def test_the_memory_bench_measures_what_idle_sockets_keep():
     unset = {"DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE"}
     env = {name: value for name, value in os.environ.items() if name not in unset}
     result = subprocess.run(
-        [sys.executable, "-m", "bench.memory", "--sockets", "20", "--top", "3"],
+        [sys.executable, "-m", "bench.memory", "--sockets", "100", "--top", "3"],
         cwd=Path(__file__).resolve().parent.parent,
         env=env,
         capture_output=True,
@@ -99,5 +99,9 @@ def test_the_memory_bench_measures_what_idle_sockets_keep():
     )
     assert result.returncode == 0, result.stderr[-2000:]
     first, *lines = result.stdout.strip().splitlines()
-    assert first.startswith("20 sockets: ") and "KB of Python heap per socket" in first
+    assert first.startswith("100 sockets: ") and "KB of Python heap per socket" in first
     assert len(lines) == 3 and all(" B  " in line for line in lines)
+    # The Python heap an idle socket adds, as deployed: 17.1 KB at this size with uvicorn's own
+    # protocol (its empty queue and event deques), 13.4 KB with realtime.sansio's. Counted, not timed.
+    per_socket = float(first.split(": ")[1].split(" KB")[0])
+    assert per_socket <= 15, first

@@ -1,0 +1,138 @@
+"""The WebSocket protocol uvicorn runs for each socket: its own sans-I/O protocol, lighter at rest.
+
+uvicorn's `WebSocketsSansIOProtocol` keeps, for every open socket, an `asyncio.Queue` for what the
+socket received and an `asyncio.Event` for whether it may write. Between them they hold five
+`collections.deque`s, 760 bytes each even when empty, for the socket's whole life: 3.8 KB of an
+idle socket's 16 (docs/performance.md, "Memory per idle socket"). An idle socket has nothing queued
+and no one waiting to write, so `SocketProtocol` keeps the same two things as `Inbox` and `Flag`,
+which hold a list only while something is in it.
+
+deploy/worker and `make run` start uvicorn with `--ws realtime.sansio:SocketProtocol`. Everything
+else is uvicorn's (0.54, pinned in requirements.txt): it calls `put_nowait`, `get` and `empty` on
+the queue, and `set`, `clear`, `wait` and `is_set` on the event, which is all these implement.
+"""
+
+import asyncio
+
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+
+
+class Inbox:
+    """A FIFO without bound, as `asyncio.Queue()`: `put_nowait`, `get`, `get_nowait`, `empty`."""
+
+    __slots__ = ("_items", "_getters")
+
+    def __init__(self) -> None:
+        self._items: list | None = None
+        self._getters: list[asyncio.Future] | None = None
+
+    def empty(self) -> bool:
+        return not self._items
+
+    def qsize(self) -> int:
+        return len(self._items) if self._items else 0
+
+    def put_nowait(self, item) -> None:
+        if self._items is None:
+            self._items = [item]
+        else:
+            self._items.append(item)
+        self._wake_one()
+
+    def get_nowait(self):
+        items = self._items
+        if not items:
+            raise asyncio.QueueEmpty
+        item = items.pop(0)  # a socket's inbox holds a handful at most
+        if not items:
+            self._items = None
+        return item
+
+    async def get(self):
+        while not self._items:
+            getter = asyncio.get_running_loop().create_future()
+            if self._getters is None:
+                self._getters = [getter]
+            else:
+                self._getters.append(getter)
+            try:
+                await getter
+            except BaseException:
+                # As asyncio.Queue: a getter woken and then cancelled passes the item on.
+                getter.cancel()
+                self._forget(getter)
+                if self._items and not getter.cancelled():
+                    self._wake_one()
+                raise
+        return self.get_nowait()
+
+    def _wake_one(self) -> None:
+        getters = self._getters
+        while getters:
+            getter = getters.pop(0)
+            if not getter.done():
+                getter.set_result(None)
+                break
+        if not getters:
+            self._getters = None
+
+    def _forget(self, getter: asyncio.Future) -> None:
+        if self._getters is not None and getter in self._getters:
+            self._getters.remove(getter)
+            if not self._getters:
+                self._getters = None
+
+
+class Flag:
+    """A flag to wait for, as `asyncio.Event`: `set`, `clear`, `is_set`, `wait`."""
+
+    __slots__ = ("_value", "_waiters")
+
+    def __init__(self) -> None:
+        self._value = False
+        self._waiters: list[asyncio.Future] | None = None
+
+    def is_set(self) -> bool:
+        return self._value
+
+    def set(self) -> None:
+        if self._value:
+            return
+        self._value = True
+        waiters, self._waiters = self._waiters, None
+        for waiter in waiters or ():
+            if not waiter.done():
+                waiter.set_result(True)
+
+    def clear(self) -> None:
+        self._value = False
+
+    async def wait(self) -> bool:
+        if self._value:
+            return True
+        waiter = asyncio.get_running_loop().create_future()
+        if self._waiters is None:
+            self._waiters = [waiter]
+        else:
+            self._waiters.append(waiter)
+        try:
+            await waiter
+            return True
+        finally:
+            if self._waiters is not None and waiter in self._waiters:
+                self._waiters.remove(waiter)
+                if not self._waiters:
+                    self._waiters = None
+
+
+class SocketProtocol(WebSocketsSansIOProtocol):
+    """uvicorn's sans-I/O WebSocket protocol, with an `Inbox` and a `Flag` for its queue and
+    `writable`: the same behaviour, 3.8 KB less per open socket."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # Replaced before the connection is made: nothing has been queued or awaited yet.
+        self.queue = Inbox()
+        writable = Flag()
+        writable.set()
+        self.writable = writable

@@ -1,0 +1,118 @@
+"""The WebSocket protocol deploy/worker gives uvicorn (realtime/sansio.py): the same queue and
+flag behaviour as asyncio's, and an idle socket that keeps none of asyncio's empty deques."""
+
+import asyncio
+import collections
+import gc
+from pathlib import Path
+
+import pytest
+
+from realtime.sansio import Flag, Inbox, SocketProtocol
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+async def test_the_inbox_hands_out_in_order_what_was_put_before_or_while_waiting():
+    inbox = Inbox()
+    assert inbox.empty() and inbox.qsize() == 0
+    inbox.put_nowait("a")
+    inbox.put_nowait("b")
+    assert inbox.qsize() == 2 and not inbox.empty()
+    assert await inbox.get() == "a"
+    assert inbox.get_nowait() == "b"
+    with pytest.raises(asyncio.QueueEmpty):
+        inbox.get_nowait()
+    waiting = asyncio.create_task(inbox.get())
+    await asyncio.sleep(0)
+    inbox.put_nowait("c")
+    assert await waiting == "c"
+    assert inbox.empty() and inbox._items is None and inbox._getters is None
+
+
+async def test_a_cancelled_reader_loses_nothing_and_the_next_reader_gets_it():
+    inbox = Inbox()
+    first = asyncio.create_task(inbox.get())
+    second = asyncio.create_task(inbox.get())
+    await asyncio.sleep(0)
+    inbox.put_nowait("x")  # wakes the first reader ...
+    first.cancel()  # ... which is cancelled before it runs: the item passes to the second
+    assert await second == "x"
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    assert inbox.empty() and inbox._getters is None
+
+
+async def test_a_reader_cancelled_while_waiting_leaves_no_waiter_behind():
+    inbox = Inbox()
+    reader = asyncio.create_task(inbox.get())
+    await asyncio.sleep(0)
+    reader.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await reader
+    assert inbox._getters is None
+    inbox.put_nowait("kept")
+    assert await inbox.get() == "kept"
+
+
+async def test_the_flag_wakes_every_waiter_when_set_and_waits_again_once_cleared():
+    flag = Flag()
+    assert not flag.is_set()
+    waiters = [asyncio.create_task(flag.wait()) for _ in range(3)]
+    await asyncio.sleep(0)
+    flag.set()
+    assert await asyncio.gather(*waiters) == [True, True, True]
+    assert flag.is_set() and await flag.wait() is True and flag._waiters is None
+    flag.clear()
+    late = asyncio.create_task(flag.wait())
+    await asyncio.sleep(0)
+    assert not late.done()
+    late.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await late
+    assert flag._waiters is None
+    flag.set()
+    flag.set()  # twice is once
+    assert flag.is_set()
+
+
+def deques_held_by(protocol) -> int:
+    """Deques reachable from the protocol's queue and events, up to three levels down."""
+    seen, count = set(), 0
+    frontier = list(vars(protocol).values())
+    for _ in range(3):
+        nxt = []
+        for item in frontier:
+            if id(item) in seen:
+                continue
+            seen.add(id(item))
+            if isinstance(item, collections.deque):
+                count += 1
+            elif isinstance(item, Inbox | Flag | asyncio.Queue | asyncio.Event):
+                nxt.extend(gc.get_referents(item))
+        frontier = nxt
+    return count
+
+
+async def test_an_idle_socket_protocol_keeps_no_empty_deques():
+    from uvicorn.config import Config
+    from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+    from uvicorn.server import ServerState
+
+    async def app(scope, receive, send):  # pragma: no cover - never called
+        pass
+
+    config = Config(app, ws_per_message_deflate=False)
+    config.load()
+    stock = WebSocketsSansIOProtocol(config, ServerState(), {})
+    ours = SocketProtocol(config, ServerState(), {})
+    assert deques_held_by(stock) == 5  # the measure sees what uvicorn's own keeps
+    assert deques_held_by(ours) == 0
+    assert ours.writable.is_set() and ours.queue.empty()
+
+
+def test_uvicorn_is_started_with_this_protocol_wherever_fieldops_starts_it():
+    for path in ("deploy/worker", "Makefile"):
+        text = (ROOT / path).read_text()
+        assert "--ws realtime.sansio:SocketProtocol" in text, path
+        assert "--ws websockets-sansio" not in text, path
