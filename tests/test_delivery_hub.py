@@ -196,15 +196,14 @@ def test_the_in_memory_layer_needs_no_publisher():
 
 async def test_entries_published_from_a_thread_reach_a_hub_on_the_redis_layer(tmp_path):
     # The publisher thread PUBLISHes with a blocking client beside channels_redis; a worker's
-    # hub, subscribed through the layer, must hear each entry, in order.
-    from channels_redis.pubsub import RedisPubSubChannelLayer
-
+    # hub, subscribed through the layer the workers run, must hear each entry, in order.
+    from realtime.layer import PubSubLayer
     from realtime.redis_publish import publisher_for
 
     from .servers import redis_server
 
     with redis_server(tmp_path) as url:
-        layer = RedisPubSubChannelLayer(hosts=[url])
+        layer = PubSubLayer(hosts=[url])
         publisher = publisher_for(layer)
         assert publisher is not None and publisher.ping()
         hub = Hub(layer)

@@ -91,7 +91,8 @@ REDIS_URL = env_str("REDIS_URL", "")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            # channels_redis' pub/sub layer, receiving without polling (realtime/layer.py).
+            "BACKEND": "realtime.layer.PubSubLayer",
             "CONFIG": {"hosts": [REDIS_URL]},
         }
     }
