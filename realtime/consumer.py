@@ -37,7 +37,6 @@ from .gather import gather_for
 from .hub import hub_for
 from .presence import BOOK
 from .replay import latest_seq, replay_batch
-from .seen import LiveSpan
 from .transport import transport_of, wire_frame
 
 log = logging.getLogger(__name__)
@@ -67,7 +66,6 @@ class EventConsumer(AsyncWebsocketConsumer):
     present: int | None = None
     received_at = 0.0  # when the frame being handled arrived (the ack latency's start)
     delivery: Delivery | None = None
-    covered = 0  # entries up to this seq went out (or go out) in the socket's replay
     close_code = frames.CLOSE_REVOKED  # why the credential no longer holds, once it does not
     CLOSE_GRACE_SECONDS = 2.0  # a socket closed for not reading gets this long to take the close
 
@@ -86,9 +84,6 @@ class EventConsumer(AsyncWebsocketConsumer):
         # What the socket may do and see was fixed now: a later change of role or group closes it
         # (4409) and the client reconnects as what it is then (docs/protocol.md).
         self.access = (p.role, p.group_id)
-        # An entry can reach a socket twice (through two of its tags), and a `resume` frame must
-        # not repeat what went out live: remember which entries did.
-        self.recent = LiveSpan()
         # How the hub knows the socket, kept for `leave` (the participant may be gone by then): a
         # tuple, as every open socket holds one.
         self.hub_key = (p.event_id, p.pk)
@@ -117,7 +112,7 @@ class EventConsumer(AsyncWebsocketConsumer):
                 await self.close_revoked()
                 return
             upto = read[0]
-        self.covered = upto
+        self.delivery.covered = upto  # an entry reaching the socket twice goes once (Delivery)
         self.forget_handshake()
         await self.send(text_data=frames.hello(participant=p, event_slug=slug, seq=upto))
         if since_error:
@@ -165,7 +160,6 @@ class EventConsumer(AsyncWebsocketConsumer):
             fieldops = settings.FIELDOPS
             self.delivery = Delivery(
                 self.journal_entry,
-                send_now=self.journal_entry_now,
                 transport=transport_of(self.base_send),
                 on_behind=self.close_behind,
                 on_revoke=self.close_revoked,
@@ -190,26 +184,10 @@ class EventConsumer(AsyncWebsocketConsumer):
             if not self.delivery.busy:
                 await self.delivery.flush()
 
-    def journal_entry_now(self, entry) -> bool:
-        """`journal_entry` when the frame can go straight to the server's protocol; False (and
-        nothing done) when it cannot."""
-        seq = entry.seq
-        if seq <= self.covered or seq <= self.recent.last:  # replayed, or here by two tags
-            return True
-        transport = self.delivery.transport
-        if transport is None or not entry.wire or not transport.send_wire(entry.wire):
-            return False
-        self.recent.add(seq)
-        metrics.DELIVERIES.value += 1
-        return True
-
     async def journal_entry(self, entry):
-        if self.journal_entry_now(entry):
-            return
-        # The server does not take it now (its buffer, a closing socket, daphne): its ASGI send.
-        self.recent.add(entry.seq)
+        """One journal entry through the server's ASGI send: the way when the server does not take
+        a prepared frame now (its buffer, a closing socket, daphne). Delivery decides."""
         await self.base_send({"type": "websocket.send", "text": entry.frame})
-        metrics.DELIVERIES.value += 1
 
     # --- from the client --------------------------------------------------------------------
 
@@ -318,11 +296,11 @@ class EventConsumer(AsyncWebsocketConsumer):
         gone, so a phone asking for the whole journal holds one batch in the worker's memory.
         """
         upto, (batch, more) = read
-        self.covered = max(self.covered, upto)
+        self.delivery.covered = max(self.delivery.covered, upto)
         count = 0
         while True:
             for seq, text in batch:
-                if seq in self.recent:  # already delivered live just before this resume
+                if self.delivery.went_live(seq):  # delivered live just before this resume
                     continue
                 if not self.delivery.ready() and not await self.delivery.wait_ready():
                     return  # closed as behind, or gone

@@ -18,6 +18,20 @@ NAMES = (
     "sockets_refused",  # sockets refused over the per-credential cap (CLOSE_TOO_MANY)
 )
 
+
+class Tally:
+    """A counter that only the event loop's thread adds to: `TALLY.value += n`, nothing else (no
+    lock: one is added per delivery)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value = 0
+
+
+# Entries written to sockets live, one per socket (realtime/delivery.py; read by the metrics).
+DELIVERIES = Tally()
+
 _lock = threading.Lock()
 _values = dict.fromkeys(NAMES, 0)
 _logged: dict[str, int] = dict(_values)

@@ -38,26 +38,36 @@ def gc_tune() -> None:
 
 
 class Delivery:
-    """Hold entries while the socket is busy or not reading, then send them in order.
+    """Hold entries while the socket is busy or not reading, then send them in order, each once.
 
-    `send(entry)` writes one entry to the socket; `on_behind()` and `on_revoke()` are the socket's
-    own reactions, called at most once each. `busy` counts the socket's own handlers running
-    (connecting, a frame, a replay): entries wait until they are done, as they would have waited in
-    a channel of its own.
+    `send(entry)` writes one entry through the server's ASGI `send`; `transport` (a
+    realtime.transport.Transport, or None: unbounded) says whether the socket takes frames now and
+    writes a prepared frame straight to it. `on_behind()` and `on_revoke()` are the socket's own
+    reactions, called at most once each. `busy` counts the socket's own handlers running
+    (connecting, a frame, a replay): entries wait until they are done, as they would have waited
+    in a channel of its own.
+
+    Which entries went out is two numbers: `covered` (entries up to it go out in the socket's
+    replay) and the live span `first`..`last`. The hub hands a socket each entry of its audience
+    once, in seq order (realtime/hub.py), a socket that cannot keep up is closed rather than
+    skipped, and a replay reads the journal through the same audience tags: so every entry from
+    `first` to `last` went out live, whatever their count, and an entry at or below either mark
+    reaching the socket again (through a second tag, or after a resume) is dropped. A set or a
+    bitmap per socket cost memory and, for every delivery, the CPU of keeping it.
+
+    This object is the only one of Fieldops' that a delivery touches (`offer`): with thousands of
+    sockets each object a delivery reads is a likely cache miss, and the consumer and a separate
+    span object per socket were about a tenth of a delivery's CPU (docs/performance.md).
     """
 
     __slots__ = (
-        "send", "send_now", "transport", "on_behind", "on_revoke", "limits", "busy", "backlog",
-        "backlog_bytes", "closed", "drainer",
+        "send", "transport", "on_behind", "on_revoke", "limits", "busy", "backlog",
+        "backlog_bytes", "closed", "drainer", "covered", "first", "last",
     )  # fmt: skip
 
-    def __init__(self, send, *, transport, on_behind, on_revoke, limits, send_now=None) -> None:
+    def __init__(self, send, *, transport, on_behind, on_revoke, limits) -> None:
         self.send = send
-        # send_now(entry) -> bool: `send` without awaiting, when the server takes the entry now
-        # (False: it could not, nothing was done). A coroutine per socket per entry was a tenth of
-        # a fan-out's CPU.
-        self.send_now = send_now
-        self.transport = transport  # realtime.transport.Transport, or None (unbounded)
+        self.transport = transport
         self.on_behind = on_behind
         self.on_revoke = on_revoke
         self.limits = limits  # (max entries, max bytes, seconds a socket may take nothing)
@@ -66,6 +76,13 @@ class Delivery:
         self.backlog_bytes = 0
         self.closed = False
         self.drainer: asyncio.Task | None = None
+        self.covered = 0  # entries up to this seq went out (or go out) in the socket's replay
+        self.first = 0  # the live span: none yet
+        self.last = 0
+
+    def went_live(self, seq: int) -> bool:
+        """Whether entry `seq` already went out to the socket live."""
+        return 0 < self.first <= seq <= self.last
 
     def close(self) -> None:
         """The socket is gone or going: drop what is held and ignore what still arrives."""
@@ -78,14 +95,24 @@ class Delivery:
         return transport is None or transport.ready()
 
     def offer(self, entry) -> bool:
-        """Deliver `entry` now if nothing stands in the way, without awaiting; False when the
-        caller must `await deliver(entry)` instead."""
+        """Write `entry` now if nothing stands in the way, without awaiting; False when the
+        caller must `await deliver(entry)` instead. Runs once per socket per entry: a coroutine
+        per socket per entry was a tenth of a fan-out's CPU."""
         if self.closed:
             return True
         if self.busy or self.backlog:
             return False
-        send_now = self.send_now  # it checks that the server takes the frame now
-        return send_now is not None and send_now(entry)
+        seq = entry.seq
+        if seq <= self.covered or seq <= self.last:  # replayed, or here by two tags
+            return True
+        transport = self.transport
+        if transport is None or not entry.wire or not transport.send_wire(entry.wire):
+            return False
+        if not self.first:
+            self.first = seq
+        self.last = seq
+        counters.DELIVERIES.value += 1
+        return True
 
     async def deliver(self, entry) -> None:
         if self.closed:
@@ -93,7 +120,21 @@ class Delivery:
         if self.busy or self.backlog or not self.ready():
             self.hold(entry)
             return
-        await self.send(entry)
+        await self._send(entry)
+
+    async def _send(self, entry) -> None:
+        seq = entry.seq
+        if seq <= self.covered or seq <= self.last:
+            return
+        if not self.first:
+            self.first = seq
+        self.last = seq
+        transport = self.transport
+        if transport is None or not entry.wire or not transport.send_wire(entry.wire):
+            # The server does not take it now (its buffer, a closing socket, daphne): its ASGI
+            # send, which waits as long as it must.
+            await self.send(entry)
+        counters.DELIVERIES.value += 1
 
     def revoke(self, code: int | None = None) -> None:
         """Close the socket as revoked, or with `code` (a role or group change: reconnect)."""
@@ -127,7 +168,7 @@ class Delivery:
                 return
             entry = self.backlog.popleft()
             self.backlog_bytes -= len(entry.frame)
-            await self.send(entry)
+            await self._send(entry)
 
     def drain_soon(self) -> None:
         """Send what is held from a task of the socket's own, as the phone reads."""
@@ -143,7 +184,7 @@ class Delivery:
                     continue
                 entry = self.backlog.popleft()
                 self.backlog_bytes -= len(entry.frame)
-                await self.send(entry)
+                await self._send(entry)
         except Exception:
             log.exception("delivery to one socket failed")
         finally:

@@ -20,21 +20,12 @@ from . import counters, local
 CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
 
 
-class Tally:
-    """A counter that only the event loop's thread adds to: `TALLY.value += n`, nothing else."""
-
-    __slots__ = ("value",)
-
-    def __init__(self) -> None:
-        self.value = 0
-
-
 REGISTRY = CollectorRegistry()
 ProcessCollector(registry=REGISTRY)
 
 # Entries written to sockets live, one per socket (entries sent in a replay are counted apart).
-DELIVERIES = Tally()
-REPLAYED = Tally()
+DELIVERIES = counters.DELIVERIES
+REPLAYED = counters.Tally()
 
 OPEN_SOCKETS = Gauge(
     "fieldops_open_sockets",

@@ -277,37 +277,45 @@ async def test_a_socket_that_does_not_read_holds_a_bounded_backlog_then_falls_be
 
 def test_an_entry_is_written_at_once_only_when_nothing_stands_before_it():
     """The hub's fast path (Delivery.offer) never jumps a socket's own frames, its backlog or a
-    full server buffer: then the entry takes the awaited path, which holds it in order."""
+    full server buffer: then the entry takes the awaited path, which holds it in order. An entry
+    the socket had already (its replay, or through a second tag) is dropped on either path."""
     from realtime.delivery import Delivery
-    from realtime.hub import Entry
+    from realtime.hub import entry_of
 
     written = []
 
-    def send_now(entry):  # as the consumer's: only when the server takes the frame now
-        if not transport.ready():
-            return False
-        written.append(entry.seq)
-        return True
+    class Wire(StuckTransport):
+        def send_wire(self, wire):  # as the server's: only when it takes the frame now
+            if not self.reading:
+                return False
+            written.append(wire)
+            return True
 
     async def unused(*args):
         raise AssertionError("not on this path")
 
-    transport = StuckTransport()
+    def entry(seq):
+        return entry_of(seq, ["public"], f"entry {seq}")
+
+    transport = Wire()
     transport.reading = True
-    delivery = Delivery(unused, send_now=send_now, transport=transport, on_behind=unused,
-                        on_revoke=unused, limits=(5, 10_000, 30.0))  # fmt: skip
-    assert delivery.offer(Entry(1, ("public",), "x")) and written == [1]
+    delivery = Delivery(unused, transport=transport, on_behind=unused, on_revoke=unused,
+                        limits=(5, 10_000, 30.0))  # fmt: skip
+    assert delivery.offer(entry(1)) and written == [entry(1).wire]
+    assert delivery.offer(entry(1)) and len(written) == 1, "here again by a second tag: dropped"
     delivery.busy = 1  # the socket is handling a frame of its own
-    assert not delivery.offer(Entry(2, ("public",), "x"))
+    assert not delivery.offer(entry(2))
     delivery.busy = 0
-    delivery.backlog = deque([Entry(2, ("public",), "x")])  # something waits already
-    assert not delivery.offer(Entry(3, ("public",), "x"))
+    delivery.backlog = deque([entry(2)])  # something waits already
+    assert not delivery.offer(entry(3))
     delivery.backlog = None
     transport.reading = False  # the server's buffer is full
-    assert not delivery.offer(Entry(3, ("public",), "x"))
+    assert not delivery.offer(entry(3))
+    delivery.covered = 9  # a replay sends up to 9
+    assert delivery.offer(entry(9)) and len(written) == 1
     delivery.close()
-    assert delivery.offer(Entry(4, ("public",), "x")), "a closed socket takes nothing, at once"
-    assert written == [1]
+    assert delivery.offer(entry(10)), "a closed socket takes nothing, at once"
+    assert len(written) == 1 and delivery.went_live(1) and not delivery.went_live(2)
 
 
 @pytest.mark.django_db(transaction=True)
