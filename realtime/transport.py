@@ -117,6 +117,19 @@ class SansIOTransport(UvicornTransport):
         return True
 
 
+class SocketTransport(SansIOTransport):
+    # realtime.sansio's protocol, as deploy/worker runs uvicorn: it keeps whether the socket is
+    # open for data frames in one attribute (`wire_open`), so a delivery reads that and writes.
+    __slots__ = ()
+
+    def send_wire(self, wire: bytes) -> bool:
+        p = self.protocol
+        if p.wire_open or p.wire_ready():
+            self.transport.write(wire)
+            return True
+        return False
+
+
 class TwistedTransport(Transport):
     # daphne hands every frame to Twisted, which buffers it whatever its size: what it could not
     # write yet is in dataBuffer (from offset on) and _tempDataBuffer (_tempDataLen bytes).
@@ -154,7 +167,13 @@ def transport_of(send) -> Transport | None:
             hasattr(protocol, name)
             for name in ("disconnected", "close_sent", "handshake_complete", "initial_response")
         ) and all(hasattr(conn, name) for name in ("send_text", "data_to_send"))
-        return SansIOTransport(protocol) if sansio else UvicornTransport(protocol)
+        if not sansio:
+            return UvicornTransport(protocol)
+        return (
+            SocketTransport(protocol)
+            if hasattr(protocol, "wire_ready")
+            else SansIOTransport(protocol)
+        )
     if isinstance(send, partial) and send.args:  # daphne: partial(server.handle_reply, protocol)
         tcp = getattr(send.args[0], "transport", None)
         if tcp is not None and hasattr(tcp, "_tempDataLen") and hasattr(tcp, "dataBuffer"):

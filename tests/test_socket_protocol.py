@@ -116,3 +116,72 @@ def test_uvicorn_is_started_with_this_protocol_wherever_fieldops_starts_it():
         text = (ROOT / path).read_text()
         assert "--ws realtime.sansio:SocketProtocol" in text, path
         assert "--ws websockets-sansio" not in text, path
+
+
+async def serve_one(app):
+    """uvicorn with SocketProtocol on 127.0.0.1, serving `app`; (server, its task, ws URL)."""
+    import socket
+
+    import uvicorn
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="warning",
+                            ws="realtime.sansio:SocketProtocol", ws_per_message_deflate=False)  # fmt: skip
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.02)
+    return server, task, f"ws://127.0.0.1:{port}/"
+
+
+@pytest.mark.parametrize("closed_by", ["client", "server", "connection"])
+async def test_a_frame_is_written_straight_only_while_the_socket_is_open_and_not_paused(closed_by):
+    import websockets
+
+    from realtime.transport import SocketTransport, transport_of, wire_frame
+
+    held = {}
+    done = asyncio.Event()
+
+    async def app(scope, receive, send):
+        await receive()  # websocket.connect
+        await send({"type": "websocket.accept"})
+        held["send"], held["receive"] = send, receive
+        await done.wait()
+
+    server, task, url = await serve_one(app)
+    try:
+        async with websockets.connect(url, compression=None) as client:
+            while "send" not in held:
+                await asyncio.sleep(0.01)
+            transport = transport_of(held["send"])
+            protocol = held["send"].__self__
+            assert isinstance(transport, SocketTransport)
+            assert transport.send_wire(wire_frame(b"one")) and protocol.wire_open
+            assert await client.recv() == "one"
+
+            protocol.pause_writing()  # the socket's buffer is over its high-water mark
+            assert not protocol.wire_open and not transport.send_wire(wire_frame(b"held"))
+            protocol.resume_writing()
+            assert transport.send_wire(wire_frame(b"two"))
+            assert await client.recv() == "two"
+
+            if closed_by == "client":
+                await client.close()
+            elif closed_by == "server":
+                await held["send"]({"type": "websocket.close", "code": 1000})
+                assert not protocol.wire_open, "a close sent ends straight writes at once"
+            else:
+                protocol.transport.abort()
+            for _ in range(300):
+                if not protocol.wire_ready():
+                    break
+                await asyncio.sleep(0.01)
+            assert not protocol.wire_open
+            assert not transport.send_wire(wire_frame(b"after the close"))
+    finally:
+        done.set()
+        server.should_exit = True
+        await task
