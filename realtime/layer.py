@@ -2,9 +2,9 @@
 
 channels_redis 4.3 (pinned in requirements.txt) reads its subscriptions by asking Redis for a
 message with a 0.1 s timeout, in a loop: ten wake-ups a second per worker while nothing arrives,
-each a trip through redis-py's reader and the event loop. On this machine that was about 3 ms of
-CPU a second per worker doing nothing, and the largest share of what a worker spends between two
-alerts (docs/performance.md, "Where the time goes"). `PubSubLayer` is the same layer whose receiving
+each a trip through redis-py's reader and the event loop. Without them a worker at rest spent
+about a quarter less CPU on the bench machine, CPU that every fan-out figure counts
+(docs/performance.md, "Per socket (this round)"). `PubSubLayer` is the same layer whose receiving
 task waits on the socket until a message comes: subscribing and unsubscribing meanwhile only write
 to the connection, and their confirmations arrive through the same read.
 

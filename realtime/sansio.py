@@ -3,7 +3,7 @@
 uvicorn's `WebSocketsSansIOProtocol` keeps, for every open socket, an `asyncio.Queue` for what the
 socket received and an `asyncio.Event` for whether it may write. Between them they hold five
 `collections.deque`s, 760 bytes each even when empty, for the socket's whole life: 3.8 KB of an
-idle socket's 16 (docs/performance.md, "Memory per idle socket"). An idle socket has nothing queued
+idle socket's 16 (docs/performance.md, "Memory (this round)"). An idle socket has nothing queued
 and no one waiting to write, so `SocketProtocol` keeps the same two things as `Inbox` and `Flag`,
 which hold a list only while something is in it.
 
