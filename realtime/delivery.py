@@ -102,17 +102,7 @@ class Delivery:
             return True
         if self.busy or self.backlog:
             return False
-        seq = entry.seq
-        if seq <= self.covered or seq <= self.last:  # replayed, or here by two tags
-            return True
-        transport = self.transport
-        if transport is None or not entry.wire or not transport.send_wire(entry.wire):
-            return False
-        if not self.first:
-            self.first = seq
-        self.last = seq
-        counters.DELIVERIES.value += 1
-        return True
+        return self._write(entry)
 
     async def deliver(self, entry) -> None:
         if self.closed:
@@ -122,18 +112,30 @@ class Delivery:
             return
         await self._send(entry)
 
-    async def _send(self, entry) -> None:
+    def _write(self, entry) -> bool:
+        """Write `entry` straight to the server if the socket takes it now; True when it went, or
+        went already (by a second tag, or in the replay); False when it must take the ASGI send."""
         seq = entry.seq
         if seq <= self.covered or seq <= self.last:
+            return True
+        transport = self.transport
+        if transport is None or not entry.wire or not transport.send_wire(entry.wire):
+            return False
+        self._went(seq)
+        return True
+
+    async def _send(self, entry) -> None:
+        if self._write(entry):
             return
+        # The server does not take it now (its buffer, a closing socket, daphne): its ASGI send,
+        # which waits as long as it must.
+        self._went(entry.seq)
+        await self.send(entry)
+
+    def _went(self, seq: int) -> None:
         if not self.first:
             self.first = seq
         self.last = seq
-        transport = self.transport
-        if transport is None or not entry.wire or not transport.send_wire(entry.wire):
-            # The server does not take it now (its buffer, a closing socket, daphne): its ASGI
-            # send, which waits as long as it must.
-            await self.send(entry)
         counters.DELIVERIES.value += 1
 
     def revoke(self, code: int | None = None) -> None:

@@ -22,7 +22,8 @@ from websockets.protocol import OPEN
 
 
 class Inbox:
-    """A FIFO without bound, as `asyncio.Queue()`: `put_nowait`, `get`, `get_nowait`, `empty`."""
+    """A FIFO without bound, as `asyncio.Queue()`: `put_nowait`, `get`, `get_nowait`, `empty`
+    (what uvicorn calls)."""
 
     __slots__ = ("_items", "_getters")
 
@@ -33,14 +34,8 @@ class Inbox:
     def empty(self) -> bool:
         return not self._items
 
-    def qsize(self) -> int:
-        return len(self._items) if self._items else 0
-
     def put_nowait(self, item) -> None:
-        if self._items is None:
-            self._items = [item]
-        else:
-            self._items.append(item)
+        self._items = _with(self._items, item)
         self._wake_one()
 
     def get_nowait(self):
@@ -48,23 +43,19 @@ class Inbox:
         if not items:
             raise asyncio.QueueEmpty
         item = items.pop(0)  # a socket's inbox holds a handful at most
-        if not items:
-            self._items = None
+        self._items = items or None
         return item
 
     async def get(self):
         while not self._items:
             getter = asyncio.get_running_loop().create_future()
-            if self._getters is None:
-                self._getters = [getter]
-            else:
-                self._getters.append(getter)
+            self._getters = _with(self._getters, getter)
             try:
                 await getter
             except BaseException:
                 # As asyncio.Queue: a getter woken and then cancelled passes the item on.
                 getter.cancel()
-                self._forget(getter)
+                self._getters = _without(self._getters, getter)
                 if self._items and not getter.cancelled():
                     self._wake_one()
                 raise
@@ -77,14 +68,7 @@ class Inbox:
             if not getter.done():
                 getter.set_result(None)
                 break
-        if not getters:
-            self._getters = None
-
-    def _forget(self, getter: asyncio.Future) -> None:
-        if self._getters is not None and getter in self._getters:
-            self._getters.remove(getter)
-            if not self._getters:
-                self._getters = None
+        self._getters = getters or None
 
 
 class Flag:
@@ -115,18 +99,29 @@ class Flag:
         if self._value:
             return True
         waiter = asyncio.get_running_loop().create_future()
-        if self._waiters is None:
-            self._waiters = [waiter]
-        else:
-            self._waiters.append(waiter)
+        self._waiters = _with(self._waiters, waiter)
         try:
             await waiter
             return True
         finally:
-            if self._waiters is not None and waiter in self._waiters:
-                self._waiters.remove(waiter)
-                if not self._waiters:
-                    self._waiters = None
+            self._waiters = _without(self._waiters, waiter)
+
+
+# What is queued, and who waits, is kept in a list made when the first one comes and dropped when
+# the last one goes: an idle socket has none, and an empty deque (asyncio's choice) is 760 bytes.
+
+
+def _with(waiters: list | None, waiter: asyncio.Future) -> list:
+    if waiters is None:
+        return [waiter]
+    waiters.append(waiter)
+    return waiters
+
+
+def _without(waiters: list | None, waiter: asyncio.Future) -> list | None:
+    if waiters is not None and waiter in waiters:
+        waiters.remove(waiter)
+    return waiters or None
 
 
 def _closing(name: str) -> property:

@@ -11,8 +11,6 @@ returns None and delivery is unbounded, as stock Channels is (the tests' in-proc
 import struct
 from functools import partial
 
-from websockets.protocol import OPEN
-
 HIGH_WATER = 64 * 1024  # bytes waiting in the server before a socket counts as not reading now
 
 
@@ -74,15 +72,13 @@ class UvicornTransport(Transport):
 
 
 class SansIOTransport(UvicornTransport):
-    # uvicorn's websockets sans-I/O protocol (realtime.sansio's, as deploy/worker runs it, or its own):
-    # a journal entry is written as its `send` writes a "websocket.send", without the ASGI message
-    # and the coroutines around it, once per recipient (docs/performance.md, "Where the time goes").
-    __slots__ = ("protocol", "plain")
+    # uvicorn's websockets sans-I/O protocol: what it keeps of the opening handshake can go once
+    # the socket is open. Entries take the ASGI `send` (SocketTransport writes them straight).
+    __slots__ = ("protocol",)
 
     def __init__(self, protocol) -> None:
         super().__init__(protocol)
         self.protocol = protocol
-        self.plain = False  # open, accepted as is, with no extension: checked once
 
     def release_handshake(self) -> None:
         # uvicorn reads its `request` and `response` only while it accepts (or refuses) the
@@ -97,29 +93,13 @@ class SansIOTransport(UvicornTransport):
                 headers.clear()
         p.request = p.response = None
 
-    def send_wire(self, wire: bytes) -> bool:
-        # A server's frames are not masked, so with no extension (compression is off) a frame's
-        # bytes are the same for every socket: an entry is framed once, not once per recipient.
-        # This is what the protocol's own send_text appends. It runs once per socket per entry:
-        # what cannot change once the socket is open is checked once (`plain`).
-        p = self.protocol
-        if not self.plain:
-            conn = p.conn
-            if not p.handshake_complete or p.initial_response is not None or conn.extensions:
-                return False
-            self.plain = True
-        if p.disconnected or p.close_sent or not self.writable.is_set():
-            return False
-        conn = p.conn
-        if conn.state is not OPEN or conn.expect_continuation_frame:
-            return False
-        self.transport.write(wire)
-        return True
-
 
 class SocketTransport(SansIOTransport):
-    # realtime.sansio's protocol, as deploy/worker runs uvicorn: it keeps whether the socket is
-    # open for data frames in one attribute (`wire_open`), so a delivery reads that and writes.
+    # realtime.sansio's protocol, as deploy/worker runs uvicorn: a journal entry is written as its
+    # `send` writes a "websocket.send", without the ASGI message and the coroutines around it. A
+    # server's frames are not masked, so with no extension a frame's bytes are the same for every
+    # socket: an entry is framed once (`wire_frame`), not once per recipient. Whether the socket
+    # takes a data frame now is the protocol's to say (`wire_open`, `wire_ready()`), in one place.
     __slots__ = ()
 
     def send_wire(self, wire: bytes) -> bool:

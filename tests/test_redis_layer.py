@@ -13,8 +13,36 @@ from realtime.layer import PubSubLayer
 pytestmark = pytest.mark.multiworker
 
 
+@pytest.fixture
+def redis(tmp_path):
+    """A private redis-server, started; the test may kill and start it again."""
+    proc = redis_proc(tmp_path)
+    proc.start()
+    yield proc
+    proc.stop()
+
+
+def url_of(redis) -> str:
+    return f"redis://127.0.0.1:{redis.port}/0"
+
+
+@pytest.fixture
+async def layer(redis):
+    layer = PubSubLayer(hosts=[url_of(redis)])
+    yield layer
+    await layer.flush()
+
+
 async def receive(layer, channel, timeout=5):
     return await asyncio.wait_for(layer.receive(channel), timeout)
+
+
+async def member_of(layer, *groups) -> str:
+    """A new channel of `layer`, added to `groups`."""
+    channel = await layer.new_channel(prefix="test")
+    for group in groups:
+        await layer.group_add(group, channel)
+    return channel
 
 
 def reads_counted(layer) -> list[int]:
@@ -31,11 +59,10 @@ def reads_counted(layer) -> list[int]:
     return count
 
 
-async def quiet_reads(layer_class, url) -> int:
-    layer = layer_class(hosts=[url])
+async def quiet_reads(layer) -> int:
+    """The reads `layer` makes from Redis in a second when nothing is published."""
     try:
-        channel = await layer.new_channel(prefix="test")
-        await layer.group_add("g", channel)
+        channel = await member_of(layer, "g")
         await layer.group_send("g", {"type": "warm"})
         assert (await receive(layer, channel))["type"] == "warm"
         count = reads_counted(layer)
@@ -45,65 +72,43 @@ async def quiet_reads(layer_class, url) -> int:
         await layer.flush()
 
 
-async def test_the_layer_does_not_poll_redis_while_nothing_is_published(tmp_path):
-    redis = redis_proc(tmp_path)
+async def test_the_layer_does_not_poll_redis_while_nothing_is_published(redis):
+    assert await quiet_reads(RedisPubSubChannelLayer(hosts=[url_of(redis)])) >= 5  # its own: 10/s
+    assert await quiet_reads(PubSubLayer(hosts=[url_of(redis)])) <= 1
+
+
+async def test_groups_joined_and_left_while_it_waits_take_effect(layer):
+    channel = await member_of(layer, "first")
+    await asyncio.sleep(0.2)  # the receiving task is now waiting on the socket
+    await layer.group_add("second", channel)
+    await layer.group_send("second", {"type": "two"})
+    assert (await receive(layer, channel))["type"] == "two"
+    await layer.group_discard("second", channel)
+    await layer.group_send("second", {"type": "gone"})
+    await layer.group_send("first", {"type": "one"})
+    assert (await receive(layer, channel))["type"] == "one"
+
+
+async def test_it_hears_the_group_again_after_redis_restarts(redis, layer):
+    channel = await member_of(layer, "g")
+    await layer.group_send("g", {"type": "before"})
+    assert (await receive(layer, channel))["type"] == "before"
+    redis.kill()
+    await asyncio.sleep(0.3)
     redis.start()
-    try:
-        url = f"redis://127.0.0.1:{redis.port}/0"
-        assert await quiet_reads(RedisPubSubChannelLayer, url) >= 5  # channels_redis' own: 10/s
-        assert await quiet_reads(PubSubLayer, url) <= 1
-    finally:
-        redis.stop()
 
+    async def heard():
+        while True:
+            try:
+                await layer.group_send("g", {"type": "after"})
+            except Exception:  # noqa: BLE001, S110 - the publishing side reconnects too
+                pass
+            try:
+                return await asyncio.wait_for(layer.receive(channel), 0.5)
+            except TimeoutError:
+                continue
 
-async def test_groups_joined_and_left_while_it_waits_take_effect(tmp_path):
-    redis = redis_proc(tmp_path)
-    redis.start()
-    layer = PubSubLayer(hosts=[f"redis://127.0.0.1:{redis.port}/0"])
-    try:
-        channel = await layer.new_channel(prefix="test")
-        await layer.group_add("first", channel)
-        await asyncio.sleep(0.2)  # the receiving task is now waiting on the socket
-        await layer.group_add("second", channel)
-        await layer.group_send("second", {"type": "two"})
-        assert (await receive(layer, channel))["type"] == "two"
-        await layer.group_discard("second", channel)
-        await layer.group_send("second", {"type": "gone"})
-        await layer.group_send("first", {"type": "one"})
-        assert (await receive(layer, channel))["type"] == "one"
-    finally:
-        await layer.flush()
-        redis.stop()
-
-
-async def test_it_hears_the_group_again_after_redis_restarts(tmp_path):
-    redis = redis_proc(tmp_path)
-    redis.start()
-    layer = PubSubLayer(hosts=[f"redis://127.0.0.1:{redis.port}/0"])
-    try:
-        channel = await layer.new_channel(prefix="test")
-        await layer.group_add("g", channel)
-        await layer.group_send("g", {"type": "before"})
-        assert (await receive(layer, channel))["type"] == "before"
-        redis.kill()
-        await asyncio.sleep(0.3)
-        redis.start()
-
-        async def heard():
-            while True:
-                try:
-                    await layer.group_send("g", {"type": "after"})
-                except Exception:  # noqa: BLE001, S110 - the publishing side reconnects too
-                    pass
-                try:
-                    return await asyncio.wait_for(layer.receive(channel), 0.5)
-                except TimeoutError:
-                    continue
-
-        assert (await asyncio.wait_for(heard(), 15))["type"] == "after"
-    finally:
-        await layer.flush()
-        redis.stop()
+    assert (await asyncio.wait_for(heard(), 15))["type"] == "after"
 
 
 def test_workers_with_redis_run_this_layer():
