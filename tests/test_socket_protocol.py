@@ -168,6 +168,16 @@ async def test_a_frame_is_written_straight_only_while_the_socket_is_open_and_not
             assert transport.send_wire(wire_frame(b"two"))
             assert await client.recv() == "two"
 
+            # What the flag says when the connection is lost: a close sent or received must have
+            # cleared it already (the connection lost clears it last, whatever came before).
+            at_loss = []
+            lose = protocol.connection_lost
+
+            def connection_lost(exc):
+                at_loss.append(protocol.wire_open)
+                lose(exc)
+
+            protocol.connection_lost = connection_lost
             if closed_by == "client":
                 await client.close()
             elif closed_by == "server":
@@ -176,9 +186,10 @@ async def test_a_frame_is_written_straight_only_while_the_socket_is_open_and_not
             else:
                 protocol.transport.abort()
             for _ in range(300):
-                if not protocol.wire_ready():
+                if at_loss:
                     break
                 await asyncio.sleep(0.01)
+            assert at_loss == ([True] if closed_by == "connection" else [False])
             assert not protocol.wire_open
             assert not transport.send_wire(wire_frame(b"after the close"))
     finally:
