@@ -45,7 +45,7 @@ def test_a_follow_up_is_sealed_at_rest_and_read_back_by_the_model(cast, arrest):
     raw = raw_row("fieldops_arrestrecord", arrest.pk, list(FOLLOW_UP))
     arrest.refresh_from_db()
     for name, value in FOLLOW_UP.items():
-        assert raw[name].startswith("v1:") and value not in raw[name], name
+        assert raw[name].startswith("v2:") and value not in raw[name], name
         assert getattr(arrest, name) == value
 
 

@@ -6,8 +6,8 @@ REST API; the event is aged past its retention and `purge_personal_data` runs. T
 database files (SQLite's main file, -wal and -shm; every file of PostgreSQL's data directory,
 pg_wal included, after a CHECKPOINT) and every Redis key (DUMP) are scanned for the markers and
 positions in clear, and every Fernet token found is tried with the master key; every token that
-opens to a key is tried as a key on every token in turn (what an attacker holding the master key
-would do). Callsigns are field pseudonyms, not personal data (docs/deployment.md).
+opens to a key is tried as a key on every Fernet token and every sealed (v2) value in turn (what an
+attacker holding the master key would do). Callsigns are field pseudonyms, not personal data (docs/deployment.md).
 """
 
 import json
@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from cryptography.exceptions import InvalidTag
 from cryptography.fernet import Fernet, InvalidToken
 
 from .servers import (
@@ -31,6 +32,7 @@ from .servers import (
     project_env,
     redis_and_database,
 )
+from .test_retention import opened_as_documented
 
 pytestmark = pytest.mark.multiworker
 
@@ -56,6 +58,9 @@ MARKERS = {
     + ARREST_TEXT
 }
 FERNET_TOKEN = re.compile(rb"gAAAAA[A-Za-z0-9_\-]{40,}={0,2}")
+# A sealed value (fieldops/crypto.py). A lookahead: a value stored right after another one runs on
+# into its "v2", and that "v2:" must still start a match of its own.
+SEALED = re.compile(rb"(?=v2:([0-9a-f]{16}):([A-Za-z0-9_\-]{40,}={0,2}))")
 
 
 def needles() -> dict[str, list[bytes]]:
@@ -182,9 +187,32 @@ def fernet_tokens(blobs: list[bytes]) -> set[bytes]:
     return found
 
 
+def sealed_values(blobs: list[bytes]) -> set[tuple[str, str]]:
+    """(key id, token) of every string that may be a whole sealed value, cut as Fernet runs are (a
+    token is base64: a multiple of 4 characters)."""
+    found = set()
+    for key_id, run in {match for blob in blobs for match in SEALED.findall(blob)}:
+        for length in range(40, len(run) + 1, 4):
+            found.add((key_id.decode(), run[:length].decode()))
+    return found
+
+
+def opened_values(raw_keys: list[bytes], sealed: set[tuple[str, str]]) -> list[bytes]:
+    """Every sealed value that one of these data keys opens."""
+    opened = []
+    for raw in raw_keys:
+        for key_id, token in sealed:
+            try:
+                opened.append(opened_as_documented(raw, key_id, token))
+            except (InvalidTag, ValueError):
+                continue
+    return opened
+
+
 def scan(blobs: list[bytes], *, master: str) -> dict:
     """What an attacker holding `master` learns from these bytes: markers in clear, and markers
-    inside Fernet tokens opened by the master key or by a key that the master key opens."""
+    inside Fernet tokens opened by the master key, and inside Fernet tokens and sealed values
+    opened by a data key that the master key opens."""
     wanted = needles()
     clear = sorted(
         name for name, forms in wanted.items() if any(f in blob for f in forms for blob in blobs)
@@ -196,11 +224,14 @@ def scan(blobs: list[bytes], *, master: str) -> dict:
             opened.append(keys[0].decrypt(token))
         except InvalidToken:
             continue
+    raw_keys = []
     for plain in list(opened):
         try:
             keys.append(Fernet(plain))  # a wrapped data key
         except ValueError:
             continue
+        raw_keys.append(plain)
+    opened += opened_values(raw_keys, sealed_values(blobs))
     for key in keys[1:]:
         for token in tokens:
             try:

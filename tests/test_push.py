@@ -478,7 +478,7 @@ def test_endpoints_and_keys_are_sealed_with_the_events_key(cast, service, push_o
         stored = cursor.fetchone()
     sub = browser.subscription()
     for value, raw in zip(stored, [sub["endpoint"], *sub["keys"].values()], strict=True):
-        assert value.startswith("v1:") and raw not in value
+        assert value.startswith("v2:") and raw not in value
 
 
 def test_a_browser_belongs_to_whoever_subscribed_with_it_last(cast, service, push_on):

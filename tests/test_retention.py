@@ -1,6 +1,7 @@
 """Retention that erases: after an event's retention only counts and the event's plan remain, its
 data key is destroyed, and its tokens and sessions stop working once it has ended plus a grace."""
 
+import base64
 import io
 import uuid
 from datetime import timedelta
@@ -8,6 +9,9 @@ from datetime import timedelta
 import orjson
 import pytest
 from cryptography.fernet import Fernet, InvalidToken
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.hashes import SHA256
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.contrib.sessions.models import Session
 from django.core.management import call_command
 from django.db import connection
@@ -205,7 +209,7 @@ def test_personal_columns_are_sealed_with_the_events_own_key(cast):
     fill(cast)
     checkin = CheckIn.objects.get(participant=cast.marshal_a)
     key = EventKey.objects.get(event=cast.event)
-    own = Fernet(crypto.decrypt(key.wrapped).encode())
+    own = crypto.decrypt(key.wrapped).encode()
     columns = [
         ("marshals_checkin", ("lat", "lng", "note"), checkin.pk),
         ("fieldops_incident", ("lat", "lng", "description"), Incident.objects.first().pk),
@@ -218,14 +222,56 @@ def test_personal_columns_are_sealed_with_the_events_own_key(cast):
         for name in names:
             value = stored(table, name, pk)
             prefix, key_id, token = value.split(":", 2)
-            assert (prefix, key_id) == ("v1", key.key_id), (table, name)
-            assert own.decrypt(token.encode())
+            assert (prefix, key_id) == ("v2", key.key_id), (table, name)
+            assert opened_as_documented(own, key_id, token)
             with pytest.raises(InvalidToken):
                 crypto.fernet().decrypt(token.encode())
     assert (checkin.lat, checkin.lng, checkin.note) == (HERE["lat"], HERE["lng"], "by the fountain")
     other = EventFactory()
     checkin_create(participant=ParticipantFactory(event=other), **HERE)
     assert EventKey.objects.get(event=other).key_id != key.key_id
+
+
+def opened_as_documented(data_key: bytes, key_id: str, token: str) -> bytes:
+    """A v2 value opened as fieldops/crypto.py's docstring describes it, without its code."""
+    derive = HKDF(algorithm=SHA256(), length=32, salt=None, info=b"fieldops seal v2")
+    sealed = base64.urlsafe_b64decode(token)
+    aead = AESGCM(derive.derive(base64.urlsafe_b64decode(data_key)))
+    return aead.decrypt(sealed[:12], sealed[12:], key_id.encode())
+
+
+def test_values_sealed_with_fernet_before_still_read_until_the_purge(cast):
+    checkin_create(participant=cast.marshal_a, note="now", **HERE)
+    checkin = CheckIn.objects.get()
+    key = EventKey.objects.get(event=cast.event)
+    fernet = Fernet(crypto.decrypt(key.wrapped).encode())
+    before = f"v1:{key.key_id}:{fernet.encrypt(b'sealed before').decode()}"
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE marshals_checkin SET note = %s", [before])
+
+    assert CheckIn.objects.get().note == "sealed before"
+    assert stored("marshals_checkin", "lat", checkin.pk).startswith("v2:")  # new values: v2
+    age(cast.event, ended_hours_ago=73)
+    purge()
+    crypto.keys_forget()
+    with pytest.raises(ValueError, match="no longer exists"):
+        crypto.unseal(before)
+
+
+def test_a_sealed_value_altered_at_rest_is_refused_not_misread(cast):
+    checkin_create(participant=cast.marshal_a, note="by the fountain", **HERE)
+    value = stored("marshals_checkin", "note", CheckIn.objects.get().pk)
+    head, token = value.rsplit(":", 1)
+    sealed = bytearray(base64.urlsafe_b64decode(token))
+    sealed[20] ^= 1
+    altered = f"{head}:{base64.urlsafe_b64encode(bytes(sealed)).decode()}"
+    other_key = f"v2:{'0' * 16}:{token}"
+
+    for bad in (altered, value[:-8], f"{head}:not base64!"):
+        with pytest.raises(ValueError, match="cannot be read"):
+            crypto.unseal(bad)
+    with pytest.raises(ValueError, match="no longer exists"):
+        crypto.unseal(other_key)
 
 
 def test_a_plain_update_of_a_sealed_column_is_refused(cast):

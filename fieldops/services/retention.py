@@ -170,7 +170,7 @@ def _journal_reduce(event: Event, *, everything: bool) -> int:
     are sealed) to kind, seq and time."""
     entries = JournalEntry.objects.filter(event=event)
     if not everything:
-        entries = entries.filter(frame__startswith=crypto.Stored(crypto.SEALED_PREFIX))
+        entries = entries.filter(crypto.sealed_filter("frame"))
     rows = list(entries.order_by("seq").values_list("pk", "seq", "kind", "at"))
     audience = audiences.audience_text([])
     for start in range(0, len(rows), _BATCH):
@@ -271,8 +271,7 @@ def personal_data_inventory(*, event: Event) -> list[Holding]:
     from marshals.models import DeviceToken, RouteAck
 
     sos = Q(kind=Incident.Kind.SOS)
-    sealed = crypto.Stored(crypto.SEALED_PREFIX)
-    with_content = Q(frame__startswith=sealed) | Q(frame__contains=crypto.Stored('"data"'))
+    with_content = crypto.sealed_filter("frame") | Q(frame__contains=crypto.Stored('"data"'))
     kinds = [
         ("check-ins (position, note)", CheckIn.objects.filter(event=event), "server_time"),
         ("incidents (position, description)", Incident.objects.filter(event=event).exclude(sos),
