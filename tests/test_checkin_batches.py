@@ -5,8 +5,11 @@ safety rule and logged as if it came alone, and one bad check-in harms none of t
 import asyncio
 import uuid
 
+import orjson
 import pytest
 from channels.db import database_sync_to_async
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from fieldops import errors
 from fieldops.actions import Request, actions_perform_batch
@@ -54,6 +57,25 @@ def test_a_batch_is_one_transaction_with_gapless_seqs_in_request_order(
     assert batches("together") == together + 1
     assert [e["seq"] for e in published] == seqs, "published once each, in order, on commit"
     assert CheckIn.objects.filter(event=cast.event).count() == len(marshals)
+
+
+def test_a_batch_writes_its_check_in_rows_in_one_statement_after_every_key_ever_used(
+    cast, marshals
+):
+    actions_perform_batch([checkin(marshals[0])])
+    gone = CheckIn.objects.get().pk
+    CheckIn.objects.all().delete()  # the highest key is gone, and must not be used again
+
+    with CaptureQueriesContext(connection) as queries:
+        results = actions_perform_batch([checkin(m) for m in marshals])
+
+    inserts = [q["sql"] for q in queries if 'INSERT INTO "marshals_checkin"' in q["sql"]]
+    assert len(inserts) == 1, inserts
+    rows = CheckIn.objects.order_by("pk")
+    assert rows.first().pk > gone
+    for result in results:
+        written = orjson.loads(result.frame)["data"]
+        assert rows.get(pk=written["checkin"]).participant.callsign == written["callsign"]
 
 
 def test_a_batch_travels_to_the_other_workers_as_one_message(

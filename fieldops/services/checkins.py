@@ -35,8 +35,8 @@ class RulesState:
 def checkins_prepare(*, journal, participants: list[Participant]) -> None:
     """Read the rules' state of a batch's participants in one statement (fieldops/actions.py), for
     their check-ins to take instead of asking three each. Only a participant's first check-in of
-    the batch takes it: a second one asks anew, after what the first wrote. On PostgreSQL the
-    check-in rows' keys are taken ahead too, so that the rows go in one statement at the end."""
+    the batch takes it: a second one asks anew, after what the first wrote. The check-in rows'
+    keys are taken ahead too, so that the rows go in one statement at the end."""
     journal.ids_reserve(CheckIn, len(participants))
     ids = sorted({p.pk for p in participants})
     marks = ", ".join(["%s"] * len(ids))

@@ -132,8 +132,8 @@ class JournalWriter:
         return instance
 
     def ids_reserve(self, model, count: int) -> None:
-        """Take `count` primary keys of `model` ahead, in one statement, for `insert` (PostgreSQL,
-        where each INSERT is a round trip; SQLite inserts in-process, one by one)."""
+        """Take `count` primary keys of `model` ahead, in one statement, for `insert`: the rows
+        then go in one statement per table (`rows.ids_ahead` says where that is possible)."""
         self.ids.setdefault(model, []).extend(reversed(ids_ahead(model, count)))
 
     def flush(self) -> None:

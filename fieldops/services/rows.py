@@ -81,15 +81,37 @@ def rows_run(rows: list[tuple[str, list]]) -> None:
 
 
 def ids_ahead(model: type[Model], count: int) -> list[int]:
-    """`count` primary keys taken now from the model's sequence, in one statement (PostgreSQL; an
-    empty list elsewhere, where rows are inserted one by one as before)."""
+    """`count` primary keys taken now for the model's next rows, in one statement.
+
+    PostgreSQL: from the model's sequence. SQLite: the keys after the table's AUTOINCREMENT
+    sequence, only inside a transaction begun IMMEDIATE (Fieldops' setting), which holds the
+    database's write lock from its BEGIN: no other connection inserts until it ends, and the
+    rows inserted with these keys move the sequence past them. Elsewhere an empty list: the rows
+    are inserted one by one."""
     connection = connections[DEFAULT_DB_ALIAS]
-    if connection.vendor != "postgresql" or count < 1:
+    if count < 1:
         return []
     meta = model._meta
+    if connection.vendor == "sqlite" and _write_locked(connection):
+        quote = connection.ops.quote_name
+        sql = (
+            "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = %s), 0),"  # noqa: S608 - names from the model
+            f" COALESCE((SELECT MAX({quote(meta.pk.column)}) FROM {quote(meta.db_table)}), 0))"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [meta.db_table])
+            last = cursor.fetchone()[0]
+        return list(range(last + 1, last + 1 + count))
+    if connection.vendor != "postgresql":
+        return []
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
             [meta.db_table, meta.pk.column, count],
         )
         return [row[0] for row in cursor.fetchall()]
+
+
+def _write_locked(connection) -> bool:
+    options = connection.settings_dict.get("OPTIONS", {})
+    return connection.in_atomic_block and options.get("transaction_mode") == "IMMEDIATE"
