@@ -7,12 +7,15 @@ idle socket's 16 (docs/performance.md, "Memory (this round)"). An idle socket ha
 and no one waiting to write, so `SocketProtocol` keeps the same two things as `Inbox` and `Flag`,
 which hold a list only while something is in it.
 
+It reads a socket until the app is a message behind, where uvicorn's stops reading after every
+message and starts again when the app has taken it (two system calls a message).
+
 It also answers, at the cost of one attribute read, whether a data frame may be written to the
 socket now (`wire_open`): what the hub asks once per socket per journal entry (realtime/transport.py).
 
 deploy/worker and `make run` start uvicorn with `--ws realtime.sansio:SocketProtocol`. Everything
 else is uvicorn's (0.54, pinned in requirements.txt): it calls `put_nowait`, `get` and `empty` on
-the queue, and `set`, `clear`, `wait` and `is_set` on the event, which is all these implement.
+the queue (and this module `len`), and `set`, `clear`, `wait` and `is_set` on the event, which is all these implement.
 """
 
 import asyncio
@@ -33,6 +36,9 @@ class Inbox:
 
     def empty(self) -> bool:
         return not self._items
+
+    def __len__(self) -> int:
+        return len(self._items) if self._items else 0
 
     def put_nowait(self, item) -> None:
         self._items = _with(self._items, item)
@@ -174,6 +180,21 @@ class SocketProtocol(WebSocketsSansIOProtocol):
             and not conn.expect_continuation_frame
         )
         return ready
+
+    def send_receive_event_to_app(self) -> None:
+        # uvicorn stops reading the socket after every message until the app takes it: two epoll
+        # changes a message, a tenth of the event loop's work on a check-in (docs/performance.md).
+        # Here reading stops once the app is a message behind (this one queued and one before):
+        # what a socket may queue stays bounded as under uvicorn, by what one read brings.
+        paused = self.read_paused
+        self.read_paused = True  # uvicorn's own code pauses only if it was not
+        try:
+            super().send_receive_event_to_app()
+        finally:
+            self.read_paused = paused
+        if not paused and len(self.queue) > 1 and not self.transport.is_closing():
+            self.read_paused = True
+            self.transport.pause_reading()
 
     def pause_writing(self) -> None:
         self.wire_open = False

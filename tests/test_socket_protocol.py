@@ -118,8 +118,9 @@ def test_uvicorn_is_started_with_this_protocol_wherever_fieldops_starts_it():
         assert "--ws websockets-sansio" not in text, path
 
 
-async def serve_one(app):
-    """uvicorn with SocketProtocol on 127.0.0.1, serving `app`; (server, its task, ws URL)."""
+async def serve_one(app, ws: str = "realtime.sansio:SocketProtocol"):
+    """uvicorn with SocketProtocol (or `ws`) on 127.0.0.1, serving `app`; (server, its task, ws
+    URL)."""
     import socket
 
     import uvicorn
@@ -128,7 +129,7 @@ async def serve_one(app):
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="warning",
-                            ws="realtime.sansio:SocketProtocol", ws_per_message_deflate=False)  # fmt: skip
+                            ws=ws, ws_per_message_deflate=False)  # fmt: skip
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:
@@ -194,5 +195,86 @@ async def test_a_frame_is_written_straight_only_while_the_socket_is_open_and_not
             assert not transport.send_wire(wire_frame(b"after the close"))
     finally:
         done.set()
+        server.should_exit = True
+        await task
+
+
+def counting_pauses(protocol) -> list:
+    """A list that gets an item each time the protocol stops reading its socket."""
+    pauses = []
+    pause = protocol.transport.pause_reading
+
+    def pause_reading():
+        queue = protocol.queue
+        pauses.append(queue.qsize() if isinstance(queue, asyncio.Queue) else len(queue))
+        pause()
+
+    protocol.transport.pause_reading = pause_reading
+    return pauses
+
+
+@pytest.mark.parametrize(("ws", "paused"), [("websockets-sansio", 20), (None, 0)])
+async def test_a_socket_whose_app_keeps_up_is_read_without_stopping(ws, paused):
+    import websockets
+
+    held = {}
+
+    async def app(scope, receive, send):
+        await receive()  # websocket.connect
+        await send({"type": "websocket.accept"})
+        held["pauses"] = counting_pauses(send.__self__)
+        while (message := await receive())["type"] == "websocket.receive":
+            await send({"type": "websocket.send", "text": message["text"]})
+
+    server, task, url = await serve_one(app, **({"ws": ws} if ws else {}))
+    try:
+        async with asyncio.timeout(30), websockets.connect(url, compression=None) as client:
+            for i in range(20):  # a phone's check-ins: one, its ack, the next
+                await client.send(f"checkin {i}")
+                assert await client.recv() == f"checkin {i}"
+        assert len(held["pauses"]) == paused  # uvicorn's own stops after every message
+    finally:
+        server.should_exit = True
+        await task
+
+
+async def test_a_socket_whose_app_falls_behind_stops_being_read_and_loses_nothing():
+    import websockets
+
+    held, go = {}, asyncio.Event()
+
+    async def app(scope, receive, send):
+        await receive()  # websocket.connect
+        await send({"type": "websocket.accept"})
+        held["protocol"] = send.__self__
+        held["pauses"] = counting_pauses(send.__self__)
+        await go.wait()  # busy elsewhere while the messages come
+        got = []
+        while len(got) < 2000:
+            got.append((await receive())["text"])
+        held["got"] = got
+        await send({"type": "websocket.send", "text": "done"})
+
+    server, task, url = await serve_one(app)
+    try:
+        async with asyncio.timeout(30), websockets.connect(url, compression=None) as client:
+            while "protocol" not in held:
+                await asyncio.sleep(0.01)
+            sent = [f"m{i:04d} " + "x" * 400 for i in range(2000)]  # 800 KB: more than one read
+            sending = asyncio.gather(*(client.send(m) for m in sent))
+            for _ in range(300):
+                if held["protocol"].read_paused:
+                    break
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(0.2)
+            protocol = held["protocol"]
+            assert protocol.read_paused, "the app is behind: the socket is no longer read"
+            assert 2 <= len(protocol.queue) < 2000 and held["pauses"][0] == 2
+            go.set()
+            assert await client.recv() == "done"
+            await sending
+        assert held["got"] == sent
+    finally:
+        go.set()
         server.should_exit = True
         await task
