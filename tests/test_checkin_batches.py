@@ -78,6 +78,22 @@ def test_a_batch_writes_its_check_in_rows_in_one_statement_after_every_key_ever_
         assert rows.get(pk=written["checkin"]).participant.callsign == written["callsign"]
 
 
+def test_a_check_in_beyond_the_keys_taken_ahead_still_goes_with_its_batch(
+    cast, marshals, monkeypatch
+):
+    from fieldops.services import journal
+
+    taken = journal.ids_ahead
+    monkeypatch.setattr(journal, "ids_ahead", lambda model, count: taken(model, count)[:1])
+    together = batches("together")
+
+    results = actions_perform_batch([checkin(m) for m in marshals[:3]])
+
+    assert batches("together") == together + 1, "no key taken twice, so no fall back"
+    written = [orjson.loads(r.frame)["data"]["checkin"] for r in results]
+    assert sorted(written) == list(CheckIn.objects.order_by("pk").values_list("pk", flat=True))
+
+
 def test_a_batch_travels_to_the_other_workers_as_one_message(
     cast, marshals, monkeypatch, django_capture_on_commit_callbacks
 ):
