@@ -40,6 +40,7 @@ from django.db.models import Q
 
 SEALED_PREFIX = "v2:"  # what `seal` writes
 SEALED_PREFIXES = ("v1:", SEALED_PREFIX)  # what `unseal` opens with a data key
+VERSION_LENGTH = 3  # of each of those prefixes
 KEY_ID_LENGTH = 16  # hex characters of a random key id
 TOKEN_START = "gAAAA"  # every Fernet token starts so (its version byte is 0x80)
 NONCE_BYTES = 12
@@ -193,7 +194,7 @@ def seal(text: str, *, event_id: int) -> Stored:
 
 def is_sealed(stored: str) -> bool:
     """Whether `stored` was sealed with a data key (v2, or v1 before it)."""
-    end = len(SEALED_PREFIX) + KEY_ID_LENGTH
+    end = VERSION_LENGTH + KEY_ID_LENGTH
     if not stored.startswith(SEALED_PREFIXES) or stored[end : end + 1] != ":":
         return False
     return stored.startswith(SEALED_PREFIX) or stored[end + 1 : end + 6] == TOKEN_START
@@ -210,8 +211,7 @@ def sealed_filter(name: str) -> Q:
 def unseal(stored: str) -> str:
     """The text of a stored value: sealed, a legacy master-key token, or plain."""
     if is_sealed(stored):
-        version_end = len(SEALED_PREFIX)
-        key_id, token = stored[version_end:].split(":", 1)
+        key_id, token = stored[VERSION_LENGTH:].split(":", 1)
         key = _BY_ID.get(key_id)
         if key is None:
             from fieldops.models import EventKey
@@ -220,7 +220,7 @@ def unseal(stored: str) -> str:
             if not wrapped:
                 raise ValueError(MSG_KEY_DESTROYED)
             key = _unwrap(key_id, wrapped[0])
-        return key.open(stored[:version_end], token)
+        return key.open(stored[:VERSION_LENGTH], token)
     if stored.startswith(TOKEN_START):
         return decrypt(stored)
     return stored
