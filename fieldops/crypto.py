@@ -102,18 +102,19 @@ class DataKey:
     """An event's data key, as it seals (AES-GCM under a key derived from it) and as it opened the
     values sealed before (Fernet)."""
 
-    __slots__ = ("aead", "fernet", "key_id")
+    __slots__ = ("aad", "aead", "fernet", "key_id")
 
     def __init__(self, key_id: str, raw: bytes):
         # raw: the key as stored, a Fernet key (32 random bytes, base64)
         self.key_id = key_id
+        self.aad = key_id.encode()  # the key id, authenticated with each value
         self.fernet = Fernet(raw)
         derive = HKDF(algorithm=SHA256(), length=32, salt=None, info=b"fieldops seal v2")
         self.aead = AESGCM(derive.derive(base64.urlsafe_b64decode(raw)))
 
     def seal(self, text: str) -> str:
         nonce = os.urandom(NONCE_BYTES)
-        sealed = self.aead.encrypt(nonce, text.encode(), self.key_id.encode())
+        sealed = self.aead.encrypt(nonce, text.encode(), self.aad)
         return f"{SEALED_PREFIX}{self.key_id}:{base64.urlsafe_b64encode(nonce + sealed).decode()}"
 
     def open(self, version: str, token: str) -> str:
@@ -121,10 +122,7 @@ class DataKey:
             if version == "v1:":
                 return self.fernet.decrypt(token.encode()).decode()
             sealed = base64.urlsafe_b64decode(token)
-            opened = self.aead.decrypt(
-                sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], self.key_id.encode()
-            )
-            return opened.decode()
+            return self.aead.decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], self.aad).decode()
         except (InvalidToken, InvalidTag, ValueError) as exc:  # binascii.Error is a ValueError
             raise ValueError(MSG_UNREADABLE) from exc
 

@@ -4,7 +4,7 @@ channels_redis 4.3 (pinned in requirements.txt) reads its subscriptions by askin
 message with a 0.1 s timeout, in a loop: ten wake-ups a second per worker while nothing arrives,
 each a trip through redis-py's reader and the event loop. Without them a worker at rest spent
 about a quarter less CPU on the bench machine, CPU that every fan-out figure counts
-(docs/performance.md, "Per socket (this round)"). `PubSubLayer` is the same layer whose receiving
+(docs/performance.md, "Where the time goes"). `PubSubLayer` is the same layer whose receiving
 task waits on the socket until a message comes: subscribing and unsubscribing meanwhile only write
 to the connection, and their confirmations arrive through the same read.
 

@@ -6,8 +6,9 @@ REST API; the event is aged past its retention and `purge_personal_data` runs. T
 database files (SQLite's main file, -wal and -shm; every file of PostgreSQL's data directory,
 pg_wal included, after a CHECKPOINT) and every Redis key (DUMP) are scanned for the markers and
 positions in clear, and every Fernet token found is tried with the master key; every token that
-opens to a key is tried as a key on every Fernet token and every sealed (v2) value in turn (what an
-attacker holding the master key would do). Callsigns are field pseudonyms, not personal data (docs/deployment.md).
+opens to a key is tried as a key on every Fernet token and every sealed (v2) value in turn (what
+an attacker holding the master key would do). Callsigns are field pseudonyms, not personal data
+(docs/deployment.md).
 """
 
 import json
