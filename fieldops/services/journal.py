@@ -125,15 +125,11 @@ class JournalWriter:
         """Insert a new row in this transaction and return it with its primary key: at once, or
         in a batch with a key taken ahead (`ids_reserve`), later with the batch's others."""
         ids = self.ids.get(type(instance))
-        if self.batched and ids:
-            instance, sql, params = row_prepared(instance, pk=ids.pop())
-            self.pending.append((sql, params))
-            return instance
-        if ids is not None and self.pending:
-            # The keys taken ahead ran out: the rows holding them go first, or SQLite would give
-            # this one the key of a row not yet written.
-            self.flush()
-        return row_insert(instance)
+        if not self.batched or not ids:
+            return row_insert(instance)
+        instance, sql, params = row_prepared(instance, pk=ids.pop())
+        self.pending.append((sql, params))
+        return instance
 
     def ids_reserve(self, model, count: int) -> None:
         """Take `count` primary keys of `model` ahead, in one statement, for `insert`: the rows

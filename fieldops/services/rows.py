@@ -84,10 +84,10 @@ def ids_ahead(model: type[Model], count: int) -> list[int]:
     """`count` primary keys taken now for the model's next rows, in one statement.
 
     PostgreSQL: from the model's sequence. SQLite: the keys after the table's AUTOINCREMENT
-    sequence, only inside a transaction begun IMMEDIATE (Fieldops' setting), which holds the
-    database's write lock from its BEGIN: no other connection inserts until it ends, and the
-    rows inserted with these keys move the sequence past them. Elsewhere an empty list: the rows
-    are inserted one by one."""
+    sequence, which is moved past them (a row inserted meanwhile gets the next key, as after
+    `nextval`), only inside a transaction begun IMMEDIATE (Fieldops' setting): it holds the
+    database's write lock from its BEGIN, so no other connection inserts until it ends.
+    Elsewhere an empty list: the rows are inserted one by one."""
     connection = connections[DEFAULT_DB_ALIAS]
     if count < 1:
         return []
@@ -101,6 +101,14 @@ def ids_ahead(model: type[Model], count: int) -> list[int]:
         with connection.cursor() as cursor:
             cursor.execute(sql, [meta.db_table])
             last = cursor.fetchone()[0]
+            cursor.execute(
+                "UPDATE sqlite_sequence SET seq = %s WHERE name = %s", [last + count, meta.db_table]
+            )
+            if cursor.rowcount == 0:  # the table never had a row
+                cursor.execute(
+                    "INSERT INTO sqlite_sequence (name, seq) VALUES (%s, %s)",
+                    [meta.db_table, last + count],
+                )
         return list(range(last + 1, last + 1 + count))
     if connection.vendor != "postgresql":
         return []
