@@ -59,6 +59,33 @@ def test_a_batch_is_one_transaction_with_gapless_seqs_in_request_order(
     assert CheckIn.objects.filter(event=cast.event).count() == len(marshals)
 
 
+def test_a_batched_entry_is_stored_as_a_lone_one_is(cast, marshals):
+    """A batch writes its entries from their values, with no model instance: what it stores reads
+    back as what an entry written alone stores."""
+    alone = actions_perform_batch([checkin(marshals[0])])[0]
+    batched = actions_perform_batch([checkin(m) for m in marshals[1:3]])[0]
+    rows = {e.seq: e for e in JournalEntry.objects.filter(seq__in=[alone.seq, batched.seq])}
+    for written, actor in ((alone, marshals[0]), (batched, marshals[1])):
+        row = rows[written.seq]
+        assert row.frame == written.frame, "sealed at rest, opened as it was sent"
+        assert (row.kind, row.audience_tags, row.actor_id) == (
+            "checkin",
+            written.audience_tags,
+            actor.pk,
+        )
+        assert row.at == written.at
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT frame FROM fieldops_journalentry WHERE seq = %s", [batched.seq])
+        assert cursor.fetchone()[0].startswith("v2:"), "a batched frame is sealed like any other"
+
+
+def test_a_row_written_from_its_values_refuses_an_unsealed_personal_value(cast):
+    from fieldops.services.rows import row_values
+
+    with pytest.raises(ValueError, match="frame"):
+        row_values(JournalEntry, {"event_id": cast.event.pk, "frame": "in clear"})
+
+
 def test_a_batch_writes_its_check_in_rows_in_one_statement_after_every_key_ever_used(
     cast, marshals
 ):

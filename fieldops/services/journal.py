@@ -13,13 +13,13 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from fieldops import audiences
-from fieldops.crypto import frame_text
+from fieldops.crypto import frame_text, seal
 from fieldops.models import JournalEntry
 from realtime import fanout, metrics
 
 from .kinds import PUSHED, Payload, kind_get, kind_payload
 from .locks import event_lock
-from .rows import ids_ahead, row_insert, row_prepared, rows_run
+from .rows import ids_ahead, row_insert, row_prepared, row_values, rows_run
 
 # Set when an entry of a kind that is also sent by Web Push commits in this process: the push loop
 # (fieldops/watch.py) wakes at once instead of at its next look (fieldops/services/push.py).
@@ -86,28 +86,30 @@ class JournalWriter:
                 "data": payload.model_dump(mode="json"),
             }
         ).decode()
-        entry = JournalEntry(
-            event_id=self.event_id,
-            seq=seq,
-            kind=kind,
-            audience=audiences.audience_text(audience),
-            frame=frame,
-            actor=actor,
-            client_id=client_id,
-            at=at,
-        )
+        stored = audiences.audience_text(audience)
+        values = {
+            "event_id": self.event_id,
+            "seq": seq,
+            "kind": kind,
+            "audience": stored,
+            "frame": seal(frame, event_id=self.event_id),
+            "actor_id": None if actor is None else actor.pk,
+            "client_id": client_id,
+            "at": at,
+        }
         if self.batched:
-            _, sql, params = row_prepared(entry)
-            self.pending.append((sql, params))
+            # No model instance: a batch's entries are only ever read back by SQL.
+            self.pending.append(row_values(JournalEntry, values))
+            pk = None
         else:
-            row_insert(entry)
+            pk = row_insert(JournalEntry(**values)).pk
         written = Written(
-            id=entry.pk,
+            id=pk,
             event_id=self.event_id,
             seq=seq,
             kind=kind,
             at=at,
-            audience_tags=entry.audience_tags,
+            audience_tags=stored.split(),
             frame=frame,
             data=payload,
         )

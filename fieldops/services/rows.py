@@ -66,6 +66,24 @@ def row_prepared(instance: M, *, pk: int | None = None) -> tuple[M, str, list]:
     return instance, sql, params
 
 
+def row_values(model: type[Model], values: dict, *, pk: int | None = None) -> tuple[str, list]:
+    """A new row's INSERT and its parameters from its fields' values by attname (`actor_id`, not
+    `actor`), with no instance: for the rows a batch writes and nothing reads back as a model. The
+    values go in as given, with no `pre_save`: seal and stamp them first (an encrypted field
+    refuses a value that is not sealed). A field left out takes its default."""
+    connection = connections[DEFAULT_DB_ALIAS]
+    sql, fields = _statement(model, connection, returning=False, with_pk=pk is not None)
+    params = [
+        f.get_db_prep_save(
+            values[f.attname] if f.attname in values else f.get_default(), connection
+        )
+        for f in fields
+    ]
+    if pk is not None:
+        params.insert(0, pk)
+    return sql, params
+
+
 def rows_run(rows: list[tuple[str, list]]) -> None:
     """Run prepared INSERTs, one `executemany` per statement (PostgreSQL sends each pipelined, in
     one round trip), in the order each statement first appears; each table's rows in their order.
