@@ -142,6 +142,7 @@ ROWS = [
     ("server CPU µs / check-in", "ingest_cpu", "cpu_us_per_ack", "ingest_cpu_us_per_ack"),
     ("  its floor (same database)", "ingest_cpu", "floor_cpu_us_per_ack", None),
     ("  of it in the event loops", "ingest_cpu", "loop_cpu_us_per_ack", None),
+    ("  the workers at rest just before, CPU ms / s", "ingest_cpu", "idle_cpu_ms_per_s", None),
     ("under fan-out: check-ins offered / s", "ingest", "rate", None),
     ("under fan-out: acks / s", "ingest", "acks_per_s", None),
     ("under fan-out: ack p50 ms", "ingest", "p50_ms", None),

@@ -274,6 +274,16 @@ def ingest_figures(got: dict, opts, *, duration: float) -> dict:
     }
 
 
+async def idle_cpu(pids: list[int], *, seconds: float) -> float:
+    """The workers' CPU, in ms per second, while nothing is sent: what the sockets held open cost
+    at rest (keepalive pings, the watch, the channel layer's polls)."""
+    cpu0 = cpu_seconds(pids)
+    await asyncio.sleep(seconds)
+    ms = round((cpu_seconds(pids) - cpu0) * 1000 / seconds, 1)
+    say(f"  at rest: the workers spend {ms} ms of CPU a second")
+    return ms
+
+
 async def ingest_cpu(urls, tokens, pids: list[int], opts, label: str) -> dict:
     """Check-ins alone (no fan-out): acks, their latency, and the server's CPU per ack, from the
     first check-in sent to the last ack received."""
@@ -391,7 +401,9 @@ async def _run_fieldops(opts, steps: list[int], server: str, stack: Running) -> 
         out["storm"] = await storm(fleet, pub, sockets=steps[-1], missed=opts.storm_missed)
         out["outage"] = await outage(fleet, pub, stack, opts, pids, sockets=steps[-1])
 
+        idle = await idle_cpu(pids, seconds=3.0)
         out["ingest_cpu"] = await ingest_cpu(urls, marshals, pids, opts, "ingest")
+        out["ingest_cpu"]["idle_cpu_ms_per_s"] = idle
         if opts.profile:
             name = f"{server}-{stack.database_url.split(':')[0]}"
             out["ingest_profile"] = await profile_ingest(urls, marshals, opts, pids, name)
