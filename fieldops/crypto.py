@@ -25,6 +25,8 @@ import base64
 import hashlib
 import os
 import secrets
+import threading
+from contextlib import contextmanager
 from functools import cache, lru_cache
 from operator import attrgetter
 
@@ -142,9 +144,31 @@ def _unwrap(key_id: str, wrapped: str) -> DataKey:
     return key
 
 
+# (event id, key) that a transaction sealing many values of one event read once
+# (`data_key_held`): its seals take it from here, without asking which transaction is open.
+_held = threading.local()
+
+
+@contextmanager
+def data_key_held(*, event_id: int):
+    """Inside one transaction that seals many values of one event (a batch of check-ins): the
+    event's key, read once here, for every seal until the block ends. Enter it inside the
+    transaction, and end it before the transaction does."""
+    previous = getattr(_held, "key", None)
+    _held.key = (event_id, event_data_key(event_id=event_id))
+    try:
+        yield
+    finally:
+        _held.key = previous
+
+
 def event_data_key(*, event_id: int) -> DataKey:
     """The event's data key, created on first use."""
     from fieldops.models import EventKey
+
+    held = getattr(_held, "key", None)
+    if held is not None and held[0] == event_id:
+        return held[1]
 
     # The outermost atomic block names the transaction (None in autocommit: read every time). The
     # connection itself, not django.db.connection: every seal asks, and that proxy looks it up.

@@ -3,7 +3,9 @@ lock, one transaction, one commit, one publish. Each is still answered, ordered,
 safety rule and logged as if it came alone, and one bad check-in harms none of the others."""
 
 import asyncio
+import datetime
 import uuid
+import zoneinfo
 
 import orjson
 import pytest
@@ -18,7 +20,7 @@ from marshals.models import CheckIn
 from realtime import metrics
 
 from .conftest import connect_as
-from .factories import ParticipantFactory
+from .factories import EventFactory, ParticipantFactory
 from .test_safety_geo import beside_route
 
 ON = beside_route(0)
@@ -84,6 +86,41 @@ def test_a_row_written_from_its_values_refuses_an_unsealed_personal_value(cast):
 
     with pytest.raises(ValueError, match="frame"):
         row_values(JournalEntry, {"event_id": cast.event.pk, "frame": "in clear"})
+
+
+@pytest.mark.parametrize(
+    "when",
+    [
+        datetime.datetime(2026, 5, 1, 14, 3, 7, 250, tzinfo=datetime.UTC),
+        datetime.datetime(2026, 5, 1, 14, 3, 7, tzinfo=datetime.UTC),  # no microseconds
+        datetime.datetime(2026, 5, 1, 16, 3, 7, 9, tzinfo=zoneinfo.ZoneInfo("Europe/Madrid")),
+        None,
+    ],
+)
+def test_a_time_is_prepared_for_the_database_as_django_prepares_it(db, when):
+    from fieldops.services.rows import _statement
+
+    _, fields, preps = _statement(JournalEntry, connection)
+    at = next(i for i, f in enumerate(fields) if f.name == "at")
+    field = fields[at]
+    assert preps[at](when) == field.get_db_prep_save(when, connection)
+
+
+def test_a_batch_seals_with_the_key_it_read_once_and_only_inside_it(cast, marshals):
+    from django.db import transaction
+
+    from fieldops import crypto
+
+    other = EventFactory()
+    with transaction.atomic():
+        with crypto.data_key_held(event_id=cast.event.pk):
+            held = crypto.event_data_key(event_id=cast.event.pk)
+            with CaptureQueriesContext(connection) as queries:
+                assert crypto.event_data_key(event_id=cast.event.pk) is held
+            assert not queries.captured_queries, "the held key is not asked for again"
+            assert crypto.event_data_key(event_id=other.pk) is not held, "another event's key"
+        crypto.keys_forget()
+        assert crypto.event_data_key(event_id=cast.event.pk) is not held, "read anew after it"
 
 
 def test_a_batch_writes_its_check_in_rows_in_one_statement_after_every_key_ever_used(

@@ -13,7 +13,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from fieldops import audiences
-from fieldops.crypto import frame_text, seal
+from fieldops.crypto import data_key_held, frame_text, seal
 from fieldops.models import JournalEntry
 from realtime import fanout, metrics
 
@@ -218,7 +218,8 @@ def journal_batch(*, event_id: int) -> Iterator[JournalWriter]:
     with event_lock(event_id), transaction.atomic():
         writer = _batch.writer = JournalWriter(event_id=event_id, batched=True)
         try:
-            yield writer
+            with data_key_held(event_id=event_id):
+                yield writer
         finally:
             _batch.writer = None
         if connection.needs_rollback:
