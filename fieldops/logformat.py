@@ -23,6 +23,14 @@ FIELDS = (
 # The context after the message in a plain-text line.
 CONTEXT = ("request_id", "socket_id", "event", "verb", "outcome", "duration_ms", "seq")
 
+# Neither format prints where a record was made (file, line, function), nor the thread or the
+# process: a record need not find them out, which it otherwise does for every line (a line per
+# action). The standard library's own switches for that (Logging HOWTO, "Optimization").
+logging._srcfile = None
+logging.logThreads = False
+logging.logProcesses = False
+logging.logMultiprocessing = False
+
 
 def _time(record: logging.LogRecord) -> str:
     at = datetime.fromtimestamp(record.created, UTC)
@@ -39,8 +47,15 @@ class JsonFormatter(OrjsonFormatter):
         )
 
     def add_fields(self, log_data, record, message_dict) -> None:
+        # The listed fields only, read off the record: the library's own copies every attribute of
+        # the record, for process_log_record to drop again, and an action's line paid for it.
         log_data["time"] = _time(record)
-        super().add_fields(log_data, record, message_dict)
+        log_data["level"] = record.levelname
+        log_data["logger"] = record.name
+        log_data["message"] = record.message
+        for name in FIELDS[4:]:
+            value = message_dict.get(name)
+            log_data[name] = getattr(record, name, None) if value is None else value
 
     def process_log_record(self, log_data: dict) -> dict:
         return {name: log_data[name] for name in FIELDS if log_data.get(name) is not None}
