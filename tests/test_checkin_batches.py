@@ -103,7 +103,21 @@ def test_a_time_is_prepared_for_the_database_as_django_prepares_it(db, when):
     _, fields, preps = _statement(JournalEntry, connection)
     at = next(i for i, f in enumerate(fields) if f.name == "at")
     field = fields[at]
-    assert preps[at](when) == field.get_db_prep_save(when, connection)
+    assert preps[at](when, connection) == field.get_db_prep_save(when, connection)
+
+
+def test_a_time_is_prepared_as_django_prepares_it_on_a_connection_in_another_zone(db, monkeypatch):
+    from django.db import connections
+
+    from fieldops.services.rows import _statement
+
+    wrapper = connections["default"]
+    monkeypatch.setitem(wrapper.__dict__, "timezone", zoneinfo.ZoneInfo("Europe/Madrid"))
+    _, fields, preps = _statement(JournalEntry, wrapper)
+    at = next(i for i, f in enumerate(fields) if f.name == "at")
+    when = datetime.datetime(2026, 5, 1, 14, 3, 7, 250, tzinfo=datetime.UTC)
+    written = preps[at](when, wrapper)
+    assert written == fields[at].get_db_prep_save(when, wrapper) == "2026-05-01 16:03:07.000250"
 
 
 def test_a_batch_seals_with_the_key_it_read_once_and_only_inside_it(cast, marshals):
