@@ -40,12 +40,6 @@ def _time(record: logging.LogRecord) -> str:
 class JsonFormatter(OrjsonFormatter):
     """`{"time": "...Z", "level": "INFO", "logger": "fieldops.actions", "message": "...", ...}`"""
 
-    def __init__(self) -> None:
-        super().__init__(
-            ["levelname", "name", "message"],
-            rename_fields={"levelname": "level", "name": "logger"},
-        )
-
     def add_fields(self, log_data, record, message_dict) -> None:
         # The listed fields only, read off the record: the library's own copies every attribute of
         # the record, for process_log_record to drop again, and an action's line paid for it.
