@@ -21,6 +21,7 @@ all these implement.
 """
 
 import asyncio
+import random
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.protocol import OPEN
@@ -200,6 +201,15 @@ class SocketProtocol(WebSocketsSansIOProtocol):
         if not paused and len(self.queue) > 1 and not self.transport.is_closing():
             self.read_paused = True
             self.transport.pause_reading()
+
+    def start_keepalive(self) -> None:
+        # A crowd back on the network reconnects at once, and uvicorn pings each socket one
+        # interval after it opened: all of them at the same moment of every interval, a burst of
+        # pings and pongs on the worker each time (docs/performance.md). The first ping comes at
+        # a random point of the first interval instead, and each socket keeps its own phase.
+        if self.ping_interval is not None and self.ping_interval > 0:
+            first = self.ping_interval * (1.0 - random.random())  # in (0, interval]
+            self.ping_timer = self.loop.call_later(first, self.send_keepalive_ping)
 
     def pause_writing(self) -> None:
         self.wire_open = False

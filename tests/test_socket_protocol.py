@@ -111,6 +111,37 @@ async def test_an_idle_socket_protocol_keeps_no_empty_deques():
     assert ours.writable.is_set() and ours.queue.empty()
 
 
+def test_sockets_opened_together_spread_their_keepalive_pings_over_the_interval():
+    """A crowd back on the network reconnects at once; pinged all at the same moment of every
+    interval, its sockets would cost the worker a burst of pings and pongs each time."""
+    from uvicorn.config import Config
+    from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+    from uvicorn.server import ServerState
+
+    async def app(scope, receive, send):  # pragma: no cover - never called
+        pass
+
+    class Clock:
+        def __init__(self):
+            self.delays = []
+
+        def call_later(self, delay, callback):
+            self.delays.append(delay)
+
+    config = Config(app, ws_per_message_deflate=False, ws_ping_interval=20.0)
+    config.load()
+    firsts = {}
+    for protocol in (WebSocketsSansIOProtocol, SocketProtocol):
+        clock = Clock()
+        for _ in range(200):
+            protocol(config, ServerState(), {}, _loop=clock).start_keepalive()
+        firsts[protocol] = clock.delays
+    assert set(firsts[WebSocketsSansIOProtocol]) == {20.0}, "uvicorn pings all of them together"
+    ours = firsts[SocketProtocol]
+    assert all(0 < d <= 20.0 for d in ours), "none waits longer than the interval for its first"
+    assert max(ours) - min(ours) > 15 and len(set(ours)) > 150, "spread over the interval"
+
+
 def test_uvicorn_is_started_with_this_protocol_wherever_fieldops_starts_it():
     for path in ("deploy/worker", "Makefile"):
         text = (ROOT / path).read_text()
