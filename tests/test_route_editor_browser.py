@@ -275,7 +275,9 @@ def test_editor_targets_fit_a_finger_and_a_tap_on_the_map_only_adds_a_point(fiel
     # Far enough from the first point's handle that the browser does not snap the tap onto it.
     command.touchscreen.tap(x + 60, y)
     wait_points(command, 6)
-    assert command.locator(".leaflet-tooltip").all_inner_texts() == tooltips
+    # Nothing opened: a tooltip the pointer had opened before may close (browsers differ), no
+    # new one appears.
+    assert set(command.locator(".leaflet-tooltip").all_inner_texts()) <= set(tooltips)
     assert command.evaluate("() => window.FO.map.map.getZoom()") == zoom
     command.locator("#route-cancel").tap()
     command.wait_for_selector("#map .fo-vertex", state="detached")
