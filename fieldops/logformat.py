@@ -42,17 +42,18 @@ class JsonFormatter(OrjsonFormatter):
 
     def add_fields(self, log_data, record, message_dict) -> None:
         # The listed fields only, read off the record: the library's own copies every attribute of
-        # the record, for process_log_record to drop again, and an action's line paid for it.
+        # the record, all but these to be dropped again, and an action's line paid for it.
         log_data["time"] = _time(record)
         log_data["level"] = record.levelname
         log_data["logger"] = record.name
         log_data["message"] = record.message
+        # In the order of FIELDS, a field without a value left out: the line as it is printed.
         for name in FIELDS[4:]:
             value = message_dict.get(name)
-            log_data[name] = getattr(record, name, None) if value is None else value
-
-    def process_log_record(self, log_data: dict) -> dict:
-        return {name: log_data[name] for name in FIELDS if log_data.get(name) is not None}
+            if value is None:
+                value = getattr(record, name, None)
+            if value is not None:
+                log_data[name] = value
 
     def formatException(self, ei) -> str:  # noqa: N802 - logging's name
         return redact(super().formatException(ei))
