@@ -2,12 +2,13 @@
 worker A under daphne and worker B under uvicorn (docs/deployment.md offers both)."""
 
 import asyncio
+import json
 import urllib.request
 import uuid
 
 import pytest
 
-from .servers import fieldops_stack
+from .servers import fieldops_stack, manage
 from .test_multiworker import (
     ON_ROUTE,
     A,
@@ -115,3 +116,50 @@ def test_postgres_checkins_at_once_share_transactions_and_none_falls_back(pg_sta
     after = batch_counts(pg_stack, B)
     assert after["together"] > before["together"]
     assert after["alone"] == before["alone"]
+
+
+# Run inside the stack's own settings: a batch of four check-ins, with the statements it sent.
+_BATCH_STATEMENTS = """
+import json, uuid
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from fieldops.actions import Request, actions_perform_batch
+from fieldops.models import Event
+from fieldops.models import JournalEntry
+from marshals.models import CheckIn, Participant
+event = Event.objects.get(slug=%(slug)r)
+before = event.last_seq
+marshals = [
+    Participant.objects.create(event=event, role="marshal", callsign=f"rows-{i}-{uuid.uuid4().hex[:4]}")
+    for i in range(4)
+]
+checkin = {"lat": %(lat)r, "lng": %(lng)r, "status": "ok"}
+with CaptureQueriesContext(connection) as queries:
+    results = actions_perform_batch(
+        [Request(participant=m, verb="checkin", data=checkin, client_id=uuid.uuid4()) for m in marshals]
+    )
+rows = {
+    '"marshals_checkin"': CheckIn.objects.filter(participant__in=marshals).count(),
+    '"fieldops_journalentry"': JournalEntry.objects.filter(event=event, seq__gt=before).count(),
+}
+print(json.dumps({"sql": [q["sql"] for q in queries], "rows": rows, "acked": len({r.seq for r in results})}))
+"""
+
+
+def test_postgres_batch_writes_each_tables_rows_in_one_statement(pg_stack):
+    """PostgreSQL's driver sends `executemany` as a statement per row: a batch's rows of one table
+    go as one multi-row INSERT instead."""
+    script = _BATCH_STATEMENTS % {
+        "slug": pg_stack.slug,
+        "lat": ON_ROUTE["lat"],
+        "lng": ON_ROUTE["lng"],
+    }
+    out = manage(pg_stack.env, "shell", "-c", script)
+    got = json.loads(out.strip().splitlines()[-1])
+
+    assert got["acked"] == 4 and got["rows"]['"marshals_checkin"'] == 4
+    assert not [sql for sql in got["sql"] if " times: " in sql.split("INSERT")[0]], got["sql"]
+    for table, rows in got["rows"].items():  # the rules may have written entries of their own
+        inserts = [sql for sql in got["sql"] if sql.startswith(f"INSERT INTO {table}")]
+        assert len(inserts) == 1, inserts
+        assert inserts[0].count("), (") == rows - 1, f"{rows} rows in one statement"

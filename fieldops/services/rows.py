@@ -112,17 +112,25 @@ def row_values(model: type[Model], values: dict, *, pk: int | None = None) -> tu
 
 
 def rows_run(rows: list[tuple[str, list]]) -> None:
-    """Run prepared INSERTs, one `executemany` per statement (PostgreSQL sends each pipelined, in
-    one round trip), in the order each statement first appears; each table's rows in their order.
-    Only for rows no other row of the same run refers to (or by keys checked at commit, as
-    PostgreSQL's foreign keys are here)."""
+    """Run prepared INSERTs (`row_prepared`, `row_values`) in the order each statement first
+    appears; each table's rows in their order. Only for rows no other row of the same run refers
+    to (or by keys checked at commit, as PostgreSQL's foreign keys are here).
+
+    On PostgreSQL each table's rows go as one multi-row INSERT: `executemany` there pipelines a
+    statement per row, each dumped by the driver and parsed by the server. SQLite compiles a
+    statement once and steps it per row, which costs less than compiling a longer one."""
     by_statement: dict[str, list[list]] = {}
     for sql, params in rows:
         by_statement.setdefault(sql, []).append(params)
     connection = connections[DEFAULT_DB_ALIAS]
     with connection.cursor() as cursor:
         for sql, many in by_statement.items():
-            cursor.executemany(sql, many)
+            if connection.vendor == "postgresql" and len(many) > 1:
+                head, _, row = sql.rpartition(" VALUES ")
+                values = ", ".join([row] * len(many))
+                cursor.execute(f"{head} VALUES {values}", [v for params in many for v in params])
+            else:
+                cursor.executemany(sql, many)
 
 
 def ids_ahead(model: type[Model], count: int) -> list[int]:
