@@ -47,6 +47,9 @@ _REPAIRED = "hub.repaired"  # rows read from the journal
 GAP_WAIT = 0.25  # seconds a later entry waits for a missing one before the journal is read
 AHEAD_MAX = 2000  # entries waiting behind a gap before the journal is read at once
 REPAIR_BATCH = 500
+# Sockets an entry reaches before the worker's other work may run (a few ms of fan-out): one entry
+# to 10,000 sockets on a worker takes a fifth of a second, and an SOS's ack must not wait for it.
+YIELD_EVERY = 100
 DEGRADED_SECONDS = 10.0  # how long a look that had to repair keeps the looks frequent
 LAYER_WAIT = 5.0  # seconds a subscription may take before Redis counts as down
 
@@ -338,10 +341,15 @@ class Hub:
     async def _deliver(self, feed: Feed, entry: Entry) -> None:
         feed.delivered = entry.seq
         by_tag = feed.by_tag
+        served = 0
         for tag in entry.audience:
             sinks = by_tag.get(tag)
             if sinks:
                 for sink in tuple(sinks):
+                    served += 1
+                    if served % YIELD_EVERY == 0:
+                        # The rest of the worker goes on between sockets: acks, pongs, frames.
+                        await asyncio.sleep(0)
                     try:
                         if not sink.offer(entry):
                             await sink.deliver(entry)

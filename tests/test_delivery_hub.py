@@ -79,6 +79,41 @@ async def test_entries_that_cross_in_the_layer_reach_sockets_in_seq_order(cast):
     await hub.leave(sink, **key)
 
 
+class FastSink(Sink):
+    """A socket that takes every entry on the hub's fast path, and notes when it did."""
+
+    def __init__(self, log: list):
+        super().__init__()
+        self.log = log
+
+    def offer(self, entry) -> bool:
+        self.log.append("delivered")
+        return True
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_fan_out_to_many_sockets_lets_the_workers_other_work_in_as_it_goes(cast):
+    """One entry to thousands of sockets on a worker takes a good part of a second: an SOS's ack,
+    a pong, a frame read must not wait until the last socket has it."""
+    hub = Hub(InMemoryChannelLayer())
+    log: list[str] = []
+    sinks = [FastSink(log) for _ in range(2000)]
+    for i, sink in enumerate(sinks):
+        key = {"event_id": cast.event.pk, "tags": ["public"], "participant_id": i, "token_id": None}
+        assert await hub.join(sink, **key)
+
+    async def other_work():  # ready to run as soon as the fan-out begins
+        log.append("other")
+
+    hub.take([entry_message(cast.event.pk, 1)])
+    await asyncio.sleep(0)  # the hub's dispatcher takes the entry and starts on it
+    other = asyncio.get_running_loop().create_task(other_work())
+    await wait_until(lambda: log.count("delivered") == len(sinks))
+    await other
+
+    assert 0 < log.index("other") < 500, "the other work waited for most of the fan-out"
+
+
 @pytest.mark.django_db(transaction=True)
 async def test_a_lost_publish_is_repaired_from_the_journal_before_what_follows(cast, lose):
     client, _ = await connect_as(cast.marcher)
