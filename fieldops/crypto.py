@@ -151,10 +151,14 @@ _held = threading.local()
 
 @contextmanager
 def data_key_held(*, event_id: int):
-    """Inside one transaction that seals many values of one event (a batch of check-ins): the
-    event's key, read once here, for every seal until the block ends. Enter it inside the
-    transaction, and end it before the transaction does."""
+    """Around work that seals many values of one event (a batch of check-ins, from the rows it
+    builds before the event's lock to the entries it writes under it): the event's key, read once
+    here, for every seal until the block ends. Inside a block holding the same event's key, that
+    key."""
     previous = getattr(_held, "key", None)
+    if previous is not None and previous[0] == event_id:
+        yield
+        return
     _held.key = (event_id, event_data_key(event_id=event_id))
     try:
         yield

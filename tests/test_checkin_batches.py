@@ -156,6 +156,44 @@ def test_a_batch_writes_its_check_in_rows_in_one_statement_after_every_key_ever_
         assert rows.get(pk=written["checkin"]).participant.callsign == written["callsign"]
 
 
+def test_a_batch_makes_its_rows_and_asks_for_resends_before_it_takes_the_events_lock(
+    cast, marshals, monkeypatch
+):
+    """The event's lock holds every other writer of the event (another worker's batch, an SOS):
+    what needs no lock is done before it is taken."""
+    from contextlib import contextmanager
+
+    from fieldops import actions
+    from fieldops.services import checkins, journal
+
+    order: list[str] = []
+    real_lock, real_ready = journal.event_lock, checkins.row_ready
+    real_done = actions.journal_actions_done
+
+    @contextmanager
+    def lock(event_id):
+        order.append("lock")
+        with real_lock(event_id):
+            yield
+
+    def ready(instance):
+        order.append("row")
+        return real_ready(instance)
+
+    def done(**kwargs):
+        order.append("resends asked")
+        return real_done(**kwargs)
+
+    monkeypatch.setattr(journal, "event_lock", lock)
+    monkeypatch.setattr(checkins, "row_ready", ready)
+    monkeypatch.setattr(actions, "journal_actions_done", done)
+    results = actions_perform_batch([checkin(m) for m in marshals])
+
+    assert order == ["resends asked"] + ["row"] * len(marshals) + ["lock"]
+    assert [c.participant_id for c in CheckIn.objects.order_by("pk")] == [m.pk for m in marshals]
+    assert [r.seq for r in results] == sorted(r.seq for r in results)
+
+
 def test_a_check_in_beyond_the_keys_taken_ahead_still_goes_with_its_batch(
     cast, marshals, monkeypatch
 ):

@@ -9,6 +9,7 @@ from django.db import connection
 from fieldops import audiences
 from fieldops.services import kinds
 from fieldops.services.journal import journal_writer
+from fieldops.services.rows import row_ready
 from fieldops.services.safety import offroute, overdue, zones
 from marshals.models import CheckIn, Participant, Role
 from marshals.payloads import participant_payload
@@ -69,6 +70,31 @@ def checkins_prepare(*, journal, participants: list[Participant]) -> None:
 CHECKIN_STATE = "checkin.rules"
 
 
+def checkin_row(
+    *,
+    participant,
+    lat: float,
+    lng: float,
+    status: str = "ok",
+    accuracy_m: float | None = None,
+    note: str = "",
+    device_time=None,
+) -> tuple[CheckIn, list]:
+    """A check-in's row and its parameters, stamped and sealed now: a batch makes them before it
+    takes the event's lock, which then covers less work (fieldops/actions.py)."""
+    checkin = CheckIn(
+        event_id=participant.event_id,
+        participant=participant,
+        lat=lat,
+        lng=lng,
+        status=status,
+        accuracy_m=accuracy_m,
+        note=note,
+        device_time=device_time,
+    )
+    return checkin, row_ready(checkin)
+
+
 def checkin_create(
     *,
     participant,
@@ -79,21 +105,20 @@ def checkin_create(
     note: str = "",
     device_time=None,
     client_id: uuid.UUID | None = None,
+    row: tuple[CheckIn, list] | None = None,
 ):
-    """Record where a marshal or medic is and how they are."""
+    """Record where a marshal or medic is and how they are (`row`: `checkin_row`'s, if made)."""
     with journal_writer(event_id=participant.event_id) as journal:
-        checkin = journal.insert(
-            CheckIn(
-                event_id=participant.event_id,
-                participant=participant,
-                lat=lat,
-                lng=lng,
-                status=status,
-                accuracy_m=accuracy_m,
-                note=note,
-                device_time=device_time,
-            )
+        instance, params = row or checkin_row(
+            participant=participant,
+            lat=lat,
+            lng=lng,
+            status=status,
+            accuracy_m=accuracy_m,
+            note=note,
+            device_time=device_time,
         )
+        checkin = journal.insert(instance, params=params)
         entry = journal.append(
             kind=kinds.CHECKIN,
             audience=checkin_audience(participant),

@@ -123,13 +123,14 @@ class JournalWriter:
         self.last_seq, self.map_stamp = _next_seq(self.event_id)
         return self.last_seq
 
-    def insert(self, instance):
+    def insert(self, instance, *, params: list | None = None):
         """Insert a new row in this transaction and return it with its primary key: at once, or
-        in a batch with a key taken ahead (`ids_reserve`), later with the batch's others."""
+        in a batch with a key taken ahead (`ids_reserve`), later with the batch's others. A
+        batch's row may come with its parameters made ready before the lock (`rows.row_ready`)."""
         ids = self.ids.get(type(instance))
         if not self.batched or not ids:
-            return row_insert(instance)
-        instance, sql, params = row_prepared(instance, pk=ids.pop())
+            return row_insert(instance, params=params)
+        instance, sql, params = row_prepared(instance, pk=ids.pop(), params=params)
         self.pending.append((sql, params))
         return instance
 

@@ -59,15 +59,15 @@ def _prep(field, vendor: str) -> Prep:
     return utc_text
 
 
-def row_insert(instance: M) -> M:
-    """Insert a new instance (its primary key set by the database) and return it, saved."""
+def row_insert(instance: M, *, params: list | None = None) -> M:
+    """Insert a new instance (its primary key set by the database) and return it, saved; with
+    the parameters `row_ready` made for it, if given."""
     # The connection itself, not django.db.connection: every attribute read through that proxy
     # looks the connection up again (an asgiref Local), and preparing a row reads it per field.
     connection = connections[DEFAULT_DB_ALIAS]
-    sql, fields, preps = _statement(type(instance), connection)
-    params = [
-        prep(f.pre_save(instance, True), connection) for f, prep in zip(fields, preps, strict=True)
-    ]
+    sql, _, _ = _statement(type(instance), connection)
+    if params is None:
+        params = row_ready(instance)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         instance.pk = cursor.fetchone()[0]
@@ -76,17 +76,27 @@ def row_insert(instance: M) -> M:
     return instance
 
 
-def row_prepared(instance: M, *, pk: int | None = None) -> tuple[M, str, list]:
-    """A new instance's INSERT and its parameters, prepared now as `row_insert` prepares them
-    (stamped and sealed now), to be run later by `rows_run` with others; `pk` gives it its
-    primary key now (taken ahead from the database's sequence), else it stays unknown."""
+def row_ready(instance: M) -> list:
+    """A new instance's parameters for its INSERT, stamped and sealed now as `row_insert` does
+    them, without its primary key: for `row_prepared` to use later, under a lock that the work
+    of preparing them need not hold."""
     connection = connections[DEFAULT_DB_ALIAS]
-    sql, fields, preps = _statement(
-        type(instance), connection, returning=False, with_pk=pk is not None
-    )
-    params = [
+    _, fields, preps = _statement(type(instance), connection, returning=False)
+    return [
         prep(f.pre_save(instance, True), connection) for f, prep in zip(fields, preps, strict=True)
     ]
+
+
+def row_prepared(
+    instance: M, *, pk: int | None = None, params: list | None = None
+) -> tuple[M, str, list]:
+    """A new instance's INSERT and its parameters, prepared now as `row_insert` prepares them
+    (stamped and sealed now) unless `row_ready` gave them already, to be run later by `rows_run`
+    with others; `pk` gives it its primary key now (taken ahead from the database's sequence),
+    else it stays unknown."""
+    connection = connections[DEFAULT_DB_ALIAS]
+    sql, _, _ = _statement(type(instance), connection, returning=False, with_pk=pk is not None)
+    params = list(row_ready(instance) if params is None else params)
     if pk is not None:
         instance.pk = pk
         params.insert(0, pk)
