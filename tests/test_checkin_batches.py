@@ -194,6 +194,67 @@ def test_a_batch_makes_its_rows_and_asks_for_resends_before_it_takes_the_events_
     assert [r.seq for r in results] == sorted(r.seq for r in results)
 
 
+def test_a_batch_measures_its_check_ins_against_the_route_before_it_takes_the_events_lock(
+    cast, marshals, monkeypatch
+):
+    from contextlib import contextmanager
+
+    from fieldops.services import journal
+    from fieldops.services.safety import eventmap
+
+    actions_perform_batch([checkin(m) for m in marshals])  # this worker's copy of the map
+    order: list[str] = []
+    real_lock, real_measure = journal.event_lock, eventmap.line_within_m
+
+    @contextmanager
+    def lock(event_id):
+        order.append("lock")
+        with real_lock(event_id):
+            yield
+
+    def measure(*args):
+        order.append("measure")
+        return real_measure(*args)
+
+    monkeypatch.setattr(journal, "event_lock", lock)
+    monkeypatch.setattr(eventmap, "line_within_m", measure)
+    actions_perform_batch([checkin(m, beside_route(10 + i)) for i, m in enumerate(marshals)])
+
+    assert order == ["measure"] * len(marshals) + ["lock"]
+
+
+def test_a_route_changed_between_the_measure_and_the_lock_is_the_one_a_check_in_meets(
+    cast, marshals, monkeypatch
+):
+    """The measure made before the lock was on this worker's copy of the map: if an organizer
+    moved the route meanwhile, the check-in is measured again against the new one."""
+    from contextlib import contextmanager
+
+    from fieldops.services import journal
+    from fieldops.services.routes import route_publish
+
+    from .test_safety_route import street_through
+
+    actions_perform_batch([checkin(m) for m in marshals])  # this worker's copy of the map
+    real_lock = journal.event_lock
+    moved: list[bool] = []
+
+    @contextmanager
+    def lock(event_id):
+        if not moved:  # the organizer's change lands just before the batch takes the lock
+            moved.append(True)
+            route_publish(participant=cast.organizer, geometry=street_through(beside_route(3000)))
+        with real_lock(event_id):
+            yield
+
+    monkeypatch.setattr(journal, "event_lock", lock)
+    start = cast.event.__class__.objects.get(pk=cast.event.pk).last_seq
+    actions_perform_batch([checkin(m) for m in marshals])
+
+    off = JournalEntry.objects.filter(event=cast.event, seq__gt=start, kind="marshal.off_route")
+    assert sorted(e.actor_id for e in off) == sorted(m.pk for m in marshals)
+
+
 def test_a_check_in_beyond_the_keys_taken_ahead_still_goes_with_its_batch(
     cast, marshals, monkeypatch
 ):

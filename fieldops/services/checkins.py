@@ -80,8 +80,10 @@ def checkin_row(
     note: str = "",
     device_time=None,
 ) -> tuple[CheckIn, list]:
-    """A check-in's row and its parameters, stamped and sealed now: a batch makes them before it
-    takes the event's lock, which then covers less work (fieldops/actions.py)."""
+    """A check-in's row and its parameters, stamped and sealed now, and its position measured
+    against the route: a batch makes them before it takes the event's lock, which then covers
+    less work (fieldops/actions.py)."""
+    offroute.offroute_measure(participant=participant, lat=lat, lng=lng)
     checkin = CheckIn(
         event_id=participant.event_id,
         participant=participant,

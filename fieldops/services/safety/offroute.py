@@ -15,8 +15,8 @@ from marshals.models import CheckIn, Participant, Role
 
 from .. import kinds
 from . import alarms
-from .eventmap import journal_map
-from .geo import LatLng, distance_to_shape_m, line_within_m
+from .eventmap import journal_map, map_held
+from .geo import LatLng, distance_to_shape_m
 
 
 def offroute_audience(participant: Participant) -> list[str]:
@@ -33,7 +33,8 @@ def offroute_check(*, journal, participant: Participant, checkin: CheckIn, off: 
     whether the marshal has one, if the caller read it already."""
     if participant.role != Role.MARSHAL:
         return None
-    route = route_for(participant=participant, routes=journal_map(journal).routes.values())
+    found = journal_map(journal)
+    route = route_for(participant=participant, routes=found.routes.values())
     # Almost always none: asked in one statement, and loaded only when there is one.
     if off is None:
         off = _off(participant)
@@ -44,7 +45,7 @@ def offroute_check(*, journal, participant: Participant, checkin: CheckIn, off: 
             alarms.alarm_clear(journal=journal, key=f"off_route.{participant.pk}")
         return None
     limit = settings.FIELDOPS["OFF_ROUTE_METERS"]
-    if state is None and line_within_m(LatLng(checkin.lat, checkin.lng), route.geometry, limit):
+    if state is None and found.route_near(route, LatLng(checkin.lat, checkin.lng), limit):
         return None  # on route, as before: nothing to write (settled without a geodesic)
     distance = route_distance_m(route=route, lat=checkin.lat, lng=checkin.lng)
     data = {
@@ -94,6 +95,17 @@ def offroute_check(*, journal, participant: Participant, checkin: CheckIn, off: 
         alarms.alarm_clear(journal=journal, key=f"off_route.{participant.pk}")
         return entry
     return None
+
+
+def offroute_measure(*, participant: Participant, lat: float, lng: float) -> None:
+    """Before the event's lock: measure a check-in against the marshal's route on this worker's
+    copy of the map, for `offroute_check` to find measured if the copy is still the event's map."""
+    found = map_held(event_id=participant.event_id)
+    if found is None or participant.role != Role.MARSHAL:
+        return
+    route = route_for(participant=participant, routes=found.routes.values())
+    if route is not None:
+        found.route_near(route, LatLng(lat, lng), settings.FIELDOPS["OFF_ROUTE_METERS"])
 
 
 def _off(participant: Participant) -> bool:
