@@ -105,3 +105,25 @@ def test_the_memory_bench_measures_what_idle_sockets_keep():
     # protocol (its empty queue and event deques), 13.4 KB with realtime.sansio's. Counted, not timed.
     per_socket = float(first.split(": ")[1].split(" KB")[0])
     assert per_socket <= 15, first
+
+
+def test_the_lock_bench_prints_how_long_a_batch_holds_the_events_lock():
+    import os
+    import subprocess
+    import sys
+
+    unset = {"DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE"}
+    env = {name: value for name, value in os.environ.items() if name not in unset}
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.lock", "--database", "sqlite", "--size", "5",
+         "--batches", "5", "--seconds", "1"],
+        cwd=Path(__file__).resolve().parent.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    row = result.stdout.strip().splitlines()[-1].split()
+    assert row[0] == "sqlite" and row[2] == "ms" and row[4] == "/s", result.stdout
+    assert float(row[1]) > 0 and int(row[3].replace(",", "")) > 0

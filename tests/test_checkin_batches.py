@@ -360,6 +360,40 @@ def test_a_resend_of_an_earlier_batch_is_answered_with_its_entry(cast, marshals)
     assert CheckIn.objects.filter(participant=marshals[0]).count() == 1
 
 
+def test_a_resend_written_between_the_batchs_question_and_its_lock_is_answered_as_a_resend(
+    cast, marshals, monkeypatch
+):
+    """The batch asks for resends before it takes the lock: the first copy of a frame may be
+    written meanwhile (by the other worker). The unique frame id stops the second copy; the batch
+    rolls back, and each check-in goes alone, the resend answered with the first one's entry."""
+    from contextlib import contextmanager
+
+    from fieldops.services import journal
+
+    frame_id = uuid.uuid4()
+    real_lock = journal.event_lock
+    first: list = []
+
+    @contextmanager
+    def lock(event_id):
+        if not first:  # the other worker writes the first copy just before this batch's lock
+            first.append(None)  # (its own write takes the lock too)
+            first[0] = actions_perform_batch([checkin(marshals[0], client_id=frame_id)])[0]
+        with real_lock(event_id):
+            yield
+
+    monkeypatch.setattr(journal, "event_lock", lock)
+    alone = batches("alone")
+    again, other = actions_perform_batch(
+        [checkin(marshals[0], client_id=frame_id), checkin(marshals[1])]
+    )
+
+    assert batches("alone") == alone + 1
+    assert again.seq == first[0].seq and other.seq > first[0].seq
+    assert CheckIn.objects.filter(participant=marshals[0]).count() == 1
+    assert CheckIn.objects.filter(participant=marshals[1]).count() == 1
+
+
 def test_two_checkins_of_one_marshal_in_a_batch_each_meet_the_rules_as_the_other_left_them(
     cast, marshals
 ):
