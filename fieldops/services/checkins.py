@@ -70,30 +70,13 @@ def checkins_prepare(*, journal, participants: list[Participant]) -> None:
 CHECKIN_STATE = "checkin.rules"
 
 
-def checkin_row(
-    *,
-    participant,
-    lat: float,
-    lng: float,
-    status: str = "ok",
-    accuracy_m: float | None = None,
-    note: str = "",
-    device_time=None,
-) -> tuple[CheckIn, list]:
+def checkin_row(*, participant, **fields) -> tuple[CheckIn, list]:
     """A check-in's row and its parameters, stamped and sealed now, and its position measured
     against the route: a batch makes them before it takes the event's lock, which then covers
-    less work (fieldops/actions.py)."""
-    offroute.offroute_measure(participant=participant, lat=lat, lng=lng)
-    checkin = CheckIn(
-        event_id=participant.event_id,
-        participant=participant,
-        lat=lat,
-        lng=lng,
-        status=status,
-        accuracy_m=accuracy_m,
-        note=note,
-        device_time=device_time,
-    )
+    less work (fieldops/actions.py). `fields`: the check-in's own, as `checkin_create` takes them
+    (lat, lng, status, accuracy_m, note, device_time)."""
+    offroute.offroute_measure(participant=participant, lat=fields["lat"], lng=fields["lng"])
+    checkin = CheckIn(event_id=participant.event_id, participant=participant, **fields)
     return checkin, row_ready(checkin)
 
 
