@@ -100,6 +100,35 @@ def demo_medic(entries) -> str:
     )
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_drill_whose_ticks_run_late_still_plays_its_whole_script(published):
+    """On a loaded machine a tick takes longer than planned: the steps due before the end (the
+    SOS, its resolution) are still carried out, on the last tick, before the drill stops."""
+    import time
+
+    from fieldops.management.drill import Direct, drill_run
+    from fieldops.services.safety.drill import drill_prepare
+
+    demo = demo_create()
+    event = Event.objects.get(slug=demo["event"])
+    actor = Direct(ack_reminder_seconds=60)
+    drill = drill_prepare(
+        event=event, actor=actor, marshals=4, interval_minutes=10, escalate_minutes=3
+    )
+
+    def late(seconds):  # every tick runs 0.7 s past its plan
+        time.sleep(seconds + 0.7)
+
+    counts = drill_run(
+        drill=drill, actor=actor, duration=2, speed=100, tick=0.5, say=lambda line: None,
+        sleep=late,
+    )  # fmt: skip
+
+    for kind in (kinds.SOS_RAISED, kinds.ZONE_ACTIVATED, kinds.ZONE_DEACTIVATED):
+        assert counts[kind] == 1, counts
+    assert counts[kinds.INCIDENT_UPDATED] == 1, counts  # the organizer resolved the SOS
+
+
 @pytest.mark.multiworker
 def test_the_drill_against_a_running_server_acts_through_it_as_phones_do():
     from fieldops.kit.launcher import launch, manage

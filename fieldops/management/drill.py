@@ -139,9 +139,9 @@ def drill_run(
     for walker in drill.marshals:  # everyone acknowledges the route they were briefed on
         actor.act(walker, "route.ack", {"route": briefed.pk})
     while True:
-        elapsed = time.monotonic() - started
-        if elapsed > duration:
-            break
+        # A tick that starts past the end runs as the last one, at the end: on a loaded machine the
+        # steps due before it (the SOS resolved, the zone lifted) are still carried out.
+        elapsed = min(time.monotonic() - started, duration)
         step += 1
         head_m = 0.0
         for walker in drill.marshals:
@@ -205,6 +205,8 @@ def drill_run(
             actor.sweep(event.pk)
         seen = _report(event=event, since=seen, elapsed=elapsed, names=names, say=say)
         say(f"[{elapsed:5.0f}s] tick {step}: head {head_m:.0f} m of {drill.route_length:.0f} m")
+        if elapsed >= duration:
+            break
         sleep(max(0.0, min(tick, duration - (time.monotonic() - started))))
     if actor.sweeps:
         actor.sweep(event.pk)
