@@ -125,11 +125,15 @@ def measure(url: str, *, size: int, batches: int, seconds: float) -> dict:
     writers = [
         ctx.Process(target=_writer, args=(url, ids, coords, seconds, size, out)) for ids in halves
     ]
-    for writer in writers:
-        writer.start()
-    results = [out.get(timeout=seconds + 120) for _ in writers]
-    for writer in writers:
-        writer.join(timeout=30)
+    try:
+        for writer in writers:
+            writer.start()
+        results = [out.get(timeout=seconds + 120) for _ in writers]
+    finally:  # a writer that failed or hangs is not left behind
+        for writer in (w for w in writers if w.pid is not None):
+            writer.join(timeout=30)
+            if writer.is_alive():
+                writer.terminate()
     total = sum(done for done, _ in results)
     return {
         "lock_ms_per_checkin": round(1e3 * statistics.median(held) / size, 3),

@@ -201,7 +201,7 @@ def actions_perform_batch(requests: list[Request]) -> list:
             # What needs no lock is done before it: other workers wait for it less.
             fresh = _fresh([request for _, request, _ in admitted])
             with data_key_held(event_id=event_id):
-                rows = [
+                made_ahead = [
                     _ahead(request, payload) if is_fresh else None
                     for (_, request, payload), is_fresh in zip(admitted, fresh, strict=True)
                 ]
@@ -215,10 +215,10 @@ def actions_perform_batch(requests: list[Request]) -> list:
                             client_id=request.client_id,
                             batched=True,
                             resend=not is_fresh,
-                            row=row,
+                            made=made,
                         )
-                        for (_, request, payload), is_fresh, row in zip(
-                            admitted, fresh, rows, strict=True
+                        for (_, request, payload), is_fresh, made in zip(
+                            admitted, fresh, made_ahead, strict=True
                         )
                     ]
         except Exception as exc:
@@ -253,11 +253,13 @@ def _prepare(journal, requests: list[Request]) -> None:
             )
 
 
-def _ahead(request: Request, payload: pydantic.BaseModel):
+def _ahead(request: Request, payload: pydantic.BaseModel) -> dict | None:
+    """The service's arguments, with what the action's `ahead` made for it (`row`), if it has one."""
     ahead = ACTIONS[request.verb].ahead
     if ahead is None:
         return None
-    return ahead(participant=request.participant, **payload.model_dump())
+    fields = payload.model_dump()
+    return {**fields, "row": ahead(participant=request.participant, **fields)}
 
 
 def _fresh(requests: list[Request]) -> list[bool]:
@@ -324,18 +326,16 @@ def _carry_out(
     prefix: str = "data",
     batched: bool = False,
     resend: bool = True,
-    row=None,
+    made: dict | None = None,
 ):
     """(the entry, "ok") for an action carried out, (the entry, "repeat") for a resend. With
-    `resend` False the caller knows it is none, and the journal is not asked. `row`: what the
-    action's `ahead` made for it."""
+    `resend` False the caller knows it is none, and the journal is not asked. `made`: the
+    service's arguments as `_ahead` made them."""
     if client_id is not None and resend:
         earlier = journal_find_action(actor=participant, client_id=client_id)
         if earlier is not None:
             return earlier, "repeat"
-    kwargs = payload.model_dump()
-    if row is not None:
-        kwargs["row"] = row
+    kwargs = payload.model_dump() if made is None else made
     if verb == "route.publish":
         kwargs["geometry"] = payload.geometry.model_dump()
     try:
