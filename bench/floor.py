@@ -3,8 +3,14 @@
 Subscribers get a `hello` with the latest seq; a publisher on /pub sends `alert.send` frames and each
 one is numbered, serialized once and handed to `websockets.broadcast()` for every subscriber, then
 acknowledged. A subscriber's `resume` (or `?since=` in its connect request) gets the entries after
-its `since` from memory, then `replay.done`: the reconnect storm's floor. Same clients, same frame shapes, no Django, no Redis, no database: what Python and the
-`websockets` library cost per delivery on this machine.
+its `since` from memory, then `replay.done`: the reconnect storm's floor. Same clients, same frame
+shapes, no Django, no Redis, no database: what Python and the `websockets` library cost per
+delivery on this machine.
+
+Given a database and a Redis, it takes check-ins too, on any socket, as bench/ingest_floor.py does
+(one INSERT, one PUBLISH, one ack): the ingest floor, alone and while alerts fan out.
+
+    python -m bench.floor PORT [DATABASE_URL REDIS_URL]
 """
 
 import asyncio
@@ -15,10 +21,11 @@ from urllib.parse import parse_qs, urlsplit
 import orjson
 import websockets
 
+from .ingest_floor import checkin_taker
 from .stack import raise_fd_limit
 
 
-async def serve(port: int) -> None:
+async def serve(port: int, take_checkin=None) -> None:
     subscribers: set = set()
     state = {"seq": 0}
     entries: list[str] = []  # entries[seq - 1] is the text of entry seq
@@ -59,6 +66,8 @@ async def serve(port: int) -> None:
                 frame = orjson.loads(text)
                 if frame.get("type") == "resume":
                     await replay(frame["id"], frame["data"]["since"])
+                elif frame.get("type") == "checkin" and take_checkin is not None:
+                    await ws.send(take_checkin(frame))
         finally:
             subscribers.discard(ws)
 
@@ -76,7 +85,9 @@ async def serve(port: int) -> None:
 
 def main() -> None:
     raise_fd_limit()
-    asyncio.run(serve(int(sys.argv[1])))
+    port, *database_and_redis = sys.argv[1:]
+    take = checkin_taker(*database_and_redis) if database_and_redis else None
+    asyncio.run(serve(int(port), take))
 
 
 if __name__ == "__main__":

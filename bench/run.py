@@ -307,9 +307,11 @@ async def ingest_cpu(urls, tokens, pids: list[int], opts, label: str) -> dict:
     return out
 
 
-async def run_ingest_floor(opts, database: str) -> dict:
+async def run_ingest_floor(opts, sockets: int, database: str) -> dict:
     """The ingest floor on `database` (a SQLite file or a throwaway PostgreSQL cluster) with its
-    own redis-server: the same check-ins into bench/ingest_floor.py."""
+    own redis-server: bench/floor.py taking the same check-ins with `sockets` subscribers open,
+    alone, then while alerts fan out to them."""
+    label = f"ingest floor ({database})"
     tmp = Path(tempfile.mkdtemp(prefix="fieldops-bench-floor-"))
     try:
         with ExitStack() as stack:
@@ -323,16 +325,58 @@ async def run_ingest_floor(opts, database: str) -> dict:
             port = free_port()
             redis_url = f"redis://127.0.0.1:{broker.port}/0"
             server = subprocess.Popen(
-                [sys.executable, "-m", "bench.ingest_floor", str(port), url, redis_url], cwd=ROOT
+                [sys.executable, "-m", "bench.floor", str(port), url, redis_url], cwd=ROOT
             )
             stack.callback(stop, server)
             wait_port(port, proc=server)
-            urls = [f"ws://127.0.0.1:{port}/"]
-            return await ingest_cpu(
-                urls, [None] * opts.marshals, [server.pid], opts, f"ingest floor ({database})"
-            )
+            urls, marshals, pids = [f"ws://127.0.0.1:{port}/"], [None] * opts.marshals, [server.pid]
+            fleet = Fleet(opts.client_procs)
+            try:
+                await fleet.connect(urls, [None], sockets, f"{label} connect")
+                pub = Publisher()
+                await pub.open(f"ws://127.0.0.1:{port}/pub", None)
+                out = await ingest_cpu(urls, marshals, pids, opts, label)
+                out["under_fanout"] = await ingest_under_fanout(
+                    fleet, pub, urls, marshals, opts, sockets=sockets, pids=pids, label=label
+                )
+                await pub.close()
+                return out
+            finally:
+                await fleet.stop()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+async def ingest_under_fanout(fleet, pub, urls, tokens, opts, *, sockets, pids, label) -> dict:
+    """Check-ins while alerts fan out to `sockets` sockets: the acks' figures, and the fan-out's
+    p99 and losses meanwhile."""
+    say(
+        f"{label} under fan-out: {len(tokens)} marshals, {opts.rate:.0f} check-ins/s for "
+        f"{opts.duration:.0f} s, while alerts fan out to {sockets} sockets"
+    )
+    parent, proc = await ingest_open(urls, tokens, opts, duration=opts.duration)
+    parent.send("go")
+    ingest_result = asyncio.get_running_loop().run_in_executor(None, parent.recv)
+    under = await fanout(
+        fleet,
+        pub,
+        sockets=sockets,
+        alerts=int(opts.duration / opts.interval),
+        interval=opts.interval,
+        pids=pids,
+        label=f"{label}: fan-out under ingest",
+        during=ingest_result,
+    )
+    got = await ingest_result
+    proc.join(timeout=10)
+    out = ingest_figures(got, opts, duration=opts.duration)
+    out["fanout_p99_ms"] = under.p99_ms
+    out["fanout_lost"] = under.lost
+    say(
+        f"  {label} under fan-out: {out['acks']} acks, p50 {out['p50_ms']} ms, "
+        f"p99 {out['p99_ms']} ms, {got['errors']} errors"
+    )
+    return out
 
 
 async def run_fieldops(opts, steps: list[int], server: str, database: str) -> dict:
@@ -408,31 +452,8 @@ async def _run_fieldops(opts, steps: list[int], server: str, stack: Running) -> 
             name = f"{server}-{stack.database_url.split(':')[0]}"
             out["ingest_profile"] = await profile_ingest(urls, marshals, opts, pids, name)
 
-        say(
-            f"ingest under fan-out: {opts.marshals} marshals, {opts.rate:.0f} check-ins/s for "
-            f"{opts.duration:.0f} s, while alerts fan out to {steps[-1]} sockets"
-        )
-        parent, proc = await ingest_open(urls, marshals, opts, duration=opts.duration)
-        parent.send("go")
-        ingest_result = asyncio.get_running_loop().run_in_executor(None, parent.recv)
-        under = await fanout(
-            fleet,
-            pub,
-            sockets=steps[-1],
-            alerts=int(opts.duration / opts.interval),
-            interval=opts.interval,
-            pids=pids,
-            label="fan-out under ingest",
-            during=ingest_result,
-        )
-        got = await ingest_result
-        proc.join(timeout=10)
-        out["ingest"] = ingest_figures(got, opts, duration=opts.duration)
-        out["ingest"]["fanout_p99_ms"] = under.p99_ms
-        out["ingest"]["fanout_lost"] = under.lost
-        say(
-            f"  ingest: {out['ingest']['acks']} acks, p50 {out['ingest']['p50_ms']} ms, "
-            f"p99 {out['ingest']['p99_ms']} ms, {got['errors']} errors"
+        out["ingest"] = await ingest_under_fanout(
+            fleet, pub, urls, marshals, opts, sockets=steps[-1], pids=pids, label="ingest"
         )
 
         await pub.close()
@@ -597,7 +618,7 @@ async def main_async(opts) -> dict:
     floor = await run_floor(opts, steps) if not opts.no_floor else None
     databases = {}
     for database in opts.databases:
-        ingest_floor = None if opts.no_floor else await run_ingest_floor(opts, database)
+        ingest_floor = None if opts.no_floor else await run_ingest_floor(opts, steps[-1], database)
         servers = {name: await run_fieldops(opts, steps, name, database) for name in opts.servers}
         databases[database] = {"ingest_floor": ingest_floor, "servers": servers}
     elapsed = time.monotonic() - began

@@ -45,6 +45,10 @@ def test_bench_runs_end_to_end_and_loses_nothing(tmp_path):
         assert database["ingest_floor"]["errors"] == 0
         assert database["ingest_floor"]["acks"] == database["ingest_floor"]["acks_per_s"] * 1 > 0
         assert database["ingest_floor"]["cpu_us_per_ack"] >= 0
+        # The same check-ins into the floor while it fans alerts out to every socket.
+        under = database["ingest_floor"]["under_fanout"]
+        assert under["errors"] == 0 and under["acks"] == under["acks_per_s"] * 1 > 0
+        assert under["fanout_lost"] == 0
     sections = [s for d in results["databases"].values() for s in d["servers"].values()]
     for server in sections:
         # Check-ins alone: every one acknowledged, the server's CPU per check-in beside its floor.
@@ -59,6 +63,7 @@ def test_bench_runs_end_to_end_and_loses_nothing(tmp_path):
         assert "cpu_us_per_delivery" in server["ratio"]  # None when the tiny floor used no CPU
         assert server["ingest"]["errors"] == 0
         assert server["ingest"]["acks"] == server["ingest"]["acks_per_s"] * 1
+        assert server["ingest"]["floor_p99_ms"] is not None and "ingest_p99_ms" in server["ratio"]
         assert server["storm"]["clients"] == CLIENTS
         assert server["storm"]["not_caught_up"] == 0
         assert server["storm"]["replayed"] == CLIENTS * 2
