@@ -213,7 +213,7 @@ class SocketProtocol(WebSocketsSansIOProtocol):
         # A crowd back on the network reconnects at once, and uvicorn pings each socket one
         # interval after it opened: all of them at the same moment of every interval, a burst of
         # pings and pongs on the worker each time (docs/performance.md). The first ping comes at
-        # a random point of the first interval instead, and each socket keeps its own phase.
+        # a random tick of the first interval instead, and each socket keeps its own tick.
         if self.ping_interval is not None and self.ping_interval > 0:
             first = self.ping_interval * (1.0 - random.random())  # in (0, interval]
             self._ping_after(first)
