@@ -167,7 +167,7 @@ def on_a_tick(when: float, tick: float) -> bool:
 @pytest.mark.parametrize("interval", [20.0, 0.5])
 def test_a_workers_keepalive_pings_fall_on_a_few_shared_moments_of_each_interval(interval):
     """Each ping at its own moment wakes the worker on its own: on a virtual machine the wake-up
-    cost more than the ping, 48 ms of CPU a second for 2,000 idle sockets on 2 workers
+    costs more than the ping, 48 ms of CPU a second for 2,000 idle sockets on 2 workers
     (docs/performance.md). Pings that fall due on a shared tick go out in one wake-up, and their
     pongs come back together."""
     from uvicorn.server import ServerState
@@ -363,7 +363,7 @@ async def test_a_socket_whose_app_falls_behind_stops_being_read_and_loses_nothin
 
 async def test_pings_on_ticks_keep_a_socket_that_answers_and_close_one_that_does_not():
     """The keepalive still does its work: a peer that answers stays open, a peer gone silent (a
-    phone seized or out of coverage) is closed within the interval, a tick and the timeout."""
+    phone seized or out of coverage) is closed after the interval, a tick and the timeout."""
     import websockets
 
     interval = 0.4
@@ -398,7 +398,9 @@ async def test_pings_on_ticks_keep_a_socket_that_answers_and_close_one_that_does
         assert received[:1] == b"\x89", "pinged first"
         close = received.rindex(b"\x88")
         assert received[close + 2 : close + 4] == (1011).to_bytes(2, "big"), "closed as silent"
-        assert waited < interval + interval / 20 + interval + 0.5
+        # The close code says the keepalive closed it; the bound (the first ping, its timeout and
+        # room for a loaded machine) says it did so on time.
+        assert waited < interval + interval / PING_MOMENTS + interval + 3.0
     finally:
         server.should_exit = True
         await task
