@@ -21,6 +21,7 @@ from cryptography.x509.oid import NameOID
 from .processes import ROOT
 
 SITE = ROOT / "deploy" / "nginx.conf"
+SERVER = r"server 127\.0\.0\.1:\d+"  # a worker in the site's upstream
 
 
 def nginx_binary() -> str:
@@ -68,9 +69,10 @@ def nginx_site(
     """deploy/nginx.conf as shipped, but on 127.0.0.1 ports, with this certificate, these workers
     and its logs in `directory`."""
     text = SITE.read_text()
-    servers = "".join(rf"\g<1>server 127.0.0.1:{port};\n" for port in upstreams)
+    # Each worker keeps the parameters the shipped site gives the first one (max_fails=0).
+    servers = "".join(rf"\g<1>server 127.0.0.1:{port}\g<2>;\n" for port in upstreams)
     edits = [
-        (r"(?m)^(\s*)server 127\.0\.0\.1:\d+;\n(?:\s*server 127\.0\.0\.1:\d+;\n)*", servers),
+        (rf"(?m)^(\s*){SERVER}([^;]*);\n(?:\s*{SERVER}[^;]*;\n)*", servers),
         (r"listen 80;", f"listen 127.0.0.1:{http_port};"),
         (r"listen 443 ([^;]*);", rf"listen 127.0.0.1:{https_port} \1;"),
         (r"/etc/letsencrypt/live/fieldops\.example\.org/fullchain\.pem", str(cert)),

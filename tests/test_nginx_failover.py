@@ -1,0 +1,97 @@
+"""The shipped nginx site (deploy/nginx.conf) while workers restart one after another: a request goes
+to whichever worker is up, at once.
+
+Two small HTTP servers stand in for the workers, so the test is about nginx alone and takes seconds.
+"""
+
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from fieldops.kit.nginx import nginx_command, nginx_test
+from fieldops.kit.processes import Proc, free_port
+
+from .test_deployment_logs import Site
+
+
+class Worker:
+    """A stand-in worker on a fixed port that answers every GET and POST with its name."""
+
+    def __init__(self, name: str):
+        self.name, self.port = name, free_port()
+        self.server: ThreadingHTTPServer | None = None
+
+    def start(self) -> None:
+        name = self.name.encode()
+
+        class Answer(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 - http.server's naming
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(name)))
+                self.end_headers()
+                self.wfile.write(name)
+
+            def do_POST(self):  # noqa: N802
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                self.do_GET()
+
+            def log_message(self, *_args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Answer)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        """As a restarting worker: its port refuses connections until it starts again."""
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def workers():
+    both = [Worker("a"), Worker("b")]
+    for worker in both:
+        worker.start()
+    yield both
+    for worker in both:
+        if worker.server is not None and worker.server.socket.fileno() != -1:
+            worker.stop()
+
+
+@pytest.fixture
+def site(tmp_path, workers):
+    https_port = free_port()
+    command = nginx_command(
+        tmp_path / "nginx",
+        upstreams=[w.port for w in workers],
+        http_port=free_port(),
+        https_port=https_port,
+    )
+    checked = nginx_test(command)
+    assert checked.returncode == 0, checked.stderr
+    nginx = Proc("nginx", [*command, "-g", "daemon off;"], port=https_port, tmp=tmp_path)
+    nginx.start()
+    try:
+        yield Site(f"https://127.0.0.1:{https_port}", tmp_path / "nginx" / "cert.pem")
+    finally:
+        nginx.stop()
+
+
+def test_a_worker_back_from_a_restart_takes_requests_at_once_when_the_next_one_restarts(
+    workers, site
+):
+    """A rolling restart: `a` restarts while requests come in, is back, then `b` restarts.
+
+    nginx counts a refused connection against a worker and, by default, sends it nothing for the
+    next 10 s. `a`, back and ready, would still count as down when `b` goes, and nginx would answer
+    502 to everyone ("no live upstreams") until then.
+    """
+    a, b = workers
+    a.stop()
+    for _ in range(4):
+        assert site.send("GET", "/api/events/demo") == (200, b"b")
+    a.start()
+    b.stop()
+    assert site.send("GET", "/api/events/demo") == (200, b"a")
+    assert site.send("POST", "/api/events/demo/alerts", body={"text": "x"}) == (200, b"a")
