@@ -116,26 +116,54 @@ def fieldops_server():
         yield server
 
 
-_launched = []  # the test run's one Chromium: Playwright's sync API runs once per thread
+class SharedChromium:
+    """The run's one Chromium, launched on first use and shut, with Playwright, by `shut`.
+
+    Playwright's sync API keeps an event loop running in the test process while it is open, which
+    trips every asyncio test and Django query that comes after it in the same process. conftest.py
+    shuts it after the last browser test of each stretch: under pytest-xdist a process may run a
+    browser module, then others. Stands in for the Playwright `Browser` it launches."""
+
+    def __init__(self):
+        self._playwright = None  # the open sync_playwright() context
+        self._browser = None
+
+    def browser(self):
+        if self._browser is None:
+            from playwright.sync_api import sync_playwright
+
+            self._playwright = sync_playwright()
+            driver = self._playwright.__enter__()
+            self._browser = driver.chromium.launch(
+                executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+            )
+        return self._browser
+
+    def __getattr__(self, name: str):
+        return getattr(self.browser(), name)
+
+    def shut(self) -> None:
+        if self._browser is None:
+            return
+        try:
+            self._browser.close()
+        finally:
+            self._browser = None
+            self._playwright, playwright = None, self._playwright
+            playwright.__exit__(None, None, None)
+
+
+SHARED_CHROMIUM = SharedChromium()
 
 
 @pytest.fixture(scope="session")
 def chromium():
     """Debian's Chromium, headless, launched by Playwright (never downloaded); every module that
-    imports this fixture shares the first one launched."""
-    if _launched:
-        yield _launched[0]
-        return
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        _launched.append(browser)
-        try:
-            yield browser
-        finally:
-            _launched.clear()
-            browser.close()
+    imports this fixture gets the same one."""
+    try:
+        yield SHARED_CHROMIUM
+    finally:
+        SHARED_CHROMIUM.shut()
 
 
 class Field:

@@ -209,7 +209,23 @@ def an_incident(cast):
     return entry.data.incident
 
 
+def is_browser(item) -> bool:
+    return item is not None and item.get_closest_marker("browser") is not None
+
+
 def pytest_collection_modifyitems(config, items):
-    """Run the browser tests last: Playwright's sync API leaves an event loop running in the test
-    process, which would trip any asyncio test that came after it."""
-    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+    """Run the browser tests last (those of one module after its others, under pytest-xdist), so
+    one Chromium serves them all."""
+    items.sort(key=is_browser)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    """After the last browser test of a stretch, shut Chromium: while Playwright is open an event
+    loop runs in this process, and the asyncio tests and Django queries that follow would fail."""
+    result = yield
+    if is_browser(item) and not is_browser(nextitem):
+        from .browser import SHARED_CHROMIUM
+
+        SHARED_CHROMIUM.shut()
+    return result
