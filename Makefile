@@ -86,11 +86,14 @@ run: system-run $(VENV)/.installed-run
 	  --ws realtime.sansio:SocketProtocol --ws-per-message-deflate false --no-access-log
 
 # Tests pick their own database and services: a DATABASE_URL or REDIS_URL from the shell would
-# point them at real data.
+# point them at real data. They run in TEST_PROCESSES processes (pytest-xdist), each taking whole
+# modules, so a module's servers start once; most of a test's time is spent waiting on them.
+TEST_PROCESSES ?= 2
 test: system-test $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports --no-cache --no-logo
-	env -u DATABASE_URL -u REDIS_URL -u DJANGO_SETTINGS_MODULE $(BIN)/python -m pytest -q tests/
+	env -u DATABASE_URL -u REDIS_URL -u DJANGO_SETTINGS_MODULE $(BIN)/python -m pytest -q \
+	  -n $(TEST_PROCESSES) --dist loadfile tests/
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
