@@ -9,8 +9,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from fieldops.kit.nginx import nginx_command, nginx_test
-from fieldops.kit.processes import Proc, free_port
+from fieldops.kit.launcher import start_proxy
+from fieldops.kit.processes import free_port
 
 from .test_deployment_logs import Site
 
@@ -44,38 +44,34 @@ class Worker:
 
     def stop(self) -> None:
         """As a restarting worker: its port refuses connections until it starts again."""
-        self.server.shutdown()
-        self.server.server_close()
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+            self.server = None
 
 
 @pytest.fixture
 def workers():
     both = [Worker("a"), Worker("b")]
-    for worker in both:
-        worker.start()
-    yield both
-    for worker in both:
-        if worker.server is not None and worker.server.socket.fileno() != -1:
+    try:
+        for worker in both:
+            worker.start()
+        yield both
+    finally:
+        for worker in both:
             worker.stop()
 
 
 @pytest.fixture
 def site(tmp_path, workers):
-    https_port = free_port()
-    command = nginx_command(
-        tmp_path / "nginx",
-        upstreams=[w.port for w in workers],
-        http_port=free_port(),
-        https_port=https_port,
-    )
-    checked = nginx_test(command)
-    assert checked.returncode == 0, checked.stderr
-    nginx = Proc("nginx", [*command, "-g", "daemon off;"], port=https_port, tmp=tmp_path)
-    nginx.start()
+    procs = []
     try:
-        yield Site(f"https://127.0.0.1:{https_port}", tmp_path / "nginx" / "cert.pem")
+        front = ([w.port for w in workers], free_port(), free_port(), tmp_path / "nginx")
+        proxy = start_proxy(front, tmp_path, procs)
+        yield Site(proxy.origin, proxy.certificate)
     finally:
-        nginx.stop()
+        for proc in procs:
+            proc.stop()
 
 
 def test_a_worker_back_from_a_restart_takes_requests_at_once_when_the_next_one_restarts(

@@ -159,8 +159,9 @@ def _public(ports: list[int], fronts: list[Front], *, at_worker: bool) -> dict:
     return {"PUBLIC_URL": f"http://127.0.0.1:{ports[0]}"} if at_worker else {}
 
 
-def _start_proxy(front: Front, tmp: Path, procs: list) -> Proxy:
-    """The shipped nginx site in front of the workers it names, checked with `nginx -t`."""
+def start_proxy(front: Front, tmp: Path, procs: list) -> Proxy:
+    """The shipped nginx site in front of the workers it names, checked with `nginx -t` and
+    started; its process is added to `procs` before it starts, for the caller to stop."""
     upstreams, http_port, https_port, directory = front
     command = nginx_command(
         directory, upstreams=upstreams, http_port=http_port, https_port=https_port
@@ -232,7 +233,7 @@ def launch(
                 worker.spawn()  # side by side: each worker's start-up is seconds of imports
             for worker in workers:
                 worker.wait_ready()
-            proxies = [_start_proxy(each, tmp, procs) for each in fronts]
+            proxies = [start_proxy(each, tmp, procs) for each in fronts]
             yield Running(
                 ports=ports, seed=seed, tmp=tmp, database_url=database_url, env=project,
                 redis=broker, workers=workers, proxies=proxies[: len(ports) * nginx],
