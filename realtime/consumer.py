@@ -146,7 +146,8 @@ class EventConsumer(AsyncWebsocketConsumer):
         logcontext.request_id.set(None)
         logcontext.event.set(scope.get("url_route", {}).get("kwargs", {}).get("slug"))
         self.channel_layer = get_channel_layer(self.channel_layer_alias)
-        self.base_send = send
+        self.server_send = send
+        self.base_send = self.send_or_drop
         try:
             while True:
                 await self.dispatch(await receive())
@@ -160,7 +161,7 @@ class EventConsumer(AsyncWebsocketConsumer):
             fieldops = settings.FIELDOPS
             self.delivery = Delivery(
                 self.journal_entry,
-                transport=transport_of(self.base_send),
+                transport=transport_of(self.server_send),
                 on_behind=self.close_behind,
                 on_revoke=self.close_revoked,
                 limits=(
@@ -183,6 +184,18 @@ class EventConsumer(AsyncWebsocketConsumer):
             self.delivery.busy -= 1
             if not self.delivery.busy:
                 await self.delivery.flush()
+
+    async def send_or_drop(self, message):
+        """The server's `send`, for a phone that may be gone: uvicorn's raises ClientDisconnected
+        (an OSError) once the connection is lost, and its `websocket.disconnect` is still to
+        come. Raised, it ended the socket's task before that disconnect, so the hub kept the
+        socket and its credential's count: a phone that went at its ack or its hello a few times
+        was refused as too many sockets. Nothing more goes out; the disconnect cleans up."""
+        try:
+            await self.server_send(message)
+        except OSError:
+            if self.delivery is not None:
+                self.delivery.close()
 
     async def journal_entry(self, entry):
         """One journal entry through the server's ASGI send: the way when the server does not take
@@ -302,6 +315,8 @@ class EventConsumer(AsyncWebsocketConsumer):
             for seq, text in batch:
                 if self.delivery.went_live(seq):  # delivered live just before this resume
                     continue
+                if self.delivery.closed:
+                    return  # gone
                 if not self.delivery.ready() and not await self.delivery.wait_ready():
                     return  # closed as behind, or gone
                 await self.send(text_data=text)

@@ -1,0 +1,156 @@
+"""A phone that goes in the middle of an exchange (before its ack, during its hello or replay)
+leaves nothing behind in the worker: no traceback, no socket still held by the hub or counted
+against its credential, and the phone connects again at once.
+
+uvicorn's ASGI `send` raises ClientDisconnected (an OSError) once the connection is lost; the
+`websocket.disconnect` follows through `receive`. These tests stand in for the server with a send
+that raises once the phone is gone, and the disconnect sent after."""
+
+import json
+import logging
+import uuid
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+from uvicorn.protocols.utils import ClientDisconnected
+
+from fieldops.asgi import application
+from realtime.hub import hub_for
+from realtime.metrics import OPEN_SOCKETS
+
+from .factories import issue_token
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def phone(participant, token, gone, *, since=None):
+    """A client whose connection is lost once `gone(message)` is true of what the app sends."""
+    lost = False
+
+    async def app(scope, receive, send):
+        async def send_or_lose(message):
+            nonlocal lost
+            lost = lost or gone(message)
+            if lost:
+                raise ClientDisconnected()
+            await send(message)
+
+        await application(scope, receive, send_or_lose)
+
+    query = "" if since is None else f"?since={since}"
+    return WebsocketCommunicator(
+        app,
+        f"/ws/events/{participant.event.slug}/{query}",
+        headers=[(b"authorization", f"Bearer {token}".encode())],
+    )
+
+
+def sent_text(message) -> dict:
+    text = message.get("text")
+    return json.loads(text) if text else {}
+
+
+def held_sockets(event_id) -> int:
+    from channels.layers import get_channel_layer
+
+    feed = hub_for(get_channel_layer()).feeds.get(event_id)
+    return feed.sockets if feed is not None else 0
+
+
+def open_sockets(role) -> float:
+    return OPEN_SOCKETS.labels(role)._value.get()
+
+
+async def reconnects_at_once(participant, token):
+    again = phone(participant, token, lambda message: False)
+    assert (await again.connect())[0]
+    assert (await again.receive_json_from())["type"] == "hello"
+    await again.disconnect()
+
+
+async def test_a_phone_gone_before_its_ack_leaves_nothing_behind(cast, settings, caplog):
+    settings.FIELDOPS = {**settings.FIELDOPS, "MAX_SOCKETS_PER_CREDENTIAL": 1}
+    marshal = cast.marshal_a
+    token = await database_sync_to_async(issue_token)(marshal)
+    before = open_sockets(marshal.role)
+    client = phone(marshal, token, lambda message: sent_text(message).get("type") == "ack")
+    assert (await client.connect())[0]
+    assert (await client.receive_json_from())["type"] == "hello"
+    frame = {"type": "checkin", "id": str(uuid.uuid4()), "data": {"lat": 40.4193, "lng": -3.6932}}
+    await client.send_to(text_data=json.dumps(frame))
+    await client.send_input({"type": "websocket.disconnect", "code": 1006})
+    await client.wait(timeout=3)  # the app ends as it should, without raising
+
+    count = await database_sync_to_async(marshal.checkins.count)()
+    assert count == 1, "the check-in was recorded before the phone went"
+    assert held_sockets(marshal.event_id) == 0
+    assert open_sockets(marshal.role) == before
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING or r.exc_info]
+    await reconnects_at_once(marshal, token)  # not refused as one socket too many (4429)
+
+
+@pytest.mark.parametrize("where", ["hello", "replay"])
+async def test_a_phone_gone_while_it_connects_leaves_nothing_behind(cast, settings, caplog, where):
+    from fieldops.services.alerts import alert_send
+
+    settings.FIELDOPS = {**settings.FIELDOPS, "MAX_SOCKETS_PER_CREDENTIAL": 1}
+    for n in range(3):
+        await database_sync_to_async(alert_send)(participant=cast.organizer, text=f"alert {n}")
+    marshal = cast.marshal_a
+    token = await database_sync_to_async(issue_token)(marshal)
+    before = open_sockets(marshal.role)
+    sends = []
+
+    def gone(message):
+        sends.append(sent_text(message).get("type"))
+        # "hello": at the hello; "replay": at the second entry the replay sends.
+        return sends[-1] == "hello" if where == "hello" else sends.count("alert.sent") == 2
+
+    client = phone(marshal, token, gone, since=0)
+    assert (await client.connect())[0]
+    await client.send_input({"type": "websocket.disconnect", "code": 1006})
+    await client.wait(timeout=3)
+
+    assert "replay.done" not in sends, "the replay stops when the phone is gone"
+    assert held_sockets(marshal.event_id) == 0
+    assert open_sockets(marshal.role) == before
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING or r.exc_info]
+    await reconnects_at_once(marshal, token)
+
+
+@pytest.mark.parametrize("where", ["live entry", "close as revoked"])
+async def test_a_phone_gone_while_its_socket_is_open_leaves_nothing_behind(
+    cast, settings, caplog, where
+):
+    from fieldops.services.alerts import alert_send
+    from marshals.services import token_revoke
+
+    settings.FIELDOPS = {**settings.FIELDOPS, "MAX_SOCKETS_PER_CREDENTIAL": 1}
+    marshal = cast.marshal_a
+    token = await database_sync_to_async(issue_token)(marshal)
+    before = open_sockets(marshal.role)
+    lost_at = "alert.sent" if where == "live entry" else None
+
+    def gone(message):
+        if lost_at is None:
+            return message["type"] == "websocket.close"
+        return sent_text(message).get("type") == lost_at
+
+    client = phone(marshal, token, gone)
+    assert (await client.connect())[0]
+    assert (await client.receive_json_from())["type"] == "hello"
+    if where == "live entry":
+        await database_sync_to_async(alert_send)(participant=cast.organizer, text="one")
+    else:
+        device = await database_sync_to_async(lambda: marshal.tokens.last().pk)()
+        await database_sync_to_async(token_revoke)(participant=cast.organizer, device=device)
+    assert await client.receive_nothing(timeout=0.5)  # what the hub sent it went nowhere
+    await client.send_input({"type": "websocket.disconnect", "code": 1006})
+    await client.wait(timeout=3)
+
+    assert held_sockets(marshal.event_id) == 0
+    assert open_sockets(marshal.role) == before
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING or r.exc_info]
+    if where == "live entry":
+        await reconnects_at_once(marshal, token)
