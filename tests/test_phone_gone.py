@@ -1,27 +1,33 @@
-"""A phone that goes in the middle of an exchange (before its ack, during its hello or replay)
-leaves nothing behind in the worker: no traceback, no socket still held by the hub or counted
-against its credential, and the phone connects again at once.
+"""A phone that goes in the middle of an exchange (before its ack, during its hello or replay, at a
+live entry or a close) leaves nothing behind in the worker: no traceback, no socket still held by
+the hub or counted against its credential, and the phone connects again at once.
 
 uvicorn's ASGI `send` raises ClientDisconnected (an OSError) once the connection is lost; the
-`websocket.disconnect` follows through `receive`. These tests stand in for the server with a send
-that raises once the phone is gone, and the disconnect sent after."""
+`websocket.disconnect` follows through `receive`. The first tests stand in for the server with a
+send that raises once the phone is gone, then the disconnect; the last runs a real server."""
 
+import asyncio
 import json
 import logging
+import socket
+import struct
 import uuid
 
 import pytest
+import websockets
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from uvicorn.protocols.utils import ClientDisconnected
 
 from fieldops.asgi import application
+from fieldops.kit.client import Client, options
 from realtime.hub import hub_for
 from realtime.metrics import OPEN_SOCKETS
 
 from .factories import issue_token
+from .servers import fault_stack
 
-pytestmark = pytest.mark.django_db(transaction=True)
+db = pytest.mark.django_db(transaction=True)
 
 
 def phone(participant, token, gone, *, since=None):
@@ -69,6 +75,7 @@ async def reconnects_at_once(participant, token):
     await again.disconnect()
 
 
+@db
 async def test_a_phone_gone_before_its_ack_leaves_nothing_behind(cast, settings, caplog):
     settings.FIELDOPS = {**settings.FIELDOPS, "MAX_SOCKETS_PER_CREDENTIAL": 1}
     marshal = cast.marshal_a
@@ -91,6 +98,7 @@ async def test_a_phone_gone_before_its_ack_leaves_nothing_behind(cast, settings,
 
 
 @pytest.mark.parametrize("where", ["hello", "replay"])
+@db
 async def test_a_phone_gone_while_it_connects_leaves_nothing_behind(cast, settings, caplog, where):
     from fieldops.services.alerts import alert_send
 
@@ -120,6 +128,7 @@ async def test_a_phone_gone_while_it_connects_leaves_nothing_behind(cast, settin
 
 
 @pytest.mark.parametrize("where", ["live entry", "close as revoked"])
+@db
 async def test_a_phone_gone_while_its_socket_is_open_leaves_nothing_behind(
     cast, settings, caplog, where
 ):
@@ -154,3 +163,34 @@ async def test_a_phone_gone_while_its_socket_is_open_leaves_nothing_behind(
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING or r.exc_info]
     if where == "live entry":
         await reconnects_at_once(marshal, token)
+
+
+async def check_in_and_drop(url: str, token: str) -> None:
+    """A phone that sends a check-in and loses its connection at once (a reset, as a phone that
+    leaves the cell does), before its ack can reach it."""
+    ws = await websockets.connect(url, **options(token))
+    assert json.loads(await ws.recv())["type"] == "hello"
+    frame = {"type": "checkin", "id": str(uuid.uuid4()), "data": {"lat": 40.4193, "lng": -3.6932}}
+    await ws.send(json.dumps(frame))
+    sock = ws.transport.get_extra_info("socket")
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    ws.transport.abort()
+
+
+@pytest.mark.multiworker
+@pytest.mark.parametrize("server", ["uvicorn", "daphne"])
+def test_a_phone_that_drops_after_each_check_in_is_never_refused_by_a_real_server(server):
+    env = {"FIELDOPS_MAX_SOCKETS_PER_CREDENTIAL": "2"}
+    with fault_stack(servers=(server,), postgres=False, env_extra=env) as stack:
+        token = stack.join("marshal", "drops")["token"]
+
+        async def scenario():
+            for _ in range(4):  # twice the sockets the credential may hold
+                await check_in_and_drop(stack.ws_url(0), token)
+                await asyncio.sleep(0.3)  # the worker acks into the lost connection
+            client = await Client.open(stack.ws_url(0), token=token)  # not refused with 4429
+            await client.close()
+
+        asyncio.run(asyncio.wait_for(scenario(), 60))
+        logs = stack.workers[0].logs()
+    assert "Traceback" not in logs, logs[-3000:]
