@@ -23,6 +23,7 @@ from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import get_channel_layer
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 
 from fieldops import errors, logcontext, visibility
 from fieldops.actions import BATCHED, Request, action_allowed, action_perform, actions_perform_batch
@@ -71,6 +72,17 @@ class EventConsumer(AsyncWebsocketConsumer):
 
     async def connect(self):
         await self.accept()
+        try:
+            await self.admit()
+        except (OperationalError, InterfaceError):
+            # The database is down or restarting: the phone tries again with backoff, and an
+            # outage while thousands reconnect logs a line each, not a traceback each.
+            log.warning("a socket could not open: database unavailable")
+            self.participant = None
+            await self.close_now(frames.CLOSE_UNAVAILABLE)
+
+    async def admit(self):
+        """Who the socket is, its place in the hub, `hello`, and its replay when it asked for one."""
         slug = self.scope["url_route"]["kwargs"]["slug"]
         self.participant, token_id = await database_sync_to_async(scope_participant)(
             self.scope, event_slug=slug
@@ -153,6 +165,11 @@ class EventConsumer(AsyncWebsocketConsumer):
                 await self.dispatch(await receive())
         except StopConsumer:
             pass
+        finally:
+            # However the socket's task ends (a fault of the server's own, which the server logs,
+            # or a cancel), the hub, the open-sockets gauge and the presence book let go of it,
+            # or the phone would count against its credential and show as connected for good.
+            await self.disconnect(None)
 
     async def dispatch(self, message):
         # Entries wait while this socket handles anything from its client (connecting, a frame,
