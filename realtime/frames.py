@@ -7,7 +7,7 @@ CLOSE_REVOKED = 4403
 CLOSE_BEHIND = 4408  # the socket did not read what it was sent: reconnect and resume
 CLOSE_RESCOPED = 4409  # the participant's role or group changed: reconnect to hold the new one
 CLOSE_TOO_MANY = 4429  # this credential has too many sockets open on this server
-CLOSE_UNAVAILABLE = 1013  # the database did not answer: try again later, with backoff
+CLOSE_UNAVAILABLE = 4503  # the database did not answer: try again later, with backoff
 
 
 def dumps(frame: dict) -> str:

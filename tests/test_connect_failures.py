@@ -1,17 +1,24 @@
 """A socket whose connect fails midway leaves nothing behind in the worker: a database that does not
-answer closes it with 1013 (try again later) and one warning line, and a fault of the server's own
+answer closes it with 4503 (try again later) and one warning line, and a fault of the server's own
 is logged; either way the hub, the open-sockets gauge and the presence book let go of it, and the
-phone connects once the fault has passed."""
+phone connects once the fault has passed. The last test restarts a real PostgreSQL under a real
+worker."""
 
+import asyncio
 import logging
+import shlex
+import subprocess
 
 import pytest
+import websockets
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.db import OperationalError
 
 from fieldops.asgi import application
+from fieldops.kit.client import Client, options
+from fieldops.kit.processes import _pg_account, pg_bindir
 from realtime import consumer as consumer_module
 from realtime import frames
 from realtime.hub import hub_for
@@ -20,8 +27,9 @@ from realtime.presence import BOOK
 
 from .conftest import connect_with
 from .factories import issue_token
+from .servers import fault_stack
 
-pytestmark = pytest.mark.django_db(transaction=True)
+db = pytest.mark.django_db(transaction=True)
 
 # Each database trip of a connect, by the name the consumer calls it by.
 TRIPS = {
@@ -58,6 +66,7 @@ def fail(monkeypatch, trip: str, raised: Exception) -> None:
         monkeypatch.setattr(consumer_module, TRIPS[trip], failing)
 
 
+@db
 @pytest.mark.parametrize("trip", list(TRIPS))
 async def test_a_database_that_does_not_answer_at_connect_closes_the_socket_as_try_again(
     cast, monkeypatch, caplog, trip
@@ -82,6 +91,7 @@ async def test_a_database_that_does_not_answer_at_connect_closes_the_socket_as_t
     await again.disconnect()
 
 
+@db
 async def test_a_fault_of_the_servers_own_at_connect_is_logged_and_leaves_nothing_behind(
     cast, monkeypatch
 ):
@@ -102,3 +112,53 @@ async def test_a_fault_of_the_servers_own_at_connect_is_logged_and_leaves_nothin
     nothing_held(marshal, before)
     again, _ = await connect_with(marshal, token)
     await again.disconnect()
+
+
+def pg_ctl(stack, action: str) -> None:
+    """Stop PostgreSQL, or start it again with the options it was started with."""
+    data = stack.tmp / "pg" / "data"
+    command = [str(pg_bindir() / "pg_ctl"), "-D", str(data), "-w", "-t", "60"]
+    if action == "stop":
+        command += ["-m", "fast", "stop"]
+    else:
+        # postmaster.opts: the command line of the last start, its options from the second word.
+        options = shlex.split((data / "postmaster.opts").read_text())[1:]
+        command += [
+            "-o",
+            shlex.join(options),
+            "-l",
+            str(stack.tmp / "pg" / "postgres.log"),
+            "start",
+        ]
+    subprocess.run(command, check=True, capture_output=True, **_pg_account())
+
+
+async def close_code_of_a_connect(url: str, token: str) -> int | None:
+    async with websockets.connect(url, **options(token)) as ws:
+        with pytest.raises(websockets.ConnectionClosed):
+            await asyncio.wait_for(ws.recv(), 30)
+    return ws.close_code
+
+
+@pytest.mark.multiworker
+@pytest.mark.parametrize("server", ["uvicorn", "daphne"])
+def test_phones_that_connect_while_postgresql_restarts_are_told_to_try_again_then_connect(server):
+    with fault_stack(servers=(server,), postgres=True) as stack:
+        token = stack.join("marshal", "waits")["token"]
+        url = stack.ws_url(0)
+
+        async def connects() -> None:
+            client = await Client.open(url, token=token, attempts=20)
+            await client.close()
+
+        asyncio.run(connects())  # the worker holds database connections from here on
+        pg_ctl(stack, "stop")
+        try:
+            codes = [asyncio.run(close_code_of_a_connect(url, token)) for _ in range(3)]
+        finally:
+            pg_ctl(stack, "start")
+        asyncio.run(connects())
+        logs = stack.workers[0].logs()
+    assert codes == [frames.CLOSE_UNAVAILABLE] * 3, logs[-4000:]
+    assert logs.count("a socket could not open: database unavailable") == 3, logs[-3000:]
+    assert "Traceback" not in logs, logs[-3000:]
