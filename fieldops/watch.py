@@ -20,13 +20,14 @@ a request's path, and a push service that hangs holds up only its own sending th
 
 import asyncio
 import logging
+import sys
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import InterfaceError, OperationalError, close_old_connections
 
 from fieldops.services import journal
 from fieldops.services.presence import presence_flush, presence_forget
@@ -49,6 +50,16 @@ class SweepResult:
     @property
     def count(self) -> int:
         return len(self.overdue) + len(self.reminders) + len(self.escalations)
+
+
+def log_failure(what: str, retry: float) -> None:
+    """Log the exception being handled in a loop that retries: one line while the database is
+    down, where a traceback every few seconds would bury the outage's other lines, and the
+    traceback for anything else."""
+    if isinstance(sys.exc_info()[1], OperationalError | InterfaceError):
+        log.warning("%s failed: database unavailable; retrying in %.0f s", what, retry)
+    else:
+        log.exception("%s failed; retrying in %.0f s", what, retry)
 
 
 def watch_interval() -> float:
@@ -77,7 +88,7 @@ def watch_loop(*, stop: threading.Event, interval: float | None = None, on_sweep
             if on_sweep is not None:
                 on_sweep(result)
         except Exception:
-            log.exception("watch sweep failed; retrying in %.0f s", interval)
+            log_failure("watch sweep", interval)
         stop.wait(min(interval, MAX_SLEEP_SECONDS))
 
 
@@ -100,21 +111,31 @@ async def watch_forever(*, interval: float | None = None) -> None:
                     len(result.escalations),
                 )
         except Exception:
-            log.exception("watch sweep failed; retrying in %.0f s", interval)
+            log_failure("watch sweep", interval)
         await asyncio.sleep(interval)
+
+
+def presence_interval() -> int:
+    return max(1, settings.FIELDOPS["PRESENCE_FLUSH_SECONDS"])
 
 
 async def presence_forever() -> None:
-    """Write this worker's presence book to the database every PRESENCE_FLUSH_SECONDS, on the
-    worker's shared database thread: one batch, whatever the number of frames."""
-    flush = sync_to_async(presence_flush, thread_sensitive=True)
-    interval = max(1, settings.FIELDOPS["PRESENCE_FLUSH_SECONDS"])
+    """Write this worker's presence book to the database every PRESENCE_FLUSH_SECONDS."""
     while True:
-        await asyncio.sleep(interval)
-        try:
-            await flush(worker=WORKER, rows=BOOK.take())
-        except Exception:
-            log.exception("presence flush failed; retrying in %d s", interval)
+        await asyncio.sleep(presence_interval())
+        await presence_write()
+
+
+async def presence_write() -> None:
+    """One batch of the book, whatever the number of frames, on the worker's shared database
+    thread. Rows it could not write go back to the book for the next: a phone that went while the
+    database was down was forgotten with them, and read as connected while the worker lived."""
+    rows = BOOK.take()
+    try:
+        await sync_to_async(presence_flush, thread_sensitive=True)(worker=WORKER, rows=rows)
+    except Exception:
+        BOOK.give_back(rows)
+        log_failure("presence flush", presence_interval())
 
 
 class PushLoop:
@@ -149,7 +170,7 @@ class PushLoop:
                 if self.on_sweep is not None:
                     self.on_sweep(result)
             except Exception:
-                log.exception("push sweep failed; retrying in %.0f s", poll)
+                log_failure("push sweep", poll)
             finally:
                 close_old_connections()
             if not more and not self.stopping.is_set():

@@ -54,5 +54,12 @@ class PresenceBook:
                 self.people.pop(pid, None)
         return rows
 
+    def give_back(self, rows: list[tuple[int, int, float]]) -> None:
+        """Rows `take` handed out that could not be written: those it forgot (no socket left) are
+        kept again for the next take, unless the participant has opened a socket since."""
+        for pid, sockets, heard in rows:
+            if not sockets and pid not in self.people:
+                self.people[pid] = Heard(0, heard)
+
 
 BOOK = PresenceBook()

@@ -114,3 +114,33 @@ def test_organizers_read_presence_and_nobody_else(cast, tokens):
     }
     for name in ("marshal_a", "legal", "medic", "marcher"):
         assert api_client(tokens[name]).get(url).status_code == 403, name
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_phone_gone_while_the_database_was_down_is_written_as_gone_once_it_is_back(
+    cast, monkeypatch, caplog
+):
+    """A flush that fails gives its rows back to the book: a phone that went during the outage
+    was forgotten with them, and read as connected for as long as the worker lived."""
+    from django.db import OperationalError
+
+    from fieldops import watch
+
+    client, _ = await connect_as(cast.marshal_a)
+    await watch.presence_write()
+    await client.disconnect()
+    with monkeypatch.context() as patch:
+
+        def down(**kwargs):
+            raise OperationalError("could not connect to server")
+
+        patch.setattr(watch, "presence_flush", down)
+        await watch.presence_write()
+    await watch.presence_write()
+
+    seen = await database_sync_to_async(presence_of)(participant_ids=[cast.marshal_a.pk])
+    assert seen[cast.marshal_a.pk]["connected"] is False
+    assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == [
+        "presence flush failed: database unavailable; retrying in 10 s"
+    ]
+    assert not [r for r in caplog.records if r.exc_info]
