@@ -141,24 +141,32 @@ async def close_code_of_a_connect(url: str, token: str) -> int | None:
 
 
 @pytest.mark.multiworker
-@pytest.mark.parametrize("server", ["uvicorn", "daphne"])
-def test_phones_that_connect_while_postgresql_restarts_are_told_to_try_again_then_connect(server):
-    with fault_stack(servers=(server,), postgres=True) as stack:
+def test_phones_that_connect_while_postgresql_restarts_are_told_to_try_again_then_connect():
+    servers = ("uvicorn", "daphne")
+    with fault_stack(servers=servers, postgres=True) as stack:
         token = stack.join("marshal", "waits")["token"]
-        url = stack.ws_url(0)
 
-        async def connects() -> None:
+        async def connects(url: str) -> None:
             client = await Client.open(url, token=token, attempts=20)
             await client.close()
 
-        asyncio.run(connects())  # the worker holds database connections from here on
+        for url in stack.ws_urls():  # each worker holds database connections from here on
+            asyncio.run(connects(url))
         pg_ctl(stack, "stop")
         try:
-            codes = [asyncio.run(close_code_of_a_connect(url, token)) for _ in range(3)]
+            codes = {
+                server: [asyncio.run(close_code_of_a_connect(url, token)) for _ in range(3)]
+                for server, url in zip(servers, stack.ws_urls(), strict=True)
+            }
         finally:
             pg_ctl(stack, "start")
-        asyncio.run(connects())
-        logs = stack.workers[0].logs()
-    assert codes == [frames.CLOSE_UNAVAILABLE] * 3, logs[-4000:]
-    assert logs.count("a socket could not open: database unavailable") == 3, logs[-3000:]
-    assert "Traceback" not in logs, logs[-3000:]
+        for url in stack.ws_urls():
+            asyncio.run(connects(url))
+        logs = {
+            server: worker.logs() for server, worker in zip(servers, stack.workers, strict=True)
+        }
+    for server in servers:
+        assert codes[server] == [frames.CLOSE_UNAVAILABLE] * 3, f"{server}: {logs[server][-4000:]}"
+        told = logs[server].count("a socket could not open: database unavailable")
+        assert told == 3, f"{server}: {logs[server][-3000:]}"
+        assert "Traceback" not in logs[server], f"{server}: {logs[server][-3000:]}"
