@@ -72,12 +72,38 @@ def published():
     fanout.listeners.remove(listener)
 
 
-def communicator_for(participant, *, token: str, headers=None) -> WebsocketCommunicator:
-    """A WebSocket client for the participant, authenticated with the given bearer token."""
+def communicator_for(
+    participant, *, token: str, headers=None, since=None, app=None
+) -> WebsocketCommunicator:
+    """A WebSocket client for the participant, authenticated with the given bearer token (to
+    `app`, the project's by default), resuming from `since` when given."""
     all_headers = [(b"authorization", f"Bearer {token}".encode())] + list(headers or [])
+    query = "" if since is None else f"?since={since}"
     return WebsocketCommunicator(
-        application, f"/ws/events/{participant.event.slug}/", headers=all_headers
+        app or application, f"/ws/events/{participant.event.slug}/{query}", headers=all_headers
     )
+
+
+def open_sockets(role) -> float:
+    """The worker's open-sockets gauge for `role`."""
+    from realtime.metrics import OPEN_SOCKETS
+
+    return OPEN_SOCKETS.labels(role)._value.get()
+
+
+def nothing_held(participant, gauge_before: float) -> None:
+    """The worker holds no socket of `participant`: not in its hub, not in the open-sockets gauge
+    (as it read `gauge_before`), not as connected in its presence book."""
+    from channels.layers import get_channel_layer
+
+    from realtime.hub import hub_for
+    from realtime.presence import BOOK
+
+    feed = hub_for(get_channel_layer()).feeds.get(participant.event_id)
+    assert feed is None or feed.sockets == 0, "the hub still holds the socket"
+    assert open_sockets(participant.role) == gauge_before
+    heard = BOOK.people.get(participant.pk)
+    assert heard is None or heard.sockets == 0, "presence still counts the phone as connected"
 
 
 async def connect_with(

@@ -12,20 +12,14 @@ import subprocess
 import pytest
 import websockets
 from channels.db import database_sync_to_async
-from channels.layers import get_channel_layer
-from channels.testing import WebsocketCommunicator
 from django.db import OperationalError
 
-from fieldops.asgi import application
 from fieldops.kit.client import Client, options
 from fieldops.kit.processes import _pg_account, pg_bindir
 from realtime import consumer as consumer_module
 from realtime import frames
-from realtime.hub import hub_for
-from realtime.metrics import OPEN_SOCKETS
-from realtime.presence import BOOK
 
-from .conftest import connect_with
+from .conftest import communicator_for, connect_with, nothing_held, open_sockets
 from .factories import issue_token
 from .servers import fault_stack
 
@@ -37,23 +31,6 @@ TRIPS = {
     "latest seq": "latest_seq",
     "resume": "resume_read",  # a connect with ?since=
 }
-
-
-def client_for(participant, token, *, since=None) -> WebsocketCommunicator:
-    query = "" if since is None else f"?since={since}"
-    return WebsocketCommunicator(
-        application,
-        f"/ws/events/{participant.event.slug}/{query}",
-        headers=[(b"authorization", f"Bearer {token}".encode())],
-    )
-
-
-def nothing_held(participant, gauge_before) -> None:
-    feed = hub_for(get_channel_layer()).feeds.get(participant.event_id)
-    assert feed is None or feed.sockets == 0, "the hub still holds the socket"
-    assert OPEN_SOCKETS.labels(participant.role)._value.get() == gauge_before
-    heard = BOOK.people.get(participant.pk)
-    assert heard is None or heard.sockets == 0, "presence still counts the phone as connected"
 
 
 def fail(monkeypatch, trip: str, raised: Exception) -> None:
@@ -73,10 +50,10 @@ async def test_a_database_that_does_not_answer_at_connect_closes_the_socket_as_t
 ):
     marshal = cast.marshal_a
     token = await database_sync_to_async(issue_token)(marshal)
-    before = OPEN_SOCKETS.labels(marshal.role)._value.get()
+    before = open_sockets(marshal.role)
     with monkeypatch.context() as patch:
         fail(patch, trip, OperationalError("could not connect to server"))
-        client = client_for(marshal, token, since=0 if trip == "resume" else None)
+        client = communicator_for(marshal, token=token, since=0 if trip == "resume" else None)
         assert (await client.connect())[0]
         closed = await client.receive_output(timeout=3)
         assert closed == {"type": "websocket.close", "code": frames.CLOSE_UNAVAILABLE}
@@ -97,14 +74,14 @@ async def test_a_fault_of_the_servers_own_at_connect_is_logged_and_leaves_nothin
 ):
     marshal = cast.marshal_a
     token = await database_sync_to_async(issue_token)(marshal)
-    before = OPEN_SOCKETS.labels(marshal.role)._value.get()
+    before = open_sockets(marshal.role)
 
     def broken(**kwargs):
         raise RuntimeError("a bug")
 
     with monkeypatch.context() as patch:
         patch.setattr(frames, "hello", broken)
-        client = client_for(marshal, token)
+        client = communicator_for(marshal, token=token)
         assert (await client.connect())[0]
         with pytest.raises(RuntimeError):  # the server logs it, as every fault of its own
             await client.wait(timeout=3)

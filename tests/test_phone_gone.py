@@ -16,14 +16,12 @@ import uuid
 import pytest
 import websockets
 from channels.db import database_sync_to_async
-from channels.testing import WebsocketCommunicator
 from uvicorn.protocols.utils import ClientDisconnected
 
 from fieldops.asgi import application
 from fieldops.kit.client import Client, options
-from realtime.hub import hub_for
-from realtime.metrics import OPEN_SOCKETS
 
+from .conftest import communicator_for, connect_with, nothing_held, open_sockets
 from .factories import issue_token
 from .servers import fault_stack
 
@@ -44,12 +42,7 @@ def phone(participant, token, gone, *, since=None):
 
         await application(scope, receive, send_or_lose)
 
-    query = "" if since is None else f"?since={since}"
-    return WebsocketCommunicator(
-        app,
-        f"/ws/events/{participant.event.slug}/{query}",
-        headers=[(b"authorization", f"Bearer {token}".encode())],
-    )
+    return communicator_for(participant, token=token, since=since, app=app)
 
 
 def sent_text(message) -> dict:
@@ -57,21 +50,8 @@ def sent_text(message) -> dict:
     return json.loads(text) if text else {}
 
 
-def held_sockets(event_id) -> int:
-    from channels.layers import get_channel_layer
-
-    feed = hub_for(get_channel_layer()).feeds.get(event_id)
-    return feed.sockets if feed is not None else 0
-
-
-def open_sockets(role) -> float:
-    return OPEN_SOCKETS.labels(role)._value.get()
-
-
 async def reconnects_at_once(participant, token):
-    again = phone(participant, token, lambda message: False)
-    assert (await again.connect())[0]
-    assert (await again.receive_json_from())["type"] == "hello"
+    again, _ = await connect_with(participant, token)
     await again.disconnect()
 
 
@@ -91,8 +71,7 @@ async def test_a_phone_gone_before_its_ack_leaves_nothing_behind(cast, settings,
 
     count = await database_sync_to_async(marshal.checkins.count)()
     assert count == 1, "the check-in was recorded before the phone went"
-    assert held_sockets(marshal.event_id) == 0
-    assert open_sockets(marshal.role) == before
+    nothing_held(marshal, before)
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING or r.exc_info]
     await reconnects_at_once(marshal, token)  # not refused as one socket too many (4429)
 
@@ -121,8 +100,7 @@ async def test_a_phone_gone_while_it_connects_leaves_nothing_behind(cast, settin
     await client.wait(timeout=3)
 
     assert "replay.done" not in sends, "the replay stops when the phone is gone"
-    assert held_sockets(marshal.event_id) == 0
-    assert open_sockets(marshal.role) == before
+    nothing_held(marshal, before)
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING or r.exc_info]
     await reconnects_at_once(marshal, token)
 
@@ -158,8 +136,7 @@ async def test_a_phone_gone_while_its_socket_is_open_leaves_nothing_behind(
     await client.send_input({"type": "websocket.disconnect", "code": 1006})
     await client.wait(timeout=3)
 
-    assert held_sockets(marshal.event_id) == 0
-    assert open_sockets(marshal.role) == before
+    nothing_held(marshal, before)
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING or r.exc_info]
     if where == "live entry":
         await reconnects_at_once(marshal, token)
