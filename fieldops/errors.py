@@ -26,6 +26,10 @@ MSG_OUT_OF_RANGE = "A value is outside what the server can store."
 MSG_UNAVAILABLE = "Not saved: the database is unavailable right now."
 MSG_INTERNAL = "The server failed to carry this out; it was not saved. Tell an organizer."
 
+# What a database that is down or restarting raises: worth trying again, and not a fault of the
+# server's own, so it is told in a line, never a traceback per try.
+DATABASE_DOWN = (OperationalError, InterfaceError)
+
 
 class ActionError(Exception):
     def __init__(self, code: str, message: str, fields: list[dict] | None = None):
@@ -48,6 +52,6 @@ def error_for(exc: Exception, *, field: str) -> ActionError:
         return exc
     if isinstance(exc, DataError | OverflowError):
         return ActionError.field(field, MSG_OUT_OF_RANGE)
-    if isinstance(exc, OperationalError | InterfaceError):
+    if isinstance(exc, DATABASE_DOWN):
         return ActionError(UNAVAILABLE, MSG_UNAVAILABLE)
     return ActionError(INTERNAL, MSG_INTERNAL)

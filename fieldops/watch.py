@@ -27,8 +27,9 @@ from datetime import datetime
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, close_old_connections
+from django.db import close_old_connections
 
+from fieldops import errors
 from fieldops.services import journal
 from fieldops.services.presence import presence_flush, presence_forget
 from fieldops.services.push import push_public_key, push_sweep, push_wait
@@ -56,7 +57,7 @@ def log_failure(what: str, retry: float) -> None:
     """Log the exception being handled in a loop that retries: one line while the database is
     down, where a traceback every few seconds would bury the outage's other lines, and the
     traceback for anything else."""
-    if isinstance(sys.exc_info()[1], OperationalError | InterfaceError):
+    if isinstance(sys.exc_info()[1], errors.DATABASE_DOWN):
         log.warning("%s failed: database unavailable; retrying in %.0f s", what, retry)
     else:
         log.exception("%s failed; retrying in %.0f s", what, retry)

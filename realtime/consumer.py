@@ -23,7 +23,6 @@ from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import get_channel_layer
 from django.conf import settings
-from django.db import InterfaceError, OperationalError
 
 from fieldops import errors, logcontext, visibility
 from fieldops.actions import BATCHED, Request, action_allowed, action_perform, actions_perform_batch
@@ -74,7 +73,7 @@ class EventConsumer(AsyncWebsocketConsumer):
         await self.accept()
         try:
             await self.admit()
-        except (OperationalError, InterfaceError):
+        except errors.DATABASE_DOWN:
             # The database is down or restarting: the phone tries again with backoff, and an
             # outage while thousands reconnect logs a line each, not a traceback each.
             log.warning("a socket could not open: database unavailable")
