@@ -35,7 +35,7 @@ def phone(participant, token, gone, *, since=None):
     async def app(scope, receive, send):
         async def send_or_lose(message):
             nonlocal lost
-            lost = lost or gone(message)
+            lost = gone(message) or lost  # `gone` sees every send, also those after the loss
             if lost:
                 raise ClientDisconnected()
             await send(message)
